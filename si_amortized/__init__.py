@@ -1,0 +1,11 @@
+"""si_amortized: amortized deep-learning methods for extracellular electrophysiology in SpikeInterface.
+
+Importing the package registers its SortingAnalyzer extensions (``vae_locations``, ``nemo_embeddings``,
+``well_embeddings``) and the ``"vae"`` peak-localization method with SpikeInterface. SpikeInterface
+has no plugin discovery: a saved analyzer holding these extensions must be loaded *after*
+``import si_amortized``, otherwise SpikeInterface warns and skips them.
+"""
+
+__version__ = "0.1.0"
+
+from . import datasets  # noqa: E402,F401
