@@ -9,3 +9,4 @@ has no plugin discovery: a saved analyzer holding these extensions must be loade
 __version__ = "0.1.0"
 
 from . import datasets  # noqa: E402,F401
+from . import localization, nemo, rollae  # noqa: E402,F401  (importing registers the extensions)

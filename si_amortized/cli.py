@@ -1,0 +1,95 @@
+"""The ``si-amortized`` command: ``simulate`` ground truth and run the ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _add_simulate(subparsers) -> None:
+    sim = subparsers.add_parser("simulate", help="simulate MEArec templates or a ground-truth recording to a file")
+    what = sim.add_subparsers(dest="what", required=True)
+
+    tpl = what.add_parser("templates", help="simulate templates with NEURON (needs the simulation extra)")
+    tpl.add_argument("--probe", default="SqMEA-10-15", help="MEAutility probe name (default: SqMEA-10-15)")
+    tpl.add_argument("--n-per-cell", type=int, default=30, help="templates per BBP cell model (default: 30)")
+    tpl.add_argument("--cell-models", nargs="*", default=None, help="m-types to simulate (default: all 13)")
+    tpl.add_argument("--seed", type=int, default=0)
+    tpl.add_argument("--n-jobs", type=int, default=1)
+    tpl.add_argument("--output", type=Path, required=True, help="output .npz template library")
+
+    rec = what.add_parser("recording", help="simulate a MEArec recording (.h5) from a template library")
+    rec.add_argument("--probe", default="SqMEA-10-15")
+    rec.add_argument("--templates", type=Path, default=None, help=".npz library or MEArec templates .h5 (default: packaged)")
+    rec.add_argument("--n-exc", type=int, default=8)
+    rec.add_argument("--n-inh", type=int, default=2)
+    rec.add_argument("--duration", type=float, default=10.0, help="seconds (default: 10)")
+    rec.add_argument("--noise-level", type=float, default=10.0, help="uV (default: 10)")
+    rec.add_argument("--noise-mode", default="uncorrelated", choices=["uncorrelated", "distance-correlated", "far-neurons"])
+    rec.add_argument("--min-dist", type=float, default=15.0, help="minimum soma distance in um (default: 15)")
+    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--output", type=Path, required=True, help="output MEArec .h5 file")
+
+
+def _run_simulate(args) -> None:
+    from . import datasets
+
+    if args.what == "templates":
+        library = datasets.simulate_templates(
+            args.probe, n_per_cell=args.n_per_cell, cell_models=args.cell_models, seed=args.seed, n_jobs=args.n_jobs
+        )
+        path = library.save(args.output)
+        print(f"{len(library.templates)} templates for {args.probe} -> {path}")
+    else:
+        path = datasets.simulate_recording(
+            args.probe, templates=args.templates, n_exc=args.n_exc, n_inh=args.n_inh, duration=args.duration,
+            noise_level=args.noise_level, noise_mode=args.noise_mode, min_dist=args.min_dist, seed=args.seed,
+            output=args.output, overwrite=True,
+        )
+        recording, sorting = datasets.load_mearec(path)
+        print(
+            f"{path}: {recording.get_num_channels()} channels, {recording.get_total_duration():.1f} s at "
+            f"{recording.sampling_frequency:.0f} Hz, {sorting.get_num_units()} ground-truth units"
+        )
+
+
+def _add_demo(subparsers) -> None:
+    demo = subparsers.add_parser("demo", help="simulate a short recording and run the plugin's extensions on it")
+    demo.add_argument("--probe", default="SqMEA-10-15", choices=["SqMEA-10-15", "Neuropixels-64"])
+    demo.add_argument("--duration", type=float, default=20.0, help="seconds (default: 20)")
+    demo.add_argument("--n-exc", type=int, default=12)
+    demo.add_argument("--n-inh", type=int, default=4)
+    demo.add_argument("--noise-level", type=float, default=10.0)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--n-jobs", type=int, default=1)
+    demo.add_argument("--folder", type=Path, default=None, help="save the analyzer here (binary_folder)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="si-amortized",
+        description="Amortized deep-learning methods for extracellular electrophysiology, on SpikeInterface.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_simulate(subparsers)
+    _add_demo(subparsers)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "simulate":
+            _run_simulate(args)
+        elif args.command == "demo":
+            from .demo import run_demo
+
+            run_demo(
+                probe=args.probe, duration=args.duration, n_exc=args.n_exc, n_inh=args.n_inh,
+                noise_level=args.noise_level, seed=args.seed, n_jobs=args.n_jobs, folder=args.folder,
+            )
+    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as error:
+        print(f"si-amortized {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Ground truth from MEArec: template libraries, simulated recordings, loading with GT properties.
+
+``import si_amortized.datasets`` works without NEURON; only :func:`simulate_templates` needs it.
+"""
+
+from ._paths import cache_folder
+from .mearec import load_mearec, read_ground_truth_annotations, simulate_ground_truth, simulate_recording
+from .templates import (
+    LIBRARY_PROBES,
+    TemplateLibrary,
+    cell_type_from_mtype,
+    check_neuron_available,
+    load_template_library,
+    mtype_from_cell_model,
+    simulate_templates,
+)
+
+__all__ = [
+    "LIBRARY_PROBES",
+    "TemplateLibrary",
+    "cache_folder",
+    "cell_type_from_mtype",
+    "check_neuron_available",
+    "load_mearec",
+    "load_template_library",
+    "mtype_from_cell_model",
+    "read_ground_truth_annotations",
+    "simulate_ground_truth",
+    "simulate_recording",
+    "simulate_templates",
+]

@@ -1,0 +1,182 @@
+"""MEArec ground truth: packaged library, simulation, loading with GT properties, bad input."""
+
+import builtins
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from si_amortized.datasets import (
+    LIBRARY_PROBES,
+    TemplateLibrary,
+    cell_type_from_mtype,
+    load_mearec,
+    load_template_library,
+    simulate_recording,
+    simulate_templates,
+)
+
+BBP_MTYPES = {
+    "L5_STPC", "L5_TTPC1", "L5_TTPC2", "L5_UTPC", "L5_BP", "L5_BTC", "L5_ChC",
+    "L5_DBC", "L5_LBC", "L5_MC", "L5_NBC", "L5_NGC", "L5_SBC",
+}
+
+
+@pytest.mark.parametrize("probe", LIBRARY_PROBES)
+def test_packaged_library_holds_all_cell_models(probe):
+    import MEAutility as mu
+
+    library = load_template_library(probe)
+    n_channels = mu.return_mea(probe).number_electrodes
+    assert library.templates.ndim == 3 and library.templates.shape[1] == n_channels
+    assert library.templates.dtype == np.float32
+    assert set(library.mtypes) == BBP_MTYPES
+    # somas between 10 and 80 um from the probe plane (MEArec x axis)
+    assert np.all((library.locations[:, 0] >= 10) & (library.locations[:, 0] <= 80))
+    # every template is a negative-going spike of at least the simulation's min_amp (30 uV)
+    assert np.all(-library.templates.min(axis=(1, 2)) >= 29.0)
+
+
+def test_library_save_load_round_trip(tmp_path):
+    library = load_template_library("SqMEA-10-15")
+    path = library.save(tmp_path / "lib.npz")
+    again = TemplateLibrary.load(path)
+    np.testing.assert_allclose(again.templates, library.templates, rtol=1e-3, atol=1e-3)
+    np.testing.assert_array_equal(again.cell_models, library.cell_models)
+    assert again.params["dt"] == library.params["dt"]
+
+
+def test_load_mearec_ground_truth_matches_file(mearec_small, mearec_small_path):
+    recording, sorting = mearec_small
+    assert sorting.get_num_units() == 10
+    with h5py.File(mearec_small_path, "r") as f:
+        soma = np.array([f[f"spiketrains/{i}/annotations/soma_position"][()] for i in range(10)])
+        mtypes = [f[f"spiketrains/{i}/annotations/mtype"][()] for i in range(10)]
+        mtypes = [m.decode() if isinstance(m, bytes) else str(m) for m in mtypes]
+    gt = sorting.get_property("gt_unit_locations")
+    # SpikeInterface axes: x, y in the probe plane; z = MEArec's x, the distance from the plane
+    np.testing.assert_allclose(gt, soma[:, [1, 2, 0]])
+    assert list(sorting.get_property("mtype")) == ["_".join(m.split("_")[:2]) for m in mtypes]
+    cell_types = sorting.get_property("cell_type")
+    assert sorted(cell_types) == ["E"] * 8 + ["I"] * 2
+    assert all(cell_type_from_mtype(m) == c for m, c in zip(sorting.get_property("mtype"), cell_types))
+    assert np.all(np.isfinite(sorting.get_property("snr")))
+    rates = sorting.count_num_spikes_per_unit(outputs="array") / recording.get_total_duration()
+    np.testing.assert_allclose(sorting.get_property("firing_rate"), rates)
+    assert np.all(sorting.get_property("target_firing_rate") > 0)
+
+
+def test_gt_locations_sit_over_the_largest_channel(mearec_small):
+    """The axis convention, checked against the data: each soma's (x, y) is near its peak channel."""
+    import spikeinterface.core as si
+
+    recording, sorting = mearec_small
+    analyzer = si.create_sorting_analyzer(sorting, recording, sparse=False)
+    analyzer.compute(["random_spikes", "templates"])
+    templates = analyzer.get_extension("templates").get_data()
+    peak_channels = np.argmax(np.abs(templates).max(axis=1), axis=1)
+    positions = recording.get_channel_locations()
+    gt = sorting.get_property("gt_unit_locations")
+    distances = np.linalg.norm(positions[peak_channels] - gt[:, :2], axis=1)
+    # MEArec somas may sit outside the array (overhang): compare with the nearest contact
+    nearest = np.min(np.linalg.norm(positions[None] - gt[:, None, :2], axis=2), axis=1)
+    assert np.median(distances - nearest) < 15.0
+    swapped = np.linalg.norm(positions[peak_channels] - gt[:, [1, 0]], axis=1)
+    assert np.median(distances) < np.median(swapped) or np.allclose(gt[:, 0], gt[:, 1], atol=15)
+
+
+def test_simulation_is_reproducible(tmp_path):
+    kwargs = dict(n_exc=3, n_inh=1, duration=2.0, seed=7)
+    a = simulate_recording(output=tmp_path / "a.h5", **kwargs)
+    b = simulate_recording(output=tmp_path / "b.h5", **kwargs)
+    c = simulate_recording(output=tmp_path / "c.h5", **{**kwargs, "seed": 8})
+    (ra, sa), (rb, sb), (rc, sc) = load_mearec(a), load_mearec(b), load_mearec(c)
+    np.testing.assert_array_equal(ra.get_traces(end_frame=5000), rb.get_traces(end_frame=5000))
+    for u in sa.unit_ids:
+        np.testing.assert_array_equal(sa.get_unit_spike_train(u), sb.get_unit_spike_train(u))
+    assert not np.array_equal(ra.get_traces(end_frame=5000), rc.get_traces(end_frame=5000))
+
+
+def test_user_spike_trains_and_cell_models(tmp_path):
+    rng = np.random.default_rng(0)
+    cell_models = ["L5_NBC", "L5_TTPC1", "L5_MC"]  # an inhibitory cell first: MEArec reorders E first
+    trains = [np.sort(rng.uniform(0.01, 1.99, size=n)) for n in (40, 10, 20)]
+    path = simulate_recording(spike_trains=trains, cell_models=cell_models, duration=2.0, output=tmp_path / "u.h5")
+    recording, sorting = load_mearec(path)
+    index = sorting.get_property("input_index")
+    assert sorted(index) == [0, 1, 2]
+    fs = recording.sampling_frequency
+    for unit_id, i in zip(sorting.unit_ids, index):
+        assert sorting.get_property("mtype")[list(sorting.unit_ids).index(unit_id)] == cell_models[i]
+        np.testing.assert_allclose(sorting.get_unit_spike_train(unit_id) / fs, trains[i], atol=1.5 / fs)
+
+
+def test_cli_simulate_writes_a_readable_file(tmp_path):
+    out = tmp_path / "cli.h5"
+    proc = subprocess.run(
+        [sys.executable, "-m", "si_amortized.cli", "simulate", "recording", "--duration", "1.5",
+         "--n-exc", "2", "--n-inh", "1", "--output", str(out)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    recording, sorting = load_mearec(out)
+    assert sorting.get_num_units() == 3
+    assert abs(recording.get_total_duration() - 1.5) < 1e-3
+
+
+# ---- bad input ----------------------------------------------------------------------------------
+
+def test_unknown_probe_names_close_matches():
+    with pytest.raises(ValueError, match="Did you mean 'SqMEA-10-15'"):
+        simulate_recording("SqMEA-10-16")
+    with pytest.raises(ValueError, match="simulate_templates"):
+        load_template_library("Neuropixels-128")
+
+
+def test_missing_path_and_non_mearec_h5(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_mearec(tmp_path / "nope.h5")
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["data"] = np.zeros(3)
+    with pytest.raises(ValueError, match="not a MEArec recording"):
+        load_mearec(other)
+    text = tmp_path / "text.h5"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="not an HDF5 file"):
+        load_mearec(text)
+
+
+def test_missing_neuron_names_the_extra(monkeypatch):
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name in ("neuron", "LFPy"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ImportError, match=r"si_amortized\[simulation\]"):
+        simulate_templates("SqMEA-10-15", n_per_cell=1)
+
+
+def test_cli_reports_errors_without_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "si_amortized.cli", "simulate", "recording", "--probe", "NoSuchProbe",
+         "--output", str(tmp_path / "x.h5")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert "Unknown probe 'NoSuchProbe'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_import_without_neuron():
+    code = (
+        "import sys; sys.modules['neuron'] = None; sys.modules['LFPy'] = None\n"
+        "import si_amortized, si_amortized.datasets; print(si_amortized.__version__)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip()
