@@ -94,7 +94,7 @@ def run_demo(
     t0 = _step("SortingAnalyzer on the ground-truth sorting: templates, noise levels, unit locations")
     analyzer = si.create_sorting_analyzer(
         sorting, recording, sparse=True, format="binary_folder" if folder else "memory",
-        folder=folder, overwrite=True, **job_kwargs,
+        folder=folder, overwrite=True, seed=seed, job_kwargs=job_kwargs,
     )
     analyzer.compute(["random_spikes", "waveforms", "templates", "noise_levels"], **job_kwargs)
     analyzer.compute("unit_locations", method="monopolar_triangulation")
@@ -105,7 +105,9 @@ def run_demo(
         print(table.to_string())
         print(f"   monopolar_triangulation unit locations: median 2D error to the soma "
               f"{table['loc_error_um'].median():.1f} um")
-        print(f"   cell types: {dict(table['cell_type'].value_counts())}; m-types: {dict(table['mtype'].value_counts())}")
+        cell_types = {k: int(v) for k, v in table["cell_type"].value_counts().items()}
+        mtypes = {k: int(v) for k, v in table["mtype"].value_counts().items()}
+        print(f"   cell types: {cell_types}; m-types: {mtypes}")
 
     for step in _PLUGIN_STEPS:
         step(analyzer, job_kwargs)
