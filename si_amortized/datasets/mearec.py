@@ -7,7 +7,9 @@ the distance from it, so ``gt_unit_locations = soma_position[:, [1, 2, 0]]``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Sequence
@@ -185,11 +187,14 @@ def simulate_recording(
             min_dist=min_dist, min_amp=min_amp, max_amp=max_amp,
         )
 
-    recgen = mr.gen_recordings(
-        params=params, tempgen=tempgen, spgen=spgen, template_ids=template_ids,
-        verbose=verbose, n_jobs=n_jobs, tmp_mode="memmap",
-        tmp_folder=str(cache_folder() / "tmp"),
-    )
+    # MEArec prints some messages whatever its verbosity
+    quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+    with quiet:
+        recgen = mr.gen_recordings(
+            params=params, tempgen=tempgen, spgen=spgen, template_ids=template_ids,
+            verbose=verbose, n_jobs=n_jobs, tmp_mode="memmap",
+            tmp_folder=str(cache_folder() / "tmp"),
+        )
     tmp_output = output.with_suffix(".partial.h5")
     mr.save_recording_generator(recgen, filename=str(tmp_output), verbose=False)
     tmp_output.replace(output)
