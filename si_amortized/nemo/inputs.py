@@ -1,0 +1,83 @@
+"""NEMO inputs from SpikeInterface objects: ACG images from a sorting, normalised waveforms from templates."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .acg import compute_acg_images
+from .config import ACGConfig, NemoConfig, WaveformConfig
+from .waveforms import normalise_templates
+
+__all__ = ["acg_images_from_sorting", "waveforms_from_analyzer", "prepare_inputs"]
+
+
+def _segment_num_samples(sorting, sorting_analyzer=None) -> list[int]:
+    num_segments = sorting.get_num_segments()
+    if sorting_analyzer is not None:
+        return [int(sorting_analyzer.get_num_samples(s)) for s in range(num_segments)]
+    if sorting.has_recording():
+        rec = sorting._recording
+        return [int(rec.get_num_samples(s)) for s in range(num_segments)]
+    spikes = sorting.to_spike_vector()
+    out = []
+    for s in range(num_segments):
+        seg = spikes["sample_index"][spikes["segment_index"] == s]
+        out.append(int(seg.max()) + 1 if seg.size else 0)
+    return out
+
+
+def acg_images_from_sorting(sorting, config: ACGConfig = ACGConfig(), sorting_analyzer=None, unit_ids=None) -> np.ndarray:
+    """3D ACG images of the units of a sorting.
+
+    Parameters
+    ----------
+    sorting : BaseSorting
+    config : ACGConfig
+    sorting_analyzer : SortingAnalyzer | None, default: None
+        Gives the segment durations; otherwise the sorting's registered recording, else the last spike.
+    unit_ids : list | None, default: None
+        Units to compute (default: all), in that order.
+
+    Returns
+    -------
+    np.ndarray, shape (num_units, num_rate_bins, num_log_bins)
+    """
+    if unit_ids is not None:
+        sorting = sorting.select_units(list(unit_ids))
+    spikes = sorting.to_spike_vector()
+    return compute_acg_images(
+        spikes["sample_index"],
+        spikes["unit_index"],
+        spikes["segment_index"],
+        len(sorting.unit_ids),
+        sorting.sampling_frequency,
+        _segment_num_samples(sorting, sorting_analyzer),
+        config,
+    )
+
+
+def waveforms_from_analyzer(sorting_analyzer, config: WaveformConfig = WaveformConfig(), unit_ids=None) -> np.ndarray:
+    """Normalised template waveforms from the analyzer's ``templates`` extension (average).
+
+    Returns
+    -------
+    np.ndarray, shape (num_units, num_channels, num_samples)
+    """
+    ext = sorting_analyzer.get_extension("templates")
+    if ext is None:
+        raise ValueError("compute the 'templates' extension first (random_spikes + templates)")
+    templates = ext.get_templates(unit_ids=unit_ids, operator="average")
+    return normalise_templates(
+        templates,
+        sorting_analyzer.sampling_frequency,
+        ext.nbefore,
+        config,
+        channel_locations=sorting_analyzer.get_channel_locations(),
+    )
+
+
+def prepare_inputs(sorting_analyzer, config: NemoConfig = NemoConfig(), unit_ids=None):
+    """ACG images ``(num_units, 10, 101)`` and waveforms ``(num_units, num_channels, 90)`` of an analyzer."""
+    acg = acg_images_from_sorting(sorting_analyzer.sorting, config.acg, sorting_analyzer, unit_ids)
+    wf = waveforms_from_analyzer(sorting_analyzer, config.waveform, unit_ids)
+    return acg, wf
