@@ -1,0 +1,158 @@
+"""The ``nemo_embeddings`` extension: values, unit order, save/load round trips, select/merge/split, bad inputs."""
+
+import numpy as np
+import pytest
+import torch
+
+import si_amortized  # noqa: F401  (registers the extension)
+import spikeinterface.full as si
+from si_amortized.nemo import (
+    NemoModel,
+    compute_nemo_embeddings,
+    embed,
+    prepare_inputs,
+    pretrained_model_path,
+    save_nemo_model,
+)
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    return NemoModel().eval()
+
+
+@pytest.fixture(scope="module")
+def generated():
+    rec, sort = si.generate_ground_truth_recording(durations=[30.0], num_units=6, num_channels=8, seed=1)
+    analyzer = si.create_sorting_analyzer(sort, rec, sparse=False)
+    analyzer.compute(["random_spikes", "templates"], progress_bar=False)
+    return analyzer
+
+
+def test_values_match_direct_embedding(generated):
+    model = _model()
+    ext = generated.compute("nemo_embeddings", model=model, return_projections=True)
+    rep = ext.get_data()
+    assert rep.shape == (6, 500) and np.isfinite(rep).all()
+    acg, wf = prepare_inputs(generated)
+    rep2, proj2 = embed(model, acg, wf, projections=True)
+    np.testing.assert_allclose(rep, rep2, atol=1e-6)
+    np.testing.assert_allclose(ext.get_data("projections"), proj2, atol=1e-6)
+    assert ext.get_data("acg_images").shape == (6, 10, 101)
+    assert ext.get_data("waveforms").shape == (6, 1, 90)
+    with pytest.raises(ValueError):
+        ext.get_data("model_weights")
+    # the function alias gives the same
+    np.testing.assert_allclose(compute_nemo_embeddings(generated, model=model), rep, atol=1e-6)
+
+
+def test_unit_order_invariance(generated):
+    model = _model(1)
+    rep = generated.compute("nemo_embeddings", model=model).get_data()
+    order = generated.unit_ids[::-1][[1, 0, 2, 3, 4, 5]]
+    sorting = generated.sorting.select_units(list(order))
+    analyzer = si.create_sorting_analyzer(sorting, generated.recording, sparse=False)
+    analyzer.compute("random_spikes", seed=generated.get_extension("random_spikes").params["seed"])
+    analyzer.compute("templates", progress_bar=False)
+    rep_perm = analyzer.compute("nemo_embeddings", model=model).get_data()
+    idx = generated.sorting.ids_to_indices(order)
+    # same spike trains -> same ACG images; templates may differ through the random spike subset
+    np.testing.assert_allclose(analyzer.get_extension("nemo_embeddings").get_data("acg_images"),
+                               generated.get_extension("nemo_embeddings").get_data("acg_images")[idx])
+    # and with the same templates the embeddings are the same rows
+    acg, wf = prepare_inputs(generated)
+    np.testing.assert_allclose(embed(model, acg[idx], wf[idx]), rep[idx], atol=1e-6)
+    assert rep_perm.shape == rep.shape
+
+
+@pytest.mark.parametrize("fmt", ["binary_folder", "zarr"])
+def test_save_load_round_trip(generated, tmp_path, fmt):
+    model = _model(2)
+    rep = generated.compute("nemo_embeddings", model=model, return_projections=True).get_data()
+    folder = tmp_path / f"analyzer.{fmt}"
+    generated.save_as(format=fmt, folder=folder)
+    loaded = si.load_sorting_analyzer(folder)
+    ext = loaded.get_extension("nemo_embeddings")
+    np.testing.assert_array_equal(ext.get_data(), rep)
+    assert ext.params["model_source"] == "user"
+    # the stored model is reusable: same embeddings, and usable on another analyzer
+    rebuilt = ext.get_model()
+    acg, wf = prepare_inputs(generated)
+    np.testing.assert_allclose(embed(rebuilt, acg, wf), rep, atol=1e-6)
+    again = generated.compute("nemo_embeddings", model=rebuilt).get_data()
+    np.testing.assert_allclose(again, rep, atol=1e-6)
+
+
+def test_model_from_path(generated, tmp_path):
+    model = _model(3)
+    path = save_nemo_model(model, tmp_path / "model.pt")
+    ext = generated.compute("nemo_embeddings", model=str(path))
+    np.testing.assert_allclose(ext.get_data(), embed(model, *prepare_inputs(generated)), atol=1e-6)
+    assert ext.params["model_source"] == str(path)
+    with pytest.raises(TypeError):
+        generated.compute("nemo_embeddings", model=42)
+
+
+def test_select_merge_split_recompute(generated):
+    model = _model(4)
+    rep = generated.compute("nemo_embeddings", model=model).get_data()
+    ids = generated.unit_ids
+    sub = generated.select_units(ids[[4, 1]])
+    np.testing.assert_array_equal(sub.get_extension("nemo_embeddings").get_data(), rep[[4, 1]])
+
+    merged = generated.merge_units([[ids[0], ids[1]]], new_id_strategy="append")
+    got = merged.get_extension("nemo_embeddings").get_data()
+    assert got.shape == (5, 500)
+    expected = embed(model, *prepare_inputs(merged))  # from scratch on the merged analyzer
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    for uid in ids[2:]:
+        np.testing.assert_allclose(got[list(merged.unit_ids).index(uid)], rep[list(ids).index(uid)], atol=1e-6)
+
+    n = generated.sorting.count_num_spikes_per_unit()[ids[2]]
+    halves = [np.arange(0, n, 2), np.arange(1, n, 2)]
+    split = generated.split_units({ids[2]: halves})
+    got = split.get_extension("nemo_embeddings").get_data()
+    assert got.shape == (7, 500)
+    np.testing.assert_allclose(got, embed(model, *prepare_inputs(split)), atol=1e-5)
+
+
+def test_default_pretrained_model(generated):
+    assert pretrained_model_path().is_file(), "the package must ship its default model"
+    assert pretrained_model_path().stat().st_size < 5_000_000
+    ext = generated.compute("nemo_embeddings")
+    assert ext.params["model_source"] == "pretrained"
+    rep = ext.get_data()
+    assert rep.shape == (6, 500) and np.isfinite(rep).all()
+
+
+def test_bad_inputs_sampling_rate_empty_and_sparse_units():
+    model = _model(5)
+    rec = si.generate_recording(num_channels=8, durations=[20.0], sampling_frequency=20_000.0, seed=2)
+    fs = rec.sampling_frequency
+    rng = np.random.default_rng(0)
+    trains = {
+        "busy": np.sort(rng.choice(int(19 * fs), 400, replace=False)) + int(0.5 * fs),
+        "few": np.sort(rng.choice(int(19 * fs), 5, replace=False)) + int(0.5 * fs),
+        "empty": np.zeros(0, dtype=np.int64),
+    }
+    sorting = si.NumpySorting.from_unit_dict([trains], sampling_frequency=fs)
+    analyzer = si.create_sorting_analyzer(sorting, rec, sparse=False)
+    analyzer.compute(["random_spikes", "templates"], progress_bar=False)
+    ext = analyzer.compute("nemo_embeddings", model=model)
+    rep = ext.get_data()
+    assert rep.shape == (3, 500) and np.isfinite(rep).all()
+    acg = ext.get_data("acg_images")
+    assert acg[1].sum() >= 0 and not acg[2].any()
+    assert ext.get_data("waveforms").shape == (3, 1, 90)
+
+
+def test_mearec_fixture(mearec_small):
+    recording, sorting = mearec_small
+    analyzer = si.create_sorting_analyzer(sorting, recording, sparse=False)
+    analyzer.compute(["random_spikes", "templates"], progress_bar=False)
+    ext = analyzer.compute("nemo_embeddings", model=_model(6))
+    rep = ext.get_data()
+    assert rep.shape == (sorting.get_num_units(), 500) and np.isfinite(rep).all()
+    wf = ext.get_data("waveforms")
+    # MEArec runs at 32 kHz: the waveforms are still on the 90-sample grid with the main peak at -1
+    np.testing.assert_allclose(wf[:, 0, 30], -1.0, atol=1e-5)
