@@ -1,0 +1,289 @@
+"""A location-based spike sorter in SpikeInterface's sorter framework (``run_sorter("location_sorter", ...)``).
+
+Pipeline, chunk by chunk through SpikeInterface's node pipeline (``job_kwargs`` apply):
+
+1. optional band-pass filter (skipped when the recording is already filtered);
+2. peak detection (``detect_peaks``, ``locally_exclusive``);
+3. localization of every peak (``localize_peaks`` methods: ``"vae"`` from :mod:`si_amortized.localization`
+   by default, or SpikeInterface's ``"center_of_mass"``, ``"monopolar_triangulation"``, ``"grid_convolution"``);
+4. features = locations (x, y) + ``n_pcs`` whitened PCs of the peak-channel waveform times ``pc_scale``
+   (as HerdingSpikes does), the PCA fitted on a random subset of peaks;
+5. density clustering that needs no number of clusters (mean shift or HDBSCAN, scikit-learn).
+
+No template matching: every detected peak belongs to at most one unit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from spikeinterface.core import NumpySorting, get_noise_levels
+from spikeinterface.core.job_tools import fix_job_kwargs
+from spikeinterface.sorters.internal.si_based import ComponentsBasedSorter
+
+from .clustering import ClusteringConfig, cluster_features
+from .features import PeakChannelWaveform, fit_whitened_pca, peak_channel_waveforms, random_peak_subset
+
+_CLUSTERING_KEYS = ("clusterer", "bandwidth", "min_bin_freq", "min_cluster_size", "min_samples", "max_spikes_fit")
+
+
+class LocationSorter(ComponentsBasedSorter):
+    """Spike sorting by clustering peak locations (+ a few whitened waveform PCs).
+
+    Run it as any SpikeInterface sorter once ``si_amortized`` (or ``si_amortized.sorters``) is imported::
+
+        import si_amortized.sorters
+        from spikeinterface.sorters import run_sorter
+        sorting = run_sorter("location_sorter", recording, folder="ls", localization_method="vae")
+    """
+
+    sorter_name = "location_sorter"
+    requires_locations = True
+    handle_multi_segment = True
+
+    _default_params = {
+        "apply_preprocessing": True,
+        "freq_min": 300.0,
+        "freq_max": 6000.0,
+        "peak_sign": "neg",
+        "detect_threshold": 5.0,
+        "exclude_sweep_ms": 0.5,
+        "detect_radius_um": 50.0,
+        "localization_method": "vae",
+        "localization_kwargs": {},
+        "localization_ms_before": 0.5,
+        "localization_ms_after": 0.5,
+        "location_features": ["x", "y"],
+        "n_pcs": 2,
+        "pc_scale": 5.0,
+        "pc_ms_before": 0.5,
+        "pc_ms_after": 1.0,
+        "n_peaks_pca_fit": 5000,
+        "clusterer": "mean_shift",
+        "bandwidth": 6.0,
+        "min_bin_freq": 5,
+        "min_cluster_size": 20,
+        "min_samples": None,
+        "max_spikes_fit": 50000,
+        "seed": 0,
+        "save_features": True,
+        "job_kwargs": {},
+    }
+
+    _params_description = {
+        "apply_preprocessing": "Band-pass filter the recording first, unless it is already marked filtered",
+        "freq_min": "Band-pass low cut (Hz)",
+        "freq_max": "Band-pass high cut (Hz)",
+        "peak_sign": "Polarity of detected peaks: neg | pos | both",
+        "detect_threshold": "Detection threshold in multiples of the noise MAD",
+        "exclude_sweep_ms": "Peaks closer than this in time (and within detect_radius_um) are one peak",
+        "detect_radius_um": "Radius of the locally exclusive detection",
+        "localization_method": "localize_peaks method: vae | center_of_mass | monopolar_triangulation | grid_convolution",
+        "localization_kwargs": "method_kwargs of the localization method (e.g. {'epochs': 20} for vae, "
+        "{'model': path} to reuse a trained VAE localizer)",
+        "localization_ms_before": "Dense-waveform window before the peak for SpikeInterface's localizers (ms)",
+        "localization_ms_after": "Dense-waveform window after the peak for SpikeInterface's localizers (ms)",
+        "location_features": "Location fields used as features (x, y and optionally z)",
+        "n_pcs": "Number of whitened PCs of the peak-channel waveform added to the features (0: locations only)",
+        "pc_scale": "Multiplier of the unit-variance PCs, in micrometres (HerdingSpikes' pca scale)",
+        "pc_ms_before": "Peak-channel waveform window before the peak (ms)",
+        "pc_ms_after": "Peak-channel waveform window after the peak (ms)",
+        "n_peaks_pca_fit": "Random peaks used to fit the PCA",
+        "clusterer": "Density clustering: mean_shift | hdbscan (no number of clusters needed)",
+        "bandwidth": "Mean-shift bandwidth, in micrometres",
+        "min_bin_freq": "Mean shift: minimum spikes in a seed bin",
+        "min_cluster_size": "Smallest unit kept (and HDBSCAN min_cluster_size)",
+        "min_samples": "HDBSCAN min_samples",
+        "max_spikes_fit": "The clusterer is fitted on at most this many spikes, the rest assigned by nearest neighbour",
+        "seed": "Seed of the random subsets",
+        "save_features": "Save peaks, locations, features and labels as .npy in the sorter output folder",
+        "job_kwargs": "SpikeInterface job kwargs (n_jobs, chunk_duration, progress_bar, ...)",
+    }
+
+    sorter_description = (
+        "Detect peaks, localize them (VAE by default), cluster locations + whitened waveform PCs "
+        "with mean shift or HDBSCAN. From si_amortized."
+    )
+
+    @classmethod
+    def get_sorter_version(cls):
+        from .. import __version__
+
+        return __version__
+
+    @classmethod
+    def _check_params(cls, recording, output_folder, params):
+        ClusteringConfig(**{k: params[k] for k in _CLUSTERING_KEYS})
+        from spikeinterface.sortingcomponents.peak_localization.method_list import peak_localization_methods
+
+        if params["localization_method"] not in peak_localization_methods:
+            hint = " (import si_amortized to register 'vae')" if params["localization_method"] == "vae" else ""
+            raise ValueError(
+                f"Unknown localization_method {params['localization_method']!r}{hint}; "
+                f"available: {sorted(peak_localization_methods)}"
+            )
+        bad = [f for f in params["location_features"] if f not in ("x", "y", "z")]
+        if bad or not params["location_features"]:
+            raise ValueError(f"location_features must be a non-empty subset of x, y, z; got {params['location_features']}")
+        if params["n_pcs"] < 0 or params["pc_scale"] < 0:
+            raise ValueError("n_pcs and pc_scale must be >= 0")
+        return params
+
+    @classmethod
+    def _run_from_folder(cls, sorter_output_folder, params, verbose):
+        recording = cls.load_recording_from_folder(sorter_output_folder.parent, with_warnings=False)
+        sorting, outputs = sort_by_locations(recording, params, verbose=verbose)
+        sorting.save(folder=Path(sorter_output_folder) / "sorting")
+        if params["save_features"]:
+            for name, array in outputs.items():
+                np.save(Path(sorter_output_folder) / f"{name}.npy", array)
+        return sorting
+
+
+def _preprocess(recording, params):
+    if params["apply_preprocessing"] and not recording.is_filtered():
+        from spikeinterface.preprocessing import bandpass_filter
+
+        recording = bandpass_filter(recording, freq_min=params["freq_min"], freq_max=params["freq_max"], dtype="float32")
+    return recording
+
+
+def sort_by_locations(recording, params: dict, verbose: bool = False):
+    """The sorter's pipeline on a recording, outside any sorter folder.
+
+    Parameters
+    ----------
+    recording : BaseRecording
+    params : dict
+        Sorter parameters; missing keys take :attr:`LocationSorter._default_params`.
+    verbose : bool, default: False
+
+    Returns
+    -------
+    sorting : NumpySorting
+    outputs : dict
+        ``peaks`` (num_peaks,) structured, ``locations`` (num_peaks,) structured,
+        ``features`` (num_peaks, num_features), ``labels`` (num_peaks,) with -1 for unassigned peaks.
+    """
+    from spikeinterface.core.node_pipeline import PeakRetriever, run_node_pipeline
+    from spikeinterface.sortingcomponents.peak_detection import detect_peaks
+    from spikeinterface.sortingcomponents.peak_localization.main import get_localization_pipeline_nodes
+
+    full = dict(LocationSorter._default_params)
+    unknown = set(params) - set(full)
+    if unknown:
+        raise ValueError(f"Unknown location_sorter parameters {sorted(unknown)}")
+    full.update(params)
+    params = LocationSorter._check_params(recording, None, full)
+    job_kwargs = fix_job_kwargs(dict(params["job_kwargs"]))
+    if "progress_bar" not in params["job_kwargs"]:
+        job_kwargs["progress_bar"] = verbose
+    seed = params["seed"]
+
+    recording = _preprocess(recording, params)
+    noise_levels = get_noise_levels(recording, return_in_uV=False, random_slices_kwargs=dict(seed=seed))
+    peaks = detect_peaks(
+        recording,
+        method="locally_exclusive",
+        method_kwargs=dict(
+            peak_sign=params["peak_sign"], detect_threshold=params["detect_threshold"],
+            exclude_sweep_ms=params["exclude_sweep_ms"], radius_um=params["detect_radius_um"],
+            noise_levels=noise_levels,
+        ),
+        job_kwargs=job_kwargs,
+    )
+    if verbose:
+        print(f"location_sorter: {peaks.size} peaks detected")
+
+    pca = {}
+    if params["n_pcs"] > 0 and peaks.size > params["n_pcs"]:
+        subset = random_peak_subset(peaks, params["n_peaks_pca_fit"], seed)
+        waveforms = peak_channel_waveforms(
+            recording, subset, ms_before=params["pc_ms_before"], ms_after=params["pc_ms_after"], job_kwargs=job_kwargs
+        )
+        pca = fit_whitened_pca(waveforms, params["n_pcs"], seed=seed)
+
+    if peaks.size == 0:
+        locations = np.zeros(0, dtype=[(f, "float64") for f in params["location_features"]])
+        pcs = np.zeros((0, len(pca.get("pca_scale", []))), dtype="float32")
+    else:
+        source = PeakRetriever(recording, peaks)
+        nodes = get_localization_pipeline_nodes(
+            recording, source, peaks_or_spikes=peaks, method=params["localization_method"],
+            method_kwargs=dict(params["localization_kwargs"]), ms_before=params["localization_ms_before"],
+            ms_after=params["localization_ms_after"], job_kwargs=job_kwargs, seed=seed,
+        )
+        if pca:
+            nodes.append(
+                PeakChannelWaveform(
+                    recording, parents=[source], ms_before=params["pc_ms_before"], ms_after=params["pc_ms_after"], **pca
+                )
+            )
+        outputs = run_node_pipeline(
+            recording, nodes, job_kwargs, job_name=f"localize ({params['localization_method']}) + features",
+            squeeze_output=False,
+        )
+        locations = outputs[0]
+        pcs = outputs[1] if pca else np.zeros((peaks.size, 0), dtype="float32")
+
+    missing = [f for f in params["location_features"] if f not in (locations.dtype.names or ())]
+    if missing:
+        raise ValueError(
+            f"localization_method {params['localization_method']!r} gives no {missing}; "
+            f"it gives {locations.dtype.names}: change location_features"
+        )
+    features = np.column_stack(
+        [np.asarray(locations[f], dtype="float64") for f in params["location_features"]]
+        + [params["pc_scale"] * np.asarray(pcs, dtype="float64")]
+    )
+    config = ClusteringConfig(**{k: params[k] for k in _CLUSTERING_KEYS})
+    labels = cluster_features(features, config, seed=seed)
+    if verbose:
+        print(f"location_sorter: {labels.max() + 1} units, {np.mean(labels >= 0):.0%} of peaks assigned")
+
+    keep = labels >= 0
+    unit_ids = np.arange(int(labels.max()) + 1 if keep.any() else 0)
+    samples_list, labels_list = [], []
+    for segment_index in range(recording.get_num_segments()):
+        in_segment = keep & (peaks["segment_index"] == segment_index)
+        samples_list.append(peaks["sample_index"][in_segment])
+        labels_list.append(labels[in_segment])
+    sorting = NumpySorting.from_samples_and_labels(
+        samples_list, labels_list, recording.sampling_frequency, unit_ids=unit_ids
+    )
+    return sorting, dict(peaks=peaks, locations=locations, features=features, labels=labels)
+
+
+def register_location_sorter() -> None:
+    """Make ``"location_sorter"`` a sorter name of ``spikeinterface.sorters`` (``run_sorter``, ``SorterStudy``)."""
+    from spikeinterface.sorters import sorterlist
+
+    existing = sorterlist.sorter_dict.get(LocationSorter.sorter_name)
+    if existing is not None and existing is not LocationSorter and existing.__module__ != LocationSorter.__module__:
+        raise ValueError(f"Another sorter is already registered as {LocationSorter.sorter_name!r}: {existing}")
+    sorterlist.sorter_dict[LocationSorter.sorter_name] = LocationSorter
+    sorterlist.sorter_full_list[:] = [
+        s for s in sorterlist.sorter_full_list if s.sorter_name != LocationSorter.sorter_name
+    ] + [LocationSorter]
+
+
+def read_sorter_features(folder) -> dict:
+    """The peaks, locations, features and labels a ``location_sorter`` run saved (``save_features=True``).
+
+    Parameters
+    ----------
+    folder : str | Path
+        The ``folder`` given to ``run_sorter``.
+
+    Returns
+    -------
+    dict
+        ``peaks``, ``locations``, ``features``, ``labels`` arrays and the ``params`` used.
+    """
+    folder = Path(folder)
+    out = {name: np.load(folder / "sorter_output" / f"{name}.npy") for name in ("peaks", "locations", "features", "labels")}
+    out["params"] = json.loads((folder / "spikeinterface_params.json").read_text())["sorter_params"]
+    return out
