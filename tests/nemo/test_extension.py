@@ -156,3 +156,19 @@ def test_mearec_fixture(mearec_small):
     wf = ext.get_data("waveforms")
     # MEArec runs at 32 kHz: the waveforms are still on the 90-sample grid with the main peak at -1
     np.testing.assert_allclose(wf[:, 0, 30], -1.0, atol=1e-5)
+
+
+def test_sparse_analyzer_and_multichannel_model(generated):
+    from si_amortized.nemo import NemoConfig, WaveformConfig
+
+    model = _model(7)
+    sparse = si.create_sorting_analyzer(generated.sorting, generated.recording, sparse=True)
+    sparse.compute("random_spikes", seed=generated.get_extension("random_spikes").params["seed"])
+    sparse.compute("templates", progress_bar=False)
+    np.testing.assert_allclose(sparse.compute("nemo_embeddings", model=model).get_data(),
+                               generated.compute("nemo_embeddings", model=model).get_data(), atol=1e-6)
+    torch.manual_seed(8)
+    m9 = NemoModel(NemoConfig(waveform=WaveformConfig(num_channels=9))).eval()
+    ext = sparse.compute("nemo_embeddings", model=m9)
+    assert ext.get_data("waveforms").shape == (6, 9, 90)
+    assert ext.get_data().shape == (6, 500)

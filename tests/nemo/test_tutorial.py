@@ -1,0 +1,16 @@
+"""The NEMO tutorial runs top to bottom in quick mode."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+TUTORIAL = Path(__file__).resolve().parents[2] / "tutorials" / "nemo_embeddings.py"
+
+
+def test_tutorial_quick(tmp_path):
+    env = dict(os.environ, SI_AMORTIZED_QUICK="1", SI_AMORTIZED_FIGURES=str(tmp_path), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, str(TUTORIAL)], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "representations: (12, 500)" in proc.stdout
+    assert (tmp_path / "nemo_embeddings.png").stat().st_size > 0
