@@ -1,0 +1,45 @@
+"""VAE spike localization (Hurwitz et al., NeurIPS 2019) for SpikeInterface.
+
+Importing this module registers the ``vae_locations`` SortingAnalyzer extension and the ``"vae"``
+method of ``localize_peaks`` / ``spike_locations``.
+"""
+
+from .config import FeatureConfig, ModelConfig, TrainingConfig
+from .extraction import check_layout, examples_from_recording, fit_localizer_on_recording
+from .fit import aggregate_locations, load_localizer, predict_examples, save_localizer, train_localizer
+from .loss import gaussian_kl_to_prior, masked_squared_error, negative_elbo
+from .model import LocationEncoder, VaeLocalizer, exponential_decay_amplitudes
+from .neighbourhood import Neighbourhood, SpikeExamples, build_neighbourhood, compute_examples
+from .nodes import LocalizeVae, register_vae_localization_method, vae_location_dtype
+from .extension import ComputeVaeLocations, compute_vae_locations
+
+register_vae_localization_method()
+
+__all__ = [
+    "ComputeVaeLocations",
+    "compute_vae_locations",
+    "LocalizeVae",
+    "VaeLocalizer",
+    "LocationEncoder",
+    "FeatureConfig",
+    "ModelConfig",
+    "TrainingConfig",
+    "Neighbourhood",
+    "SpikeExamples",
+    "build_neighbourhood",
+    "compute_examples",
+    "examples_from_recording",
+    "fit_localizer_on_recording",
+    "train_localizer",
+    "predict_examples",
+    "aggregate_locations",
+    "save_localizer",
+    "load_localizer",
+    "check_layout",
+    "exponential_decay_amplitudes",
+    "masked_squared_error",
+    "gaussian_kl_to_prior",
+    "negative_elbo",
+    "vae_location_dtype",
+    "register_vae_localization_method",
+]

@@ -1,0 +1,167 @@
+"""Frozen configurations of the VAE localizer (stored with ``dataclasses.asdict`` in extension params)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeatureConfig:
+    """How one spike becomes the localizer's input.
+
+    Parameters
+    ----------
+    half_width_um : float, default: 20.0
+        Half-width (``shape="square"``) or radius (``shape="disk"``) of the neighbourhood around the
+        peak channel, in micrometres. 20 um gives the paper's best 3 x 3 (4-9 real channels)
+        neighbourhood on a 15 um square MEA; 40 um gives 5 x 5.
+    shape : "square" | "disk", default: "square"
+        Shape of the neighbourhood.
+    ms_before : float, default: 1.0
+        Waveform window before the spike's trough, in ms.
+    ms_after : float, default: 1.0
+        Waveform window after the spike's trough, in ms.
+    peak_sign : "neg" | "pos" | "both", default: "neg"
+        Polarity of the spikes. With "both", a spike whose largest deflection is positive is
+        flipped so that its main peak is negative before localization.
+    peak_search_samples : int, default: 1
+        The peak channel (and the trough sample) is searched within +- this many samples of the
+        spike time. Keeping it small stops an overlapping spike of another unit from stealing
+        the peak channel.
+    peak_radius_um : float, default: 50.0
+        The peak channel is searched among channels within this distance of the given channel
+        (detected channel or template main channel).
+    amplitude_window_samples : int, default: 2
+        Amplitude of a channel = negative peak within +- this many samples of the trough sample.
+    amp_jitter_uv : float, default: 10.0
+        Amplitude jitter: every observed channel of the neighbourhood whose amplitude lies within
+        this many microvolts of the largest one becomes the centre of an extra example, and the
+        estimates of one spike are averaged. 0 disables it.
+    max_jitter_examples : int, default: 4
+        At most this many examples per spike (the largest amplitudes first).
+    normalize_waveforms : bool, default: True
+        Divide the encoder's input waveforms by the example's largest amplitude (the decoder
+        still sees microvolts). Makes the encoder amplitude-invariant.
+    offset_tolerance_um : float, default: 1.0
+        Two channel offsets closer than this are the same neighbourhood slot.
+    """
+
+    half_width_um: float = 20.0
+    shape: str = "square"
+    ms_before: float = 1.0
+    ms_after: float = 1.0
+    peak_sign: str = "neg"
+    peak_search_samples: int = 1
+    peak_radius_um: float = 50.0
+    amplitude_window_samples: int = 2
+    amp_jitter_uv: float = 10.0
+    max_jitter_examples: int = 4
+    normalize_waveforms: bool = True
+    offset_tolerance_um: float = 1.0
+
+    def __post_init__(self):
+        if self.shape not in ("square", "disk"):
+            raise ValueError(f"shape must be 'square' or 'disk', not {self.shape!r}")
+        if self.peak_sign not in ("neg", "pos", "both"):
+            raise ValueError(f"peak_sign must be 'neg', 'pos' or 'both', not {self.peak_sign!r}")
+        if self.half_width_um <= 0:
+            raise ValueError("half_width_um must be positive")
+        if self.ms_before <= 0 or self.ms_after <= 0:
+            raise ValueError("ms_before and ms_after must be positive")
+        if self.amp_jitter_uv < 0 or self.max_jitter_examples < 1:
+            raise ValueError("amp_jitter_uv must be >= 0 and max_jitter_examples >= 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """Encoder and generative model.
+
+    Parameters
+    ----------
+    hidden_sizes : tuple of int, default: (500, 250)
+        Hidden layers of the encoder (Linear -> BatchNorm -> ReLU each).
+    decay_length_um : float, default: 28.0
+        Fixed decay length of the amplitude model ``a * exp(-r / decay_length_um)``.
+    prior_std_um : float, default: 80.0
+        Standard deviation of the N(0, prior_std_um^2) prior on each coordinate (relative to the
+        centre channel).
+    amplitude_init_factor : float, default: 2.0
+        Per-example ``log a`` starts at ``log(amplitude_init_factor * peak amplitude)`` (paper's lambda).
+    """
+
+    hidden_sizes: tuple = (500, 250)
+    decay_length_um: float = 28.0
+    prior_std_um: float = 80.0
+    amplitude_init_factor: float = 2.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
+        if self.decay_length_um <= 0 or self.prior_std_um <= 0 or self.amplitude_init_factor <= 0:
+            raise ValueError("decay_length_um, prior_std_um and amplitude_init_factor must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingConfig:
+    """Unsupervised training on a random subset of the spikes.
+
+    Parameters
+    ----------
+    max_spikes : int, default: 100_000
+        Training uses a random subset of at most this many spikes; inference covers all.
+    epochs : int, default: 20
+        Passes over the training examples.
+    batch_size : int, default: 50
+        Minibatch size (the reference uses 50).
+    lr : float, default: 1e-3
+        Adam learning rate of the encoder.
+    betas : tuple of float, default: (0.99, 0.999)
+        Adam betas (the reference's).
+    amplitude_lr : float, default: 1e-2
+        Learning rate of the per-example ``log a`` (sparse Adam: only the examples of a batch move).
+    seed : int, default: 0
+        Seed for the subset, the initialisation, the shuffles and the reparameterisation noise.
+    device : str | None, default: None
+        None -> CPU; "auto" -> CUDA when available.
+    num_threads : int | None, default: 1
+        Torch CPU threads while training (restored afterwards). Small batches do not gain from more
+        threads and lose a lot when cores are shared; None keeps torch's setting.
+    """
+
+    max_spikes: int = 100_000
+    epochs: int = 20
+    batch_size: int = 50
+    lr: float = 1e-3
+    betas: tuple = (0.99, 0.999)
+    amplitude_lr: float = 1e-2
+    seed: int = 0
+    device: str | None = None
+    num_threads: int | None = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        if self.max_spikes < 1 or self.epochs < 0 or self.batch_size < 2:
+            raise ValueError("max_spikes >= 1, epochs >= 0 and batch_size >= 2 are required")
+
+
+def split_config_kwargs(kwargs: dict) -> tuple[FeatureConfig, ModelConfig, TrainingConfig]:
+    """Build the three configs from one flat dict of keyword arguments.
+
+    Parameters
+    ----------
+    kwargs : dict
+        Any field of :class:`FeatureConfig`, :class:`ModelConfig` or :class:`TrainingConfig`.
+
+    Returns
+    -------
+    feature_config, model_config, training_config
+    """
+    groups = {cls: {} for cls in (FeatureConfig, ModelConfig, TrainingConfig)}
+    names = {cls: {f.name for f in fields(cls)} for cls in groups}
+    for key, value in kwargs.items():
+        for cls in groups:
+            if key in names[cls]:
+                groups[cls][key] = value
+                break
+        else:
+            raise TypeError(f"Unknown VAE localization parameter {key!r}")
+    return tuple(cls(**groups[cls]) for cls in groups)

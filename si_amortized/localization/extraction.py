@@ -1,0 +1,160 @@
+"""SpikeInterface recordings and peaks -> localizer examples; training a localizer on a recording."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import FeatureConfig, ModelConfig, TrainingConfig
+from .fit import build_localizer, train_localizer
+from .model import VaeLocalizer
+from .neighbourhood import (
+    SpikeExamples,
+    channel_neighbours_mask,
+    compute_examples,
+    margin_samples,
+    neighbourhood_from_config,
+    waveform_samples,
+)
+
+
+def traces_in_uv(recording, traces: np.ndarray) -> np.ndarray:
+    """Float32 traces in microvolts (integer traces are scaled with the recording's gains and offsets)."""
+    if np.issubdtype(traces.dtype, np.integer) and recording.has_scaleable_traces():
+        gains = recording.get_channel_gains().astype("float32")
+        offsets = recording.get_channel_offsets().astype("float32")
+        return traces.astype("float32") * gains[None, :] + offsets[None, :]
+    return traces.astype("float32", copy=False)
+
+
+def examples_from_recording(
+    recording, peaks: np.ndarray, config: FeatureConfig, block_duration_s: float = 2.0
+) -> SpikeExamples:
+    """Cut the examples of ``peaks`` from a recording, reading the traces block by block.
+
+    Parameters
+    ----------
+    recording : BaseRecording
+    peaks : np.ndarray
+        Structured array with ``sample_index``, ``channel_index`` and ``segment_index``.
+    config : FeatureConfig
+    block_duration_s : float, default: 2.0
+        Duration of the blocks of traces read at once.
+
+    Returns
+    -------
+    SpikeExamples
+        ``spike_index`` refers to the order of ``peaks``.
+    """
+    fs = recording.sampling_frequency
+    locations = recording.get_channel_locations()
+    neighbourhood = neighbourhood_from_config(locations, config)
+    candidates = channel_neighbours_mask(locations, config.peak_radius_um)
+    margin = margin_samples(config, fs)
+    block = max(int(block_duration_s * fs), 1)
+    order = np.lexsort((peaks["sample_index"], peaks["segment_index"]))
+    parts, part_index = [], []
+    for segment_index in range(recording.get_num_segments()):
+        seg_order = order[peaks["segment_index"][order] == segment_index]
+        if seg_order.size == 0:
+            continue
+        num_samples = recording.get_num_samples(segment_index)
+        samples = peaks["sample_index"][seg_order].astype(np.int64)
+        block_id = samples // block
+        for b in np.unique(block_id):
+            sel = seg_order[block_id == b]
+            s = peaks["sample_index"][sel].astype(np.int64)
+            start, stop = int(s.min()) - margin, int(s.max()) + margin + 1
+            lo, hi = max(start, 0), min(stop, num_samples)
+            traces = traces_in_uv(recording, recording.get_traces(start_frame=lo, end_frame=hi, segment_index=segment_index))
+            traces = np.pad(traces, ((lo - start, stop - hi), (0, 0)))
+            parts.append(
+                compute_examples(
+                    traces, s - start, peaks["channel_index"][sel], neighbourhood, candidates, config, fs
+                )
+            )
+            part_index.append(sel)
+    if not parts:
+        k = neighbourhood.num_slots
+        t = sum(waveform_samples(config, fs))
+        return SpikeExamples(
+            np.zeros((0, k, t), "float32"), np.zeros((0, k), "float32"), np.zeros((0, k), "float32"),
+            np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool),
+        )
+    merged = SpikeExamples.concatenate(parts)
+    # map back to the order of `peaks`
+    sorted_index = np.concatenate(part_index)
+    valid = np.zeros(peaks.size, dtype=bool)
+    valid[sorted_index] = merged.valid
+    merged.spike_index = sorted_index[merged.spike_index]
+    merged.valid = valid
+    return merged
+
+
+def check_layout(model: VaeLocalizer, recording, config: FeatureConfig) -> None:
+    """Raise a ValueError when ``recording`` does not give the neighbourhood ``model`` was trained on."""
+    neighbourhood = neighbourhood_from_config(recording.get_channel_locations(), config)
+    trained = model.offsets.cpu().numpy()
+    num_samples = sum(waveform_samples(config, recording.sampling_frequency))
+    if trained.shape != neighbourhood.offsets.shape or not np.allclose(
+        trained, neighbourhood.offsets, atol=config.offset_tolerance_um
+    ):
+        raise ValueError(
+            f"This VAE localizer was trained on a neighbourhood of {trained.shape[0]} channel slots, but this "
+            f"recording's probe gives {neighbourhood.num_slots} slots (or other offsets) with "
+            f"half_width_um={config.half_width_um}, shape={config.shape!r}: the probe layout differs. "
+            "Train a new model on this recording (model=None)."
+        )
+    if not np.array_equal(model.free_axes.cpu().numpy(), neighbourhood.free_axes.astype("float32")):
+        raise ValueError("This VAE localizer was trained on a probe of another dimensionality (1D vs 2D layout).")
+    if num_samples != model.num_samples:
+        raise ValueError(
+            f"This VAE localizer expects {model.num_samples}-sample waveforms but this recording gives "
+            f"{num_samples} (sampling frequency {recording.sampling_frequency} Hz): retrain or resample."
+        )
+
+
+def select_training_peaks(peaks: np.ndarray, max_spikes: int, seed: int) -> np.ndarray:
+    """Random subset (sorted, without replacement) of at most ``max_spikes`` peaks."""
+    if peaks.size <= max_spikes:
+        return peaks
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(peaks.size, size=max_spikes, replace=False))
+    return peaks[keep]
+
+
+def fit_localizer_on_recording(
+    recording,
+    peaks: np.ndarray,
+    feature_config: FeatureConfig | None = None,
+    model_config: ModelConfig | None = None,
+    training_config: TrainingConfig | None = None,
+    verbose: bool = False,
+) -> VaeLocalizer:
+    """Train a VAE localizer on (a random subset of) the spikes of a recording.
+
+    Parameters
+    ----------
+    recording : BaseRecording
+    peaks : np.ndarray
+        Structured array with ``sample_index``, ``channel_index``, ``segment_index`` (detected peaks
+        or a sorting's spike vector with the units' main channels).
+    feature_config, model_config, training_config : configs, default: defaults
+
+    Returns
+    -------
+    VaeLocalizer
+        Trained, on the CPU, in eval mode; ``model.metadata["history"]`` holds the loss per epoch.
+    """
+    feature_config = feature_config or FeatureConfig()
+    model_config = model_config or ModelConfig()
+    training_config = training_config or TrainingConfig()
+    fs = recording.sampling_frequency
+    neighbourhood = neighbourhood_from_config(recording.get_channel_locations(), feature_config)
+    subset = select_training_peaks(peaks, training_config.max_spikes, training_config.seed)
+    examples = examples_from_recording(recording, subset, feature_config)
+    model = build_localizer(neighbourhood, sum(waveform_samples(feature_config, fs)), feature_config, model_config, fs)
+    history = train_localizer(model, examples, model_config, training_config, verbose=verbose)
+    model.metadata["history"] = [float(h) for h in history]
+    model.metadata["num_training_spikes"] = int(subset.size)
+    model.metadata["num_training_examples"] = int(examples.waveforms.shape[0])
+    return model

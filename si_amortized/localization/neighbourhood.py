@@ -1,0 +1,363 @@
+"""Channel neighbourhoods with virtual channels, and per-spike examples cut from traces (numpy only).
+
+A neighbourhood is a fixed, ordered list of *slots*: offsets (in micrometres, in the probe plane)
+from the centre channel. For a centre channel, a slot is *observed* when a real channel sits at
+that offset, and *virtual* otherwise (zero waveform, observed flag 0). The slots are the union of
+the offsets seen from every channel, so an edge or corner channel keeps the centred layout of an
+interior channel, the missing part being virtual; this is the paper's tiling of the layout
+around the array, for any 2D geometry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .config import FeatureConfig
+
+MAX_SLOTS = 400
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """Slot layout of a probe.
+
+    Attributes
+    ----------
+    offsets : np.ndarray, shape (num_slots, 2)
+        Slot offsets from the centre channel, micrometres.
+    channel_table : np.ndarray, shape (num_channels, num_slots)
+        Index of the real channel in each slot of each centre channel, -1 for a virtual channel.
+    centre_slot : int
+        Slot of offset (0, 0).
+    free_axes : np.ndarray, shape (3,)
+        1.0 for the axes (x, y, z) that the geometry can resolve. On a probe whose contacts all share
+        one coordinate (1D linear probe) that in-plane axis is 0: the distance to the line is then
+        carried by z alone.
+    """
+
+    offsets: np.ndarray
+    channel_table: np.ndarray
+    centre_slot: int
+    free_axes: np.ndarray
+
+    @property
+    def num_slots(self) -> int:
+        return self.offsets.shape[0]
+
+
+def build_neighbourhood(
+    channel_locations: np.ndarray,
+    half_width_um: float,
+    shape: str = "square",
+    offset_tolerance_um: float = 1.0,
+) -> Neighbourhood:
+    """Build the slot layout of a 2D probe.
+
+    Parameters
+    ----------
+    channel_locations : np.ndarray, shape (num_channels, 2)
+        Contact positions in micrometres (a 3rd column, if any, is ignored).
+    half_width_um : float
+        Half-width of the square, or radius of the disk.
+    shape : "square" | "disk", default: "square"
+    offset_tolerance_um : float, default: 1.0
+        Offsets closer than this share a slot; a channel fills a slot when it is within this
+        distance of the slot's position.
+
+    Returns
+    -------
+    Neighbourhood
+    """
+    locs = np.asarray(channel_locations, dtype="float64")[:, :2]
+    num_channels = locs.shape[0]
+    if num_channels < 2:
+        raise ValueError("VAE localization needs at least 2 channels")
+    spread = np.ptp(locs, axis=0)
+    flat = spread < offset_tolerance_um
+    if flat.all():
+        raise ValueError("All channels share one position: spikes cannot be localized")
+    if not flat.any():
+        centred = locs - locs.mean(axis=0)
+        if np.linalg.matrix_rank(centred, tol=offset_tolerance_um) < 2:
+            raise ValueError(
+                "The contacts lie on one oblique line: only probes whose 1D layout is parallel to the x or y "
+                "axis are supported (rotate the probe with probeinterface first)."
+            )
+    free_axes = np.array([0.0 if flat[0] else 1.0, 0.0 if flat[1] else 1.0, 1.0])
+
+    diff = locs[None, :, :] - locs[:, None, :]  # (centre, other, 2)
+    if shape == "square":
+        inside = np.max(np.abs(diff), axis=2) <= half_width_um + 1e-6
+    elif shape == "disk":
+        inside = np.linalg.norm(diff, axis=2) <= half_width_um + 1e-6
+    else:
+        raise ValueError(f"shape must be 'square' or 'disk', not {shape!r}")
+    candidate = diff[inside]
+    # greedy clustering of offsets on a tolerance grid, deterministic
+    keys = np.round(candidate / offset_tolerance_um).astype(np.int64)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    offsets = candidate[np.sort(first)]
+    tree = cKDTree(offsets)
+    merged = []
+    taken = np.zeros(len(offsets), dtype=bool)
+    for i in range(len(offsets)):
+        if taken[i]:
+            continue
+        group = [j for j in tree.query_ball_point(offsets[i], offset_tolerance_um) if not taken[j]]
+        taken[group] = True
+        merged.append(offsets[group].mean(axis=0))
+    offsets = np.asarray(merged)
+    if len(offsets) > MAX_SLOTS:
+        raise ValueError(
+            f"The neighbourhood has {len(offsets)} distinct channel offsets (> {MAX_SLOTS}): the geometry is too "
+            "irregular for a shared slot layout; use a smaller half_width_um or a larger offset_tolerance_um."
+        )
+    order = np.lexsort((np.round(offsets[:, 0], 3), np.round(offsets[:, 1], 3)))
+    offsets = offsets[order]
+    centre_slot = int(np.argmin(np.linalg.norm(offsets, axis=1)))
+    offsets[centre_slot] = 0.0
+
+    channel_tree = cKDTree(locs)
+    targets = locs[:, None, :] + offsets[None, :, :]
+    dist, idx = channel_tree.query(targets.reshape(-1, 2), distance_upper_bound=offset_tolerance_um)
+    table = np.where(np.isfinite(dist), idx, -1).reshape(num_channels, len(offsets)).astype(np.int64)
+    table[:, centre_slot] = np.arange(num_channels)
+    return Neighbourhood(offsets=offsets, channel_table=table, centre_slot=centre_slot, free_axes=free_axes)
+
+
+def neighbourhood_from_config(channel_locations: np.ndarray, config: FeatureConfig) -> Neighbourhood:
+    """:func:`build_neighbourhood` with the fields of a :class:`FeatureConfig`."""
+    return build_neighbourhood(
+        channel_locations, config.half_width_um, shape=config.shape, offset_tolerance_um=config.offset_tolerance_um
+    )
+
+
+@dataclass
+class SpikeExamples:
+    """Encoder inputs and decoder targets of a batch of spikes.
+
+    Attributes
+    ----------
+    waveforms : np.ndarray, shape (num_examples, num_slots, num_samples)
+        Sign-corrected waveforms (main peak negative), zero on virtual channels, in microvolts.
+    observed : np.ndarray, shape (num_examples, num_slots)
+        1.0 on real channels with finite traces, 0.0 on virtual channels.
+    amplitudes : np.ndarray, shape (num_examples, num_slots)
+        Non-negative amplitude (minus the negative peak near the trough), 0 on virtual channels.
+    centre_channel : np.ndarray, shape (num_examples,)
+        Channel index on which each example is centred.
+    spike_index : np.ndarray, shape (num_examples,)
+        Index (into the input spikes) of the spike of each example. Examples of one spike are contiguous.
+    valid : np.ndarray, shape (num_spikes,)
+        False for spikes that cannot be localized (no finite, non-zero amplitude).
+    """
+
+    waveforms: np.ndarray
+    observed: np.ndarray
+    amplitudes: np.ndarray
+    centre_channel: np.ndarray
+    spike_index: np.ndarray
+    valid: np.ndarray
+
+    def select(self, mask: np.ndarray) -> "SpikeExamples":
+        """Examples where ``mask`` (shape (num_examples,)) is True (``valid`` is kept as is)."""
+        return SpikeExamples(
+            self.waveforms[mask],
+            self.observed[mask],
+            self.amplitudes[mask],
+            self.centre_channel[mask],
+            self.spike_index[mask],
+            self.valid,
+        )
+
+    @staticmethod
+    def concatenate(parts: list["SpikeExamples"]) -> "SpikeExamples":
+        """Concatenate examples of disjoint spike sets, re-indexing ``spike_index``."""
+        offset = 0
+        spike_index = []
+        for p in parts:
+            spike_index.append(p.spike_index + offset)
+            offset += p.valid.size
+        return SpikeExamples(
+            np.concatenate([p.waveforms for p in parts]),
+            np.concatenate([p.observed for p in parts]),
+            np.concatenate([p.amplitudes for p in parts]),
+            np.concatenate([p.centre_channel for p in parts]),
+            np.concatenate(spike_index),
+            np.concatenate([p.valid for p in parts]),
+        )
+
+
+def channel_neighbours_mask(channel_locations: np.ndarray, radius_um: float) -> np.ndarray:
+    """Boolean (num_channels, num_channels) mask of channels within ``radius_um`` of each other."""
+    locs = np.asarray(channel_locations, dtype="float64")[:, :2]
+    return np.linalg.norm(locs[:, None, :] - locs[None, :, :], axis=2) <= radius_um
+
+
+def find_peak_channels(
+    traces: np.ndarray,
+    sample_index: np.ndarray,
+    channel_index: np.ndarray,
+    candidates_mask: np.ndarray,
+    search_samples: int = 1,
+    peak_sign: str = "neg",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Peak channel, trough sample and polarity of each spike.
+
+    The extremum is searched within +- ``search_samples`` of the spike time, among the candidate
+    channels of the given channel.
+
+    Parameters
+    ----------
+    traces : np.ndarray, shape (num_samples, num_channels)
+    sample_index : np.ndarray, shape (num_spikes,)
+        Spike times, as indices into ``traces``.
+    channel_index : np.ndarray, shape (num_spikes,)
+        Channel given for each spike (detection channel or template main channel).
+    candidates_mask : np.ndarray, shape (num_channels, num_channels)
+    search_samples : int, default: 1
+    peak_sign : "neg" | "pos" | "both", default: "neg"
+
+    Returns
+    -------
+    peak_channel : np.ndarray, shape (num_spikes,)
+    trough_sample : np.ndarray, shape (num_spikes,)
+    sign : np.ndarray, shape (num_spikes,)
+        +1 or -1: multiplying the traces by it makes the spike's main peak negative.
+    """
+    n = sample_index.size
+    num_samples, num_channels = traces.shape
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype="float32")
+    lags = np.arange(-search_samples, search_samples + 1)
+    times = np.clip(sample_index[:, None] + lags[None, :], 0, num_samples - 1)
+    local = traces[times].astype("float64")  # (n, lags, channels)
+    local = np.where(np.isfinite(local), local, 0.0)
+    cand = candidates_mask[channel_index][:, None, :]
+    neg_score = np.where(cand, -local, -np.inf)
+    pos_score = np.where(cand, local, -np.inf)
+    if peak_sign == "neg":
+        score, sign = neg_score, np.ones(n)
+    elif peak_sign == "pos":
+        score, sign = pos_score, -np.ones(n)
+    else:
+        use_pos = pos_score.reshape(n, -1).max(axis=1) > neg_score.reshape(n, -1).max(axis=1)
+        score = np.where(use_pos[:, None, None], pos_score, neg_score)
+        sign = np.where(use_pos, -1.0, 1.0)
+    flat = np.argmax(score.reshape(n, -1), axis=1)
+    lag_i, chan = np.unravel_index(flat, (lags.size, num_channels))
+    return chan.astype(np.int64), times[np.arange(n), lag_i].astype(np.int64), sign.astype("float32")
+
+
+def _cut(traces, trough, sign, centres, table, nbefore, nafter, window):
+    """Waveforms, observed flags and amplitudes of examples centred on ``centres``."""
+    num_samples = traces.shape[0]
+    chans = table[centres]  # (e, K)
+    virtual = chans < 0
+    safe = np.where(virtual, 0, chans)
+    times = trough[:, None] + np.arange(-nbefore, nafter)[None, :]
+    inside = (times >= 0) & (times < num_samples)
+    times = np.clip(times, 0, num_samples - 1)
+    wf = traces[times[:, None, :], safe[:, :, None]].astype("float32")  # (e, K, T)
+    wf *= sign[:, None, None]
+    wf *= inside[:, None, :]
+    finite = np.isfinite(wf).all(axis=2)
+    observed = (~virtual) & finite
+    wf = np.where(observed[:, :, None], np.nan_to_num(wf, nan=0.0, posinf=0.0, neginf=0.0), 0.0).astype("float32")
+    lo, hi = max(nbefore - window, 0), min(nbefore + window + 1, nbefore + nafter)
+    amps = np.clip(-wf[:, :, lo:hi].min(axis=2), 0.0, None) * observed
+    return wf, observed.astype("float32"), amps.astype("float32")
+
+
+def compute_examples(
+    traces: np.ndarray,
+    sample_index: np.ndarray,
+    channel_index: np.ndarray,
+    neighbourhood: Neighbourhood,
+    candidates_mask: np.ndarray,
+    config: FeatureConfig,
+    sampling_frequency: float,
+) -> SpikeExamples:
+    """Cut the localizer's examples of a set of spikes from a block of traces.
+
+    Parameters
+    ----------
+    traces : np.ndarray, shape (num_samples, num_channels)
+        Traces holding every spike with its window (zero-padded at recording borders).
+    sample_index : np.ndarray, shape (num_spikes,)
+        Spike times as indices into ``traces``.
+    channel_index : np.ndarray, shape (num_spikes,)
+        Channel given for each spike; the peak channel is searched around it.
+    neighbourhood : Neighbourhood
+    candidates_mask : np.ndarray, shape (num_channels, num_channels)
+        See :func:`channel_neighbours_mask`.
+    config : FeatureConfig
+    sampling_frequency : float
+
+    Returns
+    -------
+    SpikeExamples
+        One example centred on the peak channel per spike, then (amplitude jitter) one more per
+        observed channel whose amplitude is within ``amp_jitter_uv`` of the spike's largest.
+    """
+    sample_index = np.asarray(sample_index, dtype=np.int64)
+    channel_index = np.asarray(channel_index, dtype=np.int64)
+    nbefore, nafter = waveform_samples(config, sampling_frequency)
+    peak_channel, trough, sign = find_peak_channels(
+        traces, sample_index, channel_index, candidates_mask, config.peak_search_samples, config.peak_sign
+    )
+    n = sample_index.size
+    table = neighbourhood.channel_table
+    wf, observed, amps = _cut(traces, trough, sign, peak_channel, table, nbefore, nafter, config.amplitude_window_samples)
+    spike_index = np.arange(n)
+    centres = peak_channel
+    valid = amps.max(axis=1, initial=0.0) > 0 if n else np.zeros(0, dtype=bool)
+
+    if config.amp_jitter_uv > 0 and config.max_jitter_examples > 1 and n > 0:
+        top = amps.max(axis=1, keepdims=True)
+        eligible = (observed > 0) & (amps >= top - config.amp_jitter_uv) & (amps > 0)
+        eligible[:, neighbourhood.centre_slot] = False
+        # keep the largest amplitudes first, at most max_jitter_examples - 1 extra per spike
+        ranked = np.where(eligible, amps, -np.inf)
+        order = np.argsort(-ranked, axis=1, kind="stable")[:, : config.max_jitter_examples - 1]
+        keep = np.take_along_axis(eligible, order, axis=1)
+        rows, cols = np.nonzero(keep)
+        slots = order[rows, cols]
+        extra_spikes = rows
+        extra_centres = table[peak_channel[rows], slots]
+        if extra_spikes.size:
+            wf2, obs2, amps2 = _cut(
+                traces,
+                trough[extra_spikes],
+                sign[extra_spikes],
+                extra_centres,
+                table,
+                nbefore,
+                nafter,
+                config.amplitude_window_samples,
+            )
+            all_spikes = np.concatenate([spike_index, extra_spikes])
+            order_all = np.argsort(all_spikes, kind="stable")
+            wf = np.concatenate([wf, wf2])[order_all]
+            observed = np.concatenate([observed, obs2])[order_all]
+            amps = np.concatenate([amps, amps2])[order_all]
+            centres = np.concatenate([centres, extra_centres])[order_all]
+            spike_index = all_spikes[order_all]
+    return SpikeExamples(wf, observed, amps, centres.astype(np.int64), spike_index.astype(np.int64), valid)
+
+
+def waveform_samples(config: FeatureConfig, sampling_frequency: float) -> tuple[int, int]:
+    """Samples before and after the trough: ``(nbefore, nafter)``."""
+    nbefore = int(round(config.ms_before * sampling_frequency / 1000.0))
+    nafter = int(round(config.ms_after * sampling_frequency / 1000.0))
+    return max(nbefore, 1), max(nafter, 1)
+
+
+def margin_samples(config: FeatureConfig, sampling_frequency: float) -> int:
+    """Trace margin a block needs around each spike."""
+    nbefore, nafter = waveform_samples(config, sampling_frequency)
+    return max(nbefore, nafter) + config.peak_search_samples + 1
