@@ -38,10 +38,13 @@ def log_lag_edges_ms(config: ACGConfig = ACGConfig()) -> np.ndarray:
     return np.geomspace(config.log_start_ms, config.window_ms / 2, config.num_log_bins + 1)
 
 
-def _sorted_groups(times_ms, unit_indices, segment_indices, num_segments):
+def _sort_by_group_and_time(sample_indices, unit_indices, segment_indices, num_segments):
+    """Order of spikes by (unit, segment, sample) via one int64 key (faster than lexsort)."""
     group = unit_indices.astype(np.int64) * num_segments + segment_indices.astype(np.int64)
-    order = np.lexsort((times_ms, group))
-    return order, group[order], times_ms[order]
+    samples = sample_indices.astype(np.int64) - int(sample_indices.min())
+    key = group * (int(samples.max()) + 1) + samples
+    order = np.argsort(key)  # keys are unique up to duplicated spikes, whose order does not matter
+    return order, group[order]
 
 
 def smoothed_rates_hz(times_ms: np.ndarray, group: np.ndarray, smoothing_ms: float) -> np.ndarray:
@@ -109,6 +112,43 @@ def smoothed_rates_hz(times_ms: np.ndarray, group: np.ndarray, smoothing_ms: flo
     return rates
 
 
+def _count_pairs(samples, group, trig_idx, row, window_samples, fs, bin_ms, n_lin, size):
+    """Histogram of the lags to all later spikes of the same group within the window, per trigger row.
+
+    Walks offsets k = 1, 2, ... from each trigger, dropping triggers whose k-th next spike is out of the
+    window (lags grow with k), so the work is proportional to the number of pairs. Lags are integers
+    (samples), binned through a lookup table; lag 0 (duplicated spike times) goes to a column that is dropped.
+    """
+    n = samples.size
+    samples = samples - int(samples.min())
+    offset = int(samples.max()) + window_samples + 1
+    shifted = samples + group.astype(np.int64) * offset
+    padded = np.append(shifted, shifted[-1] + window_samples + 1)  # sentinel: always out of the window
+    lut = np.minimum(np.floor(np.arange(window_samples + 1) * (1000.0 / fs) / bin_ms + 1e-9).astype(np.int64), n_lin - 1)
+    lut[0] = n_lin
+    width = n_lin + 1
+    counts = np.zeros(size // n_lin * width, dtype=np.float64)
+    active = trig_idx.copy()
+    start_time = shifted[active]
+    base = row.astype(np.int64) * width
+    pending, pending_size = [], 0
+    k = 1
+    while active.size:
+        lag = padded[np.minimum(active + k, n)] - start_time
+        ok = lag <= window_samples
+        if not ok.all():
+            active, start_time, base, lag = active[ok], start_time[ok], base[ok], lag[ok]
+        pending.append(base + lut[lag])
+        pending_size += lag.size
+        if pending_size > _MAX_PAIRS_PER_CHUNK or not active.size:
+            counts += np.bincount(np.concatenate(pending), minlength=counts.size)
+            pending, pending_size = [], 0
+        k += 1
+    if pending:
+        counts += np.bincount(np.concatenate(pending), minlength=counts.size)
+    return counts.reshape(-1, width)[:, :n_lin].reshape(-1)
+
+
 def linear_acg_density(
     sample_indices: np.ndarray,
     unit_indices: np.ndarray,
@@ -151,8 +191,9 @@ def linear_acg_density(
         segment_indices = np.asarray(segment_indices, dtype=np.int64)
         if unit_indices.min() < 0 or unit_indices.max() >= num_units:
             raise ValueError("unit_indices out of range")
-        times_ms = sample_indices.astype(np.float64) * (1000.0 / sampling_frequency)
-        order, group, t = _sorted_groups(times_ms, unit_indices, segment_indices, num_segments)
+        order, group = _sort_by_group_and_time(sample_indices, unit_indices, segment_indices, num_segments)
+        samples_sorted = sample_indices.astype(np.int64)[order]
+        t = samples_sorted * (1000.0 / sampling_frequency)
         unit = group // num_segments
         seg = group % num_segments
         rates = smoothed_rates_hz(t, group, config.smoothing_ms)
@@ -162,43 +203,21 @@ def linear_acg_density(
         vidx = np.flatnonzero(valid)
         if vidx.size:
             vu = unit[vidx]
-            o = np.lexsort((rates[vidx], vu))
+            r = rates[vidx]
+            # one stable sort of a composite key: unit index + rate mapped into [0, 0.5) (ties: time order)
+            o = np.argsort(vu + r / (2.0 * r.max() + 1.0), kind="stable")
             per_unit = np.bincount(vu, minlength=num_units)
             first_of_unit = np.r_[0, np.cumsum(per_unit)[:-1]]
             rank = np.arange(vidx.size) - first_of_unit[vu[o]]
             rate_bin[vidx[o]] = (rank * n_rate) // per_unit[vu[o]]
-        seg_end_ms = segment_num_samples[seg] * (1000.0 / sampling_frequency)
-        trigger = valid & (t + half_window <= seg_end_ms + _EPS_MS)
-        # pair enumeration on a single monotone axis (groups shifted apart)
-        span = float(t.max() - t.min()) + config.window_ms + 1.0
-        shifted = t + group * 2 * span
+        # pairs are enumerated on exact integer sample times, groups shifted apart on one int64 axis
+        window_samples = int(np.floor(half_window * sampling_frequency / 1000.0 + 1e-9))
+        trigger = valid & (samples_sorted + window_samples <= segment_num_samples[seg])
         trig_idx = np.flatnonzero(trigger)
-        # candidate partners (a margin of 1 ms on the shifted axis; exact lags are filtered below)
-        first = np.searchsorted(shifted, shifted[trig_idx] - 1.0, side="right")
-        last = np.searchsorted(shifted, shifted[trig_idx] + half_window + 1.0, side="right")
-        n_pairs = last - first
         row = unit[trig_idx] * n_rate + rate_bin[trig_idx]
-        np.add.at(num_triggers.reshape(-1), row, 1.0)
-        cum = np.cumsum(n_pairs)
-        chunk_start = 0
-        while chunk_start < trig_idx.size:
-            base = cum[chunk_start - 1] if chunk_start else 0
-            chunk_stop = int(np.searchsorted(cum, base + _MAX_PAIRS_PER_CHUNK, side="right"))
-            chunk_stop = max(chunk_stop, chunk_start + 1)
-            sl = slice(chunk_start, chunk_stop)
-            reps = n_pairs[sl]
-            total = int(reps.sum())
-            if total:
-                trig_rep = np.repeat(np.arange(chunk_start, chunk_stop), reps)
-                offsets = np.arange(total) - np.repeat(np.cumsum(reps) - reps, reps)
-                partner = first[trig_rep] + offsets
-                lag = t[partner] - t[trig_idx[trig_rep]]  # exact local times, not the shifted axis
-                ok = (lag > 0) & (lag <= half_window + _EPS_MS)
-                # the epsilon puts lags that are exact multiples of bin_ms (up to rounding) in the upper bin
-                lag_bin = np.minimum(np.floor(lag[ok] / config.bin_ms + 1e-9).astype(np.int64), n_lin - 1)
-                flat = row[trig_rep[ok]] * n_lin + lag_bin
-                counts += np.bincount(flat, minlength=counts.size)
-            chunk_start = chunk_stop
+        num_triggers += np.bincount(row, minlength=num_triggers.size).reshape(num_triggers.shape)
+        counts = _count_pairs(samples_sorted, group, trig_idx, row, window_samples, sampling_frequency,
+                              config.bin_ms, n_lin, counts.size)
     counts = counts.reshape(num_units, n_rate, n_lin)
     with np.errstate(invalid="ignore", divide="ignore"):
         density = np.where(num_triggers[..., None] > 0, counts / num_triggers[..., None] / config.bin_ms, 0.0)
