@@ -1,4 +1,4 @@
-"""The ``si-amortized`` command: ``simulate`` ground truth and run the ``demo``."""
+"""The ``si-amortized`` command: ``simulate`` ground truth, run the ``demo``, run the ground-truth ``benchmark``."""
 
 from __future__ import annotations
 
@@ -66,6 +66,50 @@ def _add_demo(subparsers) -> None:
     demo.add_argument("--folder", type=Path, default=None, help="save the analyzer here (binary_folder)")
 
 
+def _add_benchmark(subparsers) -> None:
+    bench = subparsers.add_parser(
+        "benchmark", help="ground-truth benchmark of the plugin's methods against SpikeInterface's, as a report folder"
+    )
+    bench.add_argument("--scenario", default="sqmea-10uv",
+                       help="scenario(s) or group, comma-separated: sqmea-{10,20,30}uv, np64-{10,20,30}uv, sqmea, np64, all "
+                            "(default: sqmea-10uv)")
+    bench.add_argument("--output", type=Path, required=True, help="report folder (report.md, figures/, results.json)")
+    size = bench.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="20 s recordings, fewer epochs and GMM sizes (< 10 min on 2 cores)")
+    size.add_argument("--tiny", action="store_true", help="10 cells, 5 s: a smoke test (CI)")
+    bench.add_argument("--sections", default=None,
+                       help="comma-separated subset of localization,gmm,sorters,generalization,nemo,rollae (default: all)")
+    bench.add_argument("--methods", default=None,
+                       help="localization methods (default: vae,center_of_mass,monopolar_triangulation,grid_convolution)")
+    bench.add_argument("--internal-sorter", default="tridesclous2", help="SpikeInterface sorter to compare ('none' to skip)")
+    bench.add_argument("--vae-epochs", type=int, default=None, help="VAE training epochs (default: by size)")
+    bench.add_argument("--seed", type=int, default=None, help="overrides the scenarios' seed and the benchmark's seed")
+    bench.add_argument("--n-jobs", type=int, default=1, help="SpikeInterface n_jobs inside each evaluation")
+    bench.add_argument("--dask", action="store_true", help="evaluate scenarios as tasks on a Dask LocalCluster")
+    bench.add_argument("--scheduler", default=None, help="address of a Dask scheduler (implies --dask)")
+    bench.add_argument("--n-workers", type=int, default=2, help="workers of the local Dask cluster (default: 2)")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _run_benchmark(args) -> None:
+    from .evaluation import BenchmarkConfig, get_scenarios, run_benchmark
+
+    size = "tiny" if args.tiny else ("quick" if args.quick else "full")
+    kwargs = dict(size=size, internal_sorter=None if args.internal_sorter.lower() == "none" else args.internal_sorter,
+                  vae_epochs=args.vae_epochs, job_kwargs=dict(n_jobs=args.n_jobs, chunk_duration="1s", progress_bar=False))
+    if args.sections:
+        kwargs["sections"] = tuple(s.strip() for s in args.sections.split(",") if s.strip())
+    if args.methods:
+        kwargs["localization_methods"] = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    if args.seed is not None:
+        kwargs["seed"] = args.seed
+    config = BenchmarkConfig(**kwargs)
+    scenarios = get_scenarios(args.scenario, size=size, seed=args.seed)
+    report = run_benchmark(scenarios, args.output, config=config, dask=args.dask, scheduler=args.scheduler,
+                           n_workers=args.n_workers, progress=not args.no_progress)
+    print(f"Report: {report}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="si-amortized",
@@ -74,10 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_simulate(subparsers)
     _add_demo(subparsers)
+    _add_benchmark(subparsers)
     args = parser.parse_args(argv)
     try:
         if args.command == "simulate":
             _run_simulate(args)
+        elif args.command == "benchmark":
+            _run_benchmark(args)
         elif args.command == "demo":
             from .demo import run_demo
 

@@ -61,7 +61,8 @@ def _fit_labels(features: np.ndarray, config: ClusteringConfig, seed: int | None
             return model.fit_predict(features)
     from sklearn.cluster import HDBSCAN
 
-    return HDBSCAN(min_cluster_size=config.min_cluster_size, min_samples=config.min_samples).fit_predict(features)
+    model = HDBSCAN(min_cluster_size=config.min_cluster_size, min_samples=config.min_samples, copy=True)
+    return model.fit_predict(features)
 
 
 def cluster_features(features: np.ndarray, config: ClusteringConfig, seed: int | None = 0) -> np.ndarray:

@@ -184,7 +184,7 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
     seed = params["seed"]
 
     recording = _preprocess(recording, params)
-    noise_levels = get_noise_levels(recording, return_in_uV=False, random_slices_kwargs=dict(seed=seed))
+    noise_levels = get_noise_levels(recording, return_in_uV=False, random_slices_kwargs=dict(seed=seed), **job_kwargs)
     peaks = detect_peaks(
         recording,
         method="locally_exclusive",

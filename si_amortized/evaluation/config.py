@@ -1,0 +1,85 @@
+"""Configuration of a benchmark run (frozen, stored verbatim in the report)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .localization import LOCALIZATION_METHODS
+
+SECTIONS = ("localization", "gmm", "sorters", "generalization", "nemo", "rollae")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchmarkConfig:
+    """What one ``si-amortized benchmark`` run computes.
+
+    Parameters
+    ----------
+    size : "tiny" | "quick" | "full", default: "quick"
+        Scenario size (see :func:`si_amortized.evaluation.scenarios.sized`) and effort: ``tiny`` and
+        ``quick`` train the VAE for fewer epochs and try fewer GMM sizes.
+    localization_methods : tuple of str, default: all four
+        Methods of the localization table and of the GMM sorting.
+    sorter_localization_methods : tuple of str | None, default: None
+        One location-sorter case per method in the sorter comparison. None: ``("vae", "center_of_mass",
+        "monopolar_triangulation")`` for full runs, without ``monopolar_triangulation`` for tiny and quick
+        runs (its per-spike optimisation takes ~10-50 ms per peak on these machines).
+    internal_sorter : str | None, default: "tridesclous2"
+        SpikeInterface sorter compared against (None: left out).
+    vae_epochs : int | None, default: None
+        Training epochs of the VAE localizer; None: 5 (tiny), 20 (quick), the localizer's default (full).
+    max_spikes_per_unit : int | None, default: -1
+        Localization and GMM sections score at most this many random ground-truth spikes per unit
+        (SpikeInterface's ``monopolar_triangulation`` takes ~10 ms per spike on one core). -1: by size
+        (all for tiny, 30 for quick, 300 for full); None: all spikes.
+    n_components : tuple of int | None, default: None
+        GMM sizes; None: around the number of cells (:func:`default_components_grid`).
+    n_pcs : int, default: 2
+        Whitened waveform PCs added to the locations in the second GMM feature set.
+    pc_scale : float, default: 5.0
+        Multiplier of the unit-variance PCs (um).
+    sections : tuple of str, default: all
+        Any of ``localization``, ``gmm``, ``sorters``, ``generalization``, ``nemo``, ``rollae``.
+    seed : int, default: 0
+    job_kwargs : dict, default: {"n_jobs": 1, "chunk_duration": "1s", "progress_bar": False}
+    """
+
+    size: str = "quick"
+    localization_methods: tuple = LOCALIZATION_METHODS
+    sorter_localization_methods: tuple | None = None
+    internal_sorter: str | None = "tridesclous2"
+    vae_epochs: int | None = None
+    max_spikes_per_unit: int | None = -1
+    n_components: tuple | None = None
+    n_pcs: int = 2
+    pc_scale: float = 5.0
+    sections: tuple = SECTIONS
+    seed: int = 0
+    job_kwargs: dict = field(default_factory=lambda: {"n_jobs": 1, "chunk_duration": "1s", "progress_bar": False})
+
+    def __post_init__(self):
+        if self.size not in ("tiny", "quick", "full"):
+            raise ValueError(f"size must be tiny, quick or full, not {self.size!r}")
+        unknown = set(self.sections) - set(SECTIONS)
+        if unknown:
+            raise ValueError(f"Unknown sections {sorted(unknown)}; choose among {SECTIONS}")
+
+    @property
+    def effective_vae_epochs(self) -> int | None:
+        if self.vae_epochs is not None:
+            return int(self.vae_epochs)
+        return {"tiny": 5, "quick": 20, "full": None}[self.size]
+
+    @property
+    def effective_max_spikes_per_unit(self) -> int | None:
+        if self.max_spikes_per_unit is None or self.max_spikes_per_unit > 0:
+            return self.max_spikes_per_unit
+        return {"tiny": None, "quick": 30, "full": 300}[self.size]
+
+    @property
+    def effective_sorter_localization_methods(self) -> tuple:
+        if self.sorter_localization_methods is not None:
+            return tuple(self.sorter_localization_methods)
+        if self.size == "full":
+            return ("vae", "center_of_mass", "monopolar_triangulation")
+        return ("vae", "center_of_mass")

@@ -1,0 +1,255 @@
+"""The benchmark report folder: ``report.md`` (tables), ``figures/*.png``, ``results.json``."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from . import figures
+
+SECTION_TITLES = {
+    "localization": "Localization error (VAE paper, Table 1)",
+    "gmm": "Sorting from locations with GMMs (VAE paper, Figure 2)",
+    "sorters": "Location sorter in SpikeInterface's SorterStudy",
+    "generalization": "Generalization of the VAE localizer to other neurons",
+    "nemo": "NEMO unit embeddings",
+    "rollae": "Roll-AE well embeddings",
+}
+
+
+def _num(value, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    value = float(value)
+    if math.isnan(value):
+        return "nan"
+    return f"{value:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _jsonable(obj):
+    """Drop per-spike arrays; keep summaries."""
+    import pandas as pd
+
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items() if not (isinstance(v, np.ndarray) and v.size > 64)}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, pd.DataFrame):
+        return {str(k): _jsonable(v) for k, v in obj.to_dict(orient="index").items()}
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    return obj
+
+
+def _localization_section(results, fig_dir) -> list[str]:
+    lines = [
+        "Per-spike 2D distance (um) between each ground-truth spike's estimated location and its unit's soma; "
+        "every method localizes the same spikes (ground-truth times, main channel of the unit's template). "
+        "Throughput includes the VAE's training on the recording.", "",
+    ]
+    rows = []
+    for res in results:
+        if "localization" not in res:
+            continue
+        for method, s in res["localization"].items():
+            rows.append([res["scenario"]["name"], method, f"{_num(s['mean'])} +- {_num(s['sd'])}", _num(s["median"]),
+                         _num(s["failed_fraction"], 3), s["num_spikes"], _num(s["spikes_per_s"], 0),
+                         _num(s["wall_time_s"], 1)])
+    lines += _table(["scenario", "method", "mean +- sd (um)", "median (um)", "failed", "spikes", "spikes/s", "wall (s)"], rows)
+    for res in results:
+        if "localization" not in res:
+            continue
+        name = res["scenario"]["name"]
+        figures.plot_locations_over_probe(res, fig_dir / f"locations_{name}.png")
+        figures.plot_error_histograms(res, fig_dir / f"errors_{name}.png")
+        lines += [f"![locations {name}](figures/locations_{name}.png)", "", f"![errors {name}](figures/errors_{name}.png)", ""]
+    return lines
+
+
+def _gmm_section(results, fig_dir) -> list[str]:
+    lines = [
+        "Ground-truth spikes clustered by a Gaussian mixture over their estimated (x, y) (and whitened "
+        "peak-channel PCs), scored with `compare_sorter_to_ground_truth`. Best over the numbers of "
+        "components tried; the figure shows the whole curve.", "",
+    ]
+    rows = []
+    for res in results:
+        if "gmm" not in res:
+            continue
+        for feature_set, by_method in res["gmm"].items():
+            for method, curve in by_method.items():
+                best = max(curve, key=lambda r: r["accuracy"])
+                rows.append([res["scenario"]["name"], feature_set, method, best["n_components"], _num(best["accuracy"], 3),
+                             _num(best["precision"], 3), _num(best["recall"], 3), best["num_well_detected"]])
+    lines += _table(["scenario", "features", "method", "best components", "accuracy", "precision", "recall",
+                     "well detected"], rows)
+    for res in results:
+        if "gmm" not in res:
+            continue
+        name = res["scenario"]["name"]
+        figures.plot_accuracy_vs_components(res, fig_dir / f"gmm_{name}.png")
+        lines += [f"![gmm {name}](figures/gmm_{name}.png)", ""]
+    return lines
+
+
+def _sorters_section(results, fig_dir) -> list[str]:
+    lines = [
+        "`run_sorter` cases of a `spikeinterface.benchmark.SorterStudy` on the scenario's ground truth: the "
+        "`location_sorter` (detection, localization, locations + 2 whitened PCs, mean shift) fed by each "
+        "localization method, and an internal SpikeInterface sorter. Well detected: accuracy >= 0.8.", "",
+    ]
+    rows = []
+    for res in results:
+        if "sorters" not in res:
+            continue
+        for case, r in res["sorters"].iterrows():
+            rows.append([res["scenario"]["name"], r["label"], int(r["num_gt"]), int(r["num_sorter"]),
+                         int(r["num_well_detected"]), int(r.get("num_false_positive", 0)),
+                         int(r.get("num_redundant", 0)), int(r.get("num_overmerged", 0)), _num(r["accuracy"], 3),
+                         _num(r["precision"], 3), _num(r["recall"], 3), _num(r["run_time_s"], 1)])
+    lines += _table(["scenario", "case", "GT units", "found", "well detected", "false positive", "redundant",
+                     "overmerged", "accuracy", "precision", "recall", "run time (s)"], rows)
+    for res in results:
+        if "sorters" not in res:
+            continue
+        name = res["scenario"]["name"]
+        figures.plot_sorter_comparison(res, fig_dir / f"sorters_{name}.png")
+        lines += [f"![sorters {name}](figures/sorters_{name}.png)", ""]
+    return lines
+
+
+def _generalization_section(results) -> list[str]:
+    lines = [
+        "Recording A holds other neurons than recording B (another seed: other templates, positions and spike "
+        "trains; same probe and noise). Errors on B's ground-truth spikes. Wall time of 'trained on A' includes "
+        "training on A.", "",
+    ]
+    rows = []
+    for res in results:
+        if "generalization" not in res:
+            continue
+        for label, s in res["generalization"]["rows"].items():
+            rows.append([res["scenario"]["name"], label, f"{_num(s['mean'])} +- {_num(s['sd'])}", _num(s["median"]),
+                         _num(s["wall_time_s"], 1)])
+    return lines + _table(["scenario (B)", "localizer", "mean +- sd (um)", "median (um)", "wall (s)"], rows)
+
+
+def _wing_section(section: dict | None, fig_dir) -> list[str]:
+    if section is None:
+        return ["Not run.", ""]
+    lines = [section.get("description", ""), ""]
+    if section.get("status") != "ok":
+        return lines + [f"Not available: {section.get('reason', 'unknown reason')}.", ""]
+    for table in section.get("tables", []):
+        lines += [f"**{table['title']}**", ""] + _table(table["header"], table["rows"])
+    for figure in section.get("figures", []):
+        lines += [f"![{figure}](figures/{figure})", ""]
+    return lines
+
+
+def write_report(
+    output,
+    results: list[dict],
+    config,
+    *,
+    wings: dict | None = None,
+    run_info: dict | None = None,
+) -> Path:
+    """Write the report folder.
+
+    Parameters
+    ----------
+    output : str | Path
+        Report folder (created).
+    results : list of dict
+        One per scenario, from :func:`si_amortized.evaluation.evaluate.evaluate_scenario`.
+    config : BenchmarkConfig
+    wings : dict | None, default: None
+        ``{"nemo": section, "rollae": section}`` from :mod:`si_amortized.evaluation.wings`.
+    run_info : dict | None, default: None
+        Command line, versions, wall times, machine.
+
+    Returns
+    -------
+    Path
+        ``output / "report.md"``.
+    """
+    output = Path(output)
+    fig_dir = output / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    wings = wings or {}
+    run_info = run_info or {}
+    lines = ["# si-amortized benchmark", ""]
+    if run_info.get("command"):
+        lines += [f"Command: `{run_info['command']}`", ""]
+    lines += ["Scenarios (MEArec ground truth simulated with `si_amortized.datasets.simulate_recording`, cached):", ""]
+    lines += _table(
+        ["scenario", "probe", "noise (uV)", "cells (E+I)", "duration (s)", "seed", "GT spikes",
+         "spikes scored (localization, GMM)"],
+        [[r["scenario"]["name"], r["scenario"]["probe"], _num(r["scenario"]["noise_level"], 0),
+          f"{r['scenario']['n_exc']}+{r['scenario']['n_inh']}", _num(r["duration_s"], 1), r["scenario"]["seed"],
+          r["num_spikes"], r["num_scored_spikes"]] for r in results],
+    )
+    builders = {
+        "localization": lambda: _localization_section(results, fig_dir),
+        "gmm": lambda: _gmm_section(results, fig_dir),
+        "sorters": lambda: _sorters_section(results, fig_dir),
+        "generalization": lambda: _generalization_section(results),
+        "nemo": lambda: _wing_section(wings.get("nemo"), fig_dir),
+        "rollae": lambda: _wing_section(wings.get("rollae"), fig_dir),
+    }
+    for section in config.sections:
+        lines += [f"## {SECTION_TITLES[section]}", ""] + builders[section]()
+
+    lines += ["## Wall times and memory", ""]
+    rows = []
+    for r in results:
+        for step, seconds in r["wall_times"].items():
+            rows.append([r["scenario"]["name"], step, _num(seconds, 1)])
+    for name, seconds in run_info.get("wall_times", {}).items():
+        rows.append(["-", name, _num(seconds, 1)])
+    lines += _table(["scenario", "step", "wall time (s)"], rows)
+    peak = max([r["peak_rss_mb"] for r in results] + [run_info.get("peak_rss_mb", 0.0)])
+    lines += [f"Peak resident memory of the benchmark process(es): {_num(peak, 0)} MB.", ""]
+    if run_info.get("machine"):
+        lines += [f"Machine: {run_info['machine']}", ""]
+
+    lines += ["## Parameters", "", "```json", json.dumps(_jsonable(asdict(config)), indent=2), "```", ""]
+    lines += ["## Versions", ""]
+    lines += _table(["package", "version"], [[k, v] for k, v in run_info.get("versions", {}).items()])
+
+    (output / "report.md").write_text("\n".join(lines), encoding="utf8")
+    payload = dict(config=asdict(config), run_info=run_info, scenarios=results, wings=wings)
+    (output / "results.json").write_text(json.dumps(_jsonable(payload), indent=1, default=str), encoding="utf8")
+    return output / "report.md"
+
+
+def package_versions() -> dict:
+    """Versions of the packages the benchmark depends on."""
+    from importlib import metadata
+    import sys
+
+    versions = {"python": sys.version.split()[0]}
+    for name in ("si_amortized", "spikeinterface", "probeinterface", "MEArec", "torch", "numpy", "scikit-learn",
+                 "hdbscan", "dask", "distributed", "matplotlib"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions

@@ -1,0 +1,119 @@
+"""The sorter comparison of the report, run by SpikeInterface's ``SorterStudy``.
+
+Cases: the location sorter fed by VAE locations, the same pipeline fed by ``center_of_mass`` and
+``monopolar_triangulation`` locations, and one of SpikeInterface's internal sorters, all on the same
+ground truth.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .. import sorters as _sorters  # noqa: F401  (registers "location_sorter" with spikeinterface.sorters)
+
+
+def sorter_cases(
+    dataset: str,
+    *,
+    localization_methods=("vae", "center_of_mass", "monopolar_triangulation"),
+    internal_sorter: str | None = "tridesclous2",
+    vae_epochs: int | None = None,
+    location_sorter_params: dict | None = None,
+    job_kwargs: dict | None = None,
+) -> dict:
+    """``SorterStudy`` cases: ``{case_key: {"label", "dataset", "params"}}``.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset key of the study.
+    localization_methods : sequence of str
+        One location-sorter case per method.
+    internal_sorter : str | None, default: "tridesclous2"
+        A SpikeInterface sorter to compare against; None leaves it out.
+    vae_epochs : int | None, default: None
+        Training epochs of the VAE localizer (None: the localizer's default).
+    location_sorter_params : dict | None, default: None
+        Extra parameters of the location sorter (all its cases).
+    job_kwargs : dict | None, default: None
+    """
+    cases = {}
+    job_kwargs = dict(job_kwargs or {})
+    for method in localization_methods:
+        localization_kwargs = {}
+        if method == "vae" and vae_epochs is not None:
+            localization_kwargs["epochs"] = int(vae_epochs)
+        params = dict(
+            sorter_name="location_sorter", localization_method=method, localization_kwargs=localization_kwargs,
+            job_kwargs=job_kwargs, **(location_sorter_params or {}),
+        )
+        cases[f"location_sorter[{method}]"] = dict(label=f"locations: {method}", dataset=dataset, params=params)
+    if internal_sorter is not None:
+        params = dict(sorter_name=internal_sorter)
+        if job_kwargs:
+            params["job_kwargs"] = job_kwargs
+        cases[internal_sorter] = dict(label=internal_sorter, dataset=dataset, params=params)
+    return cases
+
+
+def run_sorter_study(study_folder, recording, gt_sorting, cases: dict, *, dataset: str = "gt", overwrite: bool = True):
+    """Create, run and score a ``SorterStudy``.
+
+    Parameters
+    ----------
+    study_folder : str | Path
+    recording, gt_sorting
+        The ground truth; ``gt_sorting`` should carry ``gt_unit_locations``.
+    cases : dict
+        From :func:`sorter_cases` (with the same ``dataset`` key).
+    dataset : str, default: "gt"
+    overwrite : bool, default: True
+        Remove an existing study folder first.
+
+    Returns
+    -------
+    spikeinterface.benchmark.SorterStudy
+        Run, with results computed.
+    """
+    from spikeinterface.benchmark import SorterStudy
+
+    study_folder = Path(study_folder)
+    if study_folder.exists() and overwrite:
+        shutil.rmtree(study_folder)
+    study = SorterStudy.create(study_folder, datasets={dataset: (recording, gt_sorting)}, cases=cases)
+    study.run()
+    study.compute_results()
+    return study
+
+
+def summarize_study(study, well_detected_score: float = 0.8):
+    """One row per case: unit counts, mean accuracy / precision / recall, run time.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: case keys. Columns ``label``, ``num_gt``, ``num_sorter``, ``num_well_detected``,
+        ``num_false_positive``, ``num_redundant``, ``num_overmerged``, ``accuracy``, ``precision``,
+        ``recall``, ``run_time_s``.
+    """
+    import pandas as pd
+
+    counts = study.get_count_units(well_detected_score=well_detected_score)
+    run_times = study.get_run_times()
+    rows = []
+    for key in study.cases:
+        comparison = study.get_result(key)["gt_comparison"]
+        perf = comparison.get_performance(method="by_unit")
+        row = dict(case=key, label=study.cases[key]["label"])
+        for column in ("num_gt", "num_sorter", "num_well_detected", "num_false_positive", "num_redundant",
+                       "num_overmerged"):
+            if column in counts.columns:
+                row[column] = int(counts.loc[key, column])
+        for metric in ("accuracy", "precision", "recall"):
+            row[metric] = float(np.nanmean(perf[metric].astype(float)))
+        row["run_time_s"] = float(run_times.loc[key, "run_times"])
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("case")
