@@ -160,13 +160,16 @@ def main():
     p.add_argument("--test-recordings", type=int, default=3)
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--units-per-mtype", type=int, default=3)
-    p.add_argument("--finetune-epochs", type=int, default=60)
+    p.add_argument("--finetune-epochs", type=int, default=100)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--model", default=None, help="saved NEMO model (default: the shipped pretrained one)")
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nemo_celltypes_cache")
     p.add_argument("--skip-speed", action="store_true")
     args = p.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
+    if args.threads:
+        __import__("torch").set_num_threads(args.threads)
 
     model = load_pretrained_model() if args.model is None else load_nemo_model(args.model)
     import torch
@@ -205,9 +208,10 @@ def main():
                     probe = make_linear_probe().fit(f_tr[idx], y_tr[idx])
                     results.setdefault((task, ratio, name), []).append(score_predictions(y_te, probe.predict(f_te)))
                 if ratio in (0.1, 1.0) and rep == 0 and args.finetune_epochs > 0:
-                    for name, base in (("supervised", None), ("NEMO fine-tuned", model)):
+                    # from scratch: a higher encoder learning rate than for fine-tuning the pretrained model
+                    for name, base, lr in (("supervised", None, 1e-3), ("NEMO fine-tuned", model, 1e-4)):
                         predict, _ = fine_tune(base, train["acg"][idx], train["wf"][idx], y_tr[idx],
-                                               epochs=args.finetune_epochs, seed=rep)
+                                               epochs=args.finetune_epochs, lr=lr, batch_size=64, seed=rep)
                         results.setdefault((task, ratio, name), []).append(
                             score_predictions(y_te, predict(test["acg"], test["wf"])))
         print(f"\n== {task} ({len(np.unique(y_te))} classes in test; chance balanced accuracy "

@@ -67,22 +67,26 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=PRETRAINED_DIR)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on busy 2-core machines)")
     parser.add_argument("--cache", type=Path, default=None, help="npz of simulated inputs (reused if present)")
     args = parser.parse_args()
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     config = NemoConfig()
     t_start = time.perf_counter()
     if args.cache is not None and args.cache.is_file():
         d = np.load(args.cache, allow_pickle=False)
         acg, wf, labels, rec_index = d["acg"], d["wf"], d["labels"], d["rec_index"]
         records = json.loads(str(d["records"]))
+        print("reusing simulated inputs from", args.cache)
     else:
         with tempfile.TemporaryDirectory(prefix="nemo_pretrain_") as workdir:
             acg, wf, labels, rec_index, records = simulate_inputs(args, config, workdir)
         if args.cache is not None:
             np.savez_compressed(args.cache, acg=acg, wf=wf, labels=labels, rec_index=rec_index,
                                 records=json.dumps(records))
-    t_sim = time.perf_counter() - t_start
+    t_sim = sum(r["seconds"] for r in records)  # wall time of the simulations (also when read from the cache)
 
     val = rec_index == rec_index.max()  # the last recording is held out for the checkpoint choice
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, eval_every=10)
@@ -106,7 +110,8 @@ def main():
         trained_by="scripts/train_nemo_pretrained.py",
         command=" ".join(["python scripts/train_nemo_pretrained.py"] + [
             f"--recordings {args.recordings}", f"--duration {args.duration}", f"--epochs {args.epochs}",
-            f"--units-per-mtype {args.units_per_mtype}", f"--batch-size {args.batch_size}", f"--seed {args.seed}"]),
+            f"--units-per-mtype {args.units_per_mtype}", f"--batch-size {args.batch_size}", f"--seed {args.seed}"]
+            + ([f"--threads {args.threads}"] if args.threads else [])),
         git_commit=commit,
         date_utc=time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         torch=torch.__version__,
@@ -157,7 +162,7 @@ def main():
         f"- Training: {args.epochs} epochs, batch {args.batch_size}, Adam 5e-4, cosine warm restarts T_0 = 20, "
         "paper augmentations, temperature 0.5; checkpoint = best retrieval on one held-out recording.",
         f"- Result: best epoch {history['best_epoch']}, validation top-1 retrieval "
-        f"{record['result']['best_val_retrieval_top1']} (chance {record['result']['chance_retrieval']:.3f}); "
+        f"{record['result']['best_val_retrieval_top1']:.3f} (chance {record['result']['chance_retrieval']:.3f}); "
         f"simulation {t_sim:.0f} s, training {t_train:.0f} s.",
         f"- Caveat: {record['caveats']}",
         "",
