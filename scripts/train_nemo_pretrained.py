@@ -162,7 +162,8 @@ def main():
         f"- Training: {args.epochs} epochs, batch {args.batch_size}, Adam 5e-4, cosine warm restarts T_0 = 20, "
         "paper augmentations, temperature 0.5; checkpoint = best retrieval on one held-out recording.",
         f"- Result: best epoch {history['best_epoch']}, validation top-1 retrieval "
-        f"{record['result']['best_val_retrieval_top1']:.3f} (chance {record['result']['chance_retrieval']:.3f}); "
+        f"{(record['result']['best_val_retrieval_top1'] or float('nan')):.3f} "
+        f"(chance {record['result']['chance_retrieval']:.3f}); "
         f"simulation {t_sim:.0f} s, training {t_train:.0f} s.",
         f"- Caveat: {record['caveats']}",
         "",
