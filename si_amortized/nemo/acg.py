@@ -23,11 +23,20 @@ Poisson train is flat.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .config import ACGConfig
 
-__all__ = ["compute_acg_images", "linear_acg_density", "resample_log_axis", "log_lag_edges_ms", "smoothed_rates_hz"]
+__all__ = [
+    "compute_acg_images",
+    "linear_acg_density",
+    "resample_log_axis",
+    "acg_images_from_linear_acgs",
+    "log_lag_edges_ms",
+    "smoothed_rates_hz",
+]
 
 _MAX_PAIRS_PER_CHUNK = 4_000_000
 _EPS_MS = 1e-9
@@ -224,14 +233,15 @@ def linear_acg_density(
     return density, num_triggers
 
 
-def resample_log_axis(density: np.ndarray, config: ACGConfig = ACGConfig()) -> np.ndarray:
+def resample_log_axis(density: np.ndarray, config: ACGConfig = ACGConfig(), start_ms: float = 0.0) -> np.ndarray:
     """Mean of a piecewise-constant lag density over each log bin (mass preserving).
 
     Parameters
     ----------
     density : np.ndarray, shape (..., num_linear_bins)
-        Density per ms on linear bins of ``config.bin_ms`` starting at lag 0.
+        Density per ms on linear bins of ``config.bin_ms`` starting at lag ``start_ms`` (zero below).
     config : ACGConfig
+    start_ms : float, default: 0.0
 
     Returns
     -------
@@ -241,11 +251,36 @@ def resample_log_axis(density: np.ndarray, config: ACGConfig = ACGConfig()) -> n
     n_lin = density.shape[-1]
     cumulative = np.concatenate([np.zeros(density.shape[:-1] + (1,)), np.cumsum(density * config.bin_ms, axis=-1)], -1)
     edges = log_lag_edges_ms(config)
-    k = np.clip(np.floor(edges / config.bin_ms).astype(np.int64), 0, n_lin - 1)
-    frac = np.clip(edges - k * config.bin_ms, 0, config.bin_ms)
+    rel = edges - start_ms
+    k = np.clip(np.floor(rel / config.bin_ms).astype(np.int64), 0, n_lin - 1)
+    frac = np.clip(rel - k * config.bin_ms, 0, config.bin_ms)
     mass_at_edges = cumulative[..., k] + frac * density[..., k]
     mean_density = np.diff(mass_at_edges, axis=-1) / np.diff(edges)
     return mean_density * config.bin_ms * config.scale
+
+
+def acg_images_from_linear_acgs(acgs: np.ndarray, bin_ms: float, config: ACGConfig = ACGConfig()) -> np.ndarray:
+    """Log-axis images from symmetric linear 3D ACGs such as SpikeInterface's ``acgs_3d`` extension gives.
+
+    Parameters
+    ----------
+    acgs : np.ndarray, shape (num_units, num_rate_bins, num_bins)
+        Spike probability per bin per trigger spike, lag 0 at the centre bin ``num_bins // 2``, bins of
+        ``bin_ms`` centred on multiples of ``bin_ms``; the half window must cover ``config.window_ms / 2``.
+    bin_ms : float
+    config : ACGConfig
+
+    Returns
+    -------
+    np.ndarray, shape (num_units, num_rate_bins, num_log_bins), float32
+    """
+    acgs = np.asarray(acgs, dtype=np.float64)
+    centre = acgs.shape[-1] // 2
+    positive = acgs[..., centre + 1 :]
+    if positive.shape[-1] * bin_ms + bin_ms / 2 < config.window_ms / 2 - 1e-9:
+        raise ValueError(f"the ACGs cover {positive.shape[-1] * bin_ms} ms of positive lags; need {config.window_ms / 2}")
+    cfg = replace(config, bin_ms=bin_ms)
+    return resample_log_axis(positive / bin_ms, cfg, start_ms=bin_ms / 2).astype(np.float32) * (config.bin_ms / bin_ms)
 
 
 def compute_acg_images(
