@@ -13,11 +13,11 @@ from .augment import augment_acg, augment_waveform
 from .config import ACGConfig, AugmentConfig, ModelConfig, NemoConfig, TrainConfig, WaveformConfig
 from .extension import ComputeNemoEmbeddings, compute_nemo_embeddings
 from .fit import embed, fit_nemo
-from .inputs import acg_images_from_sorting, prepare_inputs, waveforms_from_analyzer
+from .inputs import acg_images_from_acgs_3d, acg_images_from_sorting, prepare_inputs, waveforms_from_analyzer
 from .io import load_nemo_model, load_pretrained_model, pretrained_model_path, save_nemo_model
 from .loss import clip_loss, retrieval_accuracy
 from .model import NemoModel
-from .train import train_nemo
+from .train import inputs_from_analyzers, train_nemo
 from .waveforms import normalise_templates
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "NemoModel",
     "TrainConfig",
     "WaveformConfig",
+    "acg_images_from_acgs_3d",
     "acg_images_from_sorting",
     "augment_acg",
     "augment_waveform",
@@ -47,6 +48,7 @@ __all__ = [
     "resample_log_axis",
     "retrieval_accuracy",
     "save_nemo_model",
+    "inputs_from_analyzers",
     "train_nemo",
     "waveforms_from_analyzer",
 ]
