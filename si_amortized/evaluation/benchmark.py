@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..sorters import LocationSorter
 from .config import BenchmarkConfig
 from .evaluate import _peak_rss_mb, count_steps, evaluate_scenario
 from .report import package_versions, write_report
@@ -46,6 +47,26 @@ def _evaluate_task(scenario: Scenario, config: BenchmarkConfig, work_folder: str
     import si_amortized  # noqa: F401  (registers "vae" and "location_sorter" in the worker)
 
     return evaluate_scenario(scenario, config, work_folder)
+
+
+def _evaluate_all(resolved, config, work, use_dask, scheduler, n_workers, progress, wall) -> list[dict]:
+    if use_dask:
+        from .distributed import map_dask
+
+        t0 = time.perf_counter()
+        results = map_dask(_evaluate_task, resolved, scheduler=scheduler, n_workers=n_workers, progress=progress,
+                           config=config, work_folder=str(work))
+        wall["scenarios (dask)"] = time.perf_counter() - t0
+    else:
+        bar = _Progress(sum(count_steps(config) for _ in resolved), progress)
+        results = []
+        try:
+            for scenario in resolved:
+                results.append(evaluate_scenario(scenario, config, work, progress=bar))
+        finally:
+            bar.close()
+
+    return results
 
 
 def run_benchmark(
@@ -99,21 +120,15 @@ def run_benchmark(
     t_start = time.perf_counter()
     wall = {}
 
-    if dask or scheduler is not None:
-        from .distributed import map_dask
+    from spikeinterface.core import get_global_job_kwargs, set_global_job_kwargs
 
-        t0 = time.perf_counter()
-        results = map_dask(_evaluate_task, resolved, scheduler=scheduler, n_workers=n_workers, progress=progress,
-                           config=config, work_folder=str(work))
-        wall["scenarios (dask)"] = time.perf_counter() - t0
-    else:
-        bar = _Progress(sum(count_steps(config) for _ in resolved), progress)
-        results = []
-        try:
-            for scenario in resolved:
-                results.append(evaluate_scenario(scenario, config, work, progress=bar))
-        finally:
-            bar.close()
+    global_job_kwargs = get_global_job_kwargs()
+    if progress:  # one bar for the benchmark, none for each SpikeInterface job inside it
+        set_global_job_kwargs(progress_bar=False)
+    try:
+        results = _evaluate_all(resolved, config, work, dask or scheduler is not None, scheduler, n_workers, progress, wall)
+    finally:
+        set_global_job_kwargs(**global_job_kwargs)
 
     wings = {}
     fig_dir = output / "figures"
@@ -140,5 +155,6 @@ def run_benchmark(
         peak_rss_mb=_peak_rss_mb(),
         machine=f"{platform.platform()}, {os.cpu_count()} CPUs",
         executor="dask" if (dask or scheduler is not None) else "local",
+        sorter_params=LocationSorter.default_params(),
     )
     return write_report(output, results, config, wings=wings, run_info=run_info)

@@ -106,7 +106,8 @@ def evaluate_scenario(scenario: Scenario, config: BenchmarkConfig, work_folder, 
             job_kwargs=job_kwargs, seed=config.seed, progress=lambda m: step(f"localization {m}"),
         )
         result["localization"] = {
-            m: dict(r.summary, wall_time_s=r.wall_time_s, spikes_per_s=r.spikes_per_second,
+            m: dict(r.summary, wall_time_s=r.wall_time_s, training_time_s=r.training_time_s,
+                    spikes_per_s=r.spikes_per_second,
                     x=np.asarray(r.locations["x"], float), y=np.asarray(r.locations["y"], float), errors=r.errors)
             for m, r in locs.items()
         }

@@ -1,0 +1,72 @@
+"""The tiny benchmark through the CLI writes a complete report; the Dask path gives the local results."""
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+from si_amortized.evaluation import BenchmarkConfig, get_scenarios, map_dask, map_local
+from si_amortized.evaluation.report import SECTION_TITLES
+
+
+def _numbers(obj):
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from _numbers(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _numbers(v)
+    elif isinstance(obj, float):
+        yield obj
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    from si_amortized.cli import main
+
+    output = tmp_path_factory.mktemp("bench") / "report"
+    rc = main(["benchmark", "--scenario", "sqmea-10uv", "--tiny", "--output", str(output), "--methods",
+               "vae,center_of_mass", "--internal-sorter", "simple", "--vae-epochs", "2", "--no-progress"])
+    assert rc == 0
+    return output
+
+
+def test_tiny_report_has_every_section_and_no_nan(tiny_report):
+    text = (tiny_report / "report.md").read_text()
+    for title in SECTION_TITLES.values():
+        assert f"## {title}" in text
+    for heading in ("## Wall times and memory", "## Parameters", "## Versions"):
+        assert heading in text
+    assert not re.search(r"\bnan\b", text, flags=re.IGNORECASE)
+    assert "| sqmea-10uv | vae |" in text and "| sqmea-10uv | center_of_mass |" in text
+    assert "locations: vae" in text and "| simple |" in text
+    assert "vae (trained on A)" in text
+    for name in ("locations_sqmea-10uv.png", "errors_sqmea-10uv.png", "gmm_sqmea-10uv.png", "sorters_sqmea-10uv.png"):
+        assert (tiny_report / "figures" / name).stat().st_size > 5_000
+        assert f"figures/{name}" in text
+    results = json.loads((tiny_report / "results.json").read_text())
+    numbers = list(_numbers(results["scenarios"]))
+    assert numbers and all(math.isfinite(x) for x in numbers)
+    assert results["run_info"]["versions"]["spikeinterface"]
+    sorters = results["scenarios"][0]["sorters"]
+    assert set(sorters) == {"location_sorter[vae]", "location_sorter[center_of_mass]", "simple"}
+
+
+def test_dask_local_cluster_gives_the_local_results(tiny_report, tmp_path):
+    from si_amortized.evaluation.benchmark import _evaluate_task
+
+    tiny = get_scenarios("sqmea-10uv", size="tiny")[0]
+    scenarios = [tiny, tiny.with_other_neurons()]  # both simulated (cached) by the tiny benchmark
+    config = BenchmarkConfig(size="tiny", sections=("localization", "gmm"), localization_methods=("center_of_mass",),
+                             n_components=(5, 10), job_kwargs=dict(n_jobs=1, chunk_duration="1s", progress_bar=False))
+    local = map_local(_evaluate_task, scenarios, config=config, work_folder=str(tmp_path / "local"))
+    remote = map_dask(_evaluate_task, scenarios, n_workers=2, config=config, work_folder=str(tmp_path / "dask"))
+    assert len(remote) == 2
+    for a, b in zip(local, remote):
+        assert a["scenario"] == b["scenario"]
+        np.testing.assert_array_equal(a["localization"]["center_of_mass"]["errors"],
+                                      b["localization"]["center_of_mass"]["errors"])
+        assert a["gmm"] == b["gmm"]
+    assert local[0]["localization"]["center_of_mass"]["mean"] != local[1]["localization"]["center_of_mass"]["mean"]
