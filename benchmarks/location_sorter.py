@@ -88,10 +88,10 @@ def lazy_recording(probe: str, duration: float, num_units: int, noise_level: flo
     probe_obj = Probe(ndim=2, si_units="um")
     probe_obj.set_contacts(positions=positions, shapes="square", shape_params={"width": 12})
     probe_obj.set_device_channel_indices(np.arange(num_channels))
-    noise = noise.set_probe(probe_obj)
     sorting = generate_sorting(num_units=num_units, sampling_frequency=fs, durations=[duration],
                                firing_rates=10.0, refractory_period_ms=4.0, seed=seed)
     recording = InjectTemplatesRecording(sorting, templates, nbefore=nbefore, parent_recording=noise)
+    recording.set_probe(probe_obj, in_place=True)
     recording.annotate(is_filtered=True)
     return recording, sorting
 
