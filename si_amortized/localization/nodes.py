@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 
 import numpy as np
@@ -124,6 +125,8 @@ class LocalizeVae(PipelineNode):
         self.sampling_frequency = recording.sampling_frequency
         self._margin = margin_samples(self.config, self.sampling_frequency)
         self._recording = recording
+        self._parent_pid = os.getpid()
+        self._worker_ready = False
         self._dtype = vae_location_dtype
         self._kwargs.update(dict(model=self.model, inference_batch_size=inference_batch_size))
 
@@ -147,6 +150,11 @@ class LocalizeVae(PipelineNode):
         out = np.zeros(peaks.size, dtype=self._dtype)
         if peaks.size == 0:
             return out
+        if os.getpid() != self._parent_pid and not self._worker_ready:
+            # a forked worker must not enter the thread pool inherited from the parent (it hangs):
+            # re-set torch's pool once per worker; the workers are the parallelism
+            torch.set_num_threads(1)
+            self._worker_ready = True
         traces = traces_in_uv(self._recording, traces)
         examples = compute_examples(
             traces,
