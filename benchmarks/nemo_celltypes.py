@@ -15,7 +15,7 @@ Methods, all with the same class-balanced linear probe (standardise + L2 logisti
 Label-ratio sweep: 1%, 10%, 30%, 100% of the probe-training units labelled (stratified draw, 3 repeats below
 100%). Also: the time to embed 1000 units (ACG images + waveforms + model) and SpikeInterface's acgs_3d time.
 
-Usage: python benchmarks/nemo_celltypes.py [--train-recordings 4] [--test-recordings 3] [--duration 60]
+Usage: python benchmarks/nemo_celltypes.py [--train-recordings 4] [--test-recordings 6] [--duration 60]
        [--cache DIR] [--finetune-epochs 60] [--model PATH]
 """
 
@@ -72,7 +72,10 @@ def simulate(kind, index, args, cache: Path):
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         analyzer, h5 = simulate_celltype_analyzer(
-            seed, output=Path(tmp) / "rec.h5", duration=args.duration, units_per_mtype=args.units_per_mtype,
+            seed, output=Path(tmp) / "rec.h5", duration=args.duration,
+            # the held-out fold has 4 templates per m-type (only 2 above 40 uV for some): one cell per m-type
+            units_per_mtype=args.units_per_mtype if kind == "train" else args.test_units_per_mtype,
+            min_dist=10.0 if kind == "train" else 5.0,
             noise_level=noise, template_fold="train" if kind == "train" else "test",
             spikes_for_templates=n_spikes, firing_jitter=1.0 if kind == "train" else 1.4,
         )
@@ -157,9 +160,10 @@ def speed(model):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train-recordings", type=int, default=4)
-    p.add_argument("--test-recordings", type=int, default=3)
+    p.add_argument("--test-recordings", type=int, default=6)
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--units-per-mtype", type=int, default=3)
+    p.add_argument("--test-units-per-mtype", type=int, default=1)
     p.add_argument("--finetune-epochs", type=int, default=100)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--repeats", type=int, default=3)

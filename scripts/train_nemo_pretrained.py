@@ -30,10 +30,13 @@ from si_amortized.nemo.io import PRETRAINED_DIR
 from si_amortized.nemo.simulation import simulate_celltype_analyzer
 
 
-def simulate_inputs(args, config, workdir):
+def simulate_inputs(args, config, workdir, first: int = 0):
     rng = np.random.default_rng(args.seed)
+    for _ in range(first):  # same noise / spike-count draws as a run that simulated everything at once
+        rng.uniform(10.0, 30.0)
+        rng.integers(100, 501)
     records, acgs, wfs, labels, rec_index = [], [], [], [], []
-    for r in range(args.recordings):
+    for r in range(first, args.recordings):
         seed = 1000 + args.seed * 100 + r
         noise = float(rng.uniform(10.0, 30.0))
         n_spk = int(rng.integers(100, 501))
@@ -75,14 +78,24 @@ def main():
         torch.set_num_threads(args.threads)
     config = NemoConfig()
     t_start = time.perf_counter()
+    acg = None
     if args.cache is not None and args.cache.is_file():
         d = np.load(args.cache, allow_pickle=False)
         acg, wf, labels, rec_index = d["acg"], d["wf"], d["labels"], d["rec_index"]
-        records = json.loads(str(d["records"]))
-        print("reusing simulated inputs from", args.cache)
-    else:
+        records = json.loads(str(d["records"]))[: args.recordings]
+        keep = rec_index < len(records)
+        acg, wf, labels, rec_index = acg[keep], wf[keep], labels[keep], rec_index[keep]
+        print(f"reusing {len(records)} simulated recordings from {args.cache}")
+    if acg is None or len(records) < args.recordings:
+        first = 0 if acg is None else len(records)
         with tempfile.TemporaryDirectory(prefix="nemo_pretrain_") as workdir:
-            acg, wf, labels, rec_index, records = simulate_inputs(args, config, workdir)
+            new = simulate_inputs(args, config, workdir, first=first)
+        if acg is None:
+            acg, wf, labels, rec_index, records = new
+        else:
+            acg, wf = np.concatenate([acg, new[0]]), np.concatenate([wf, new[1]])
+            labels, rec_index = np.concatenate([labels, new[2]]), np.concatenate([rec_index, new[3]])
+            records = records + new[4]
         if args.cache is not None:
             np.savez_compressed(args.cache, acg=acg, wf=wf, labels=labels, rec_index=rec_index,
                                 records=json.dumps(records))
