@@ -157,13 +157,31 @@ class RollAE:
             activation=cfg.activation,
         )
 
-    def transform(self, X, batch_size: int = 64, device: str | None = None) -> np.ndarray:
-        """Embeddings over the full set of shifts and symmetries, shape ``(n_wells, embedding_dim)``."""
+    def transform(self, X, batch_size: int = 64, device: str | None = None, features: str = "embedding") -> np.ndarray:
+        """Embeddings over the full set of shifts and symmetries (exactly invariant).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_wells, n_electrodes, n_bins)
+        batch_size : int, default: 64
+        device : str | None
+            Defaults to the configured device.
+        features : {"embedding", "pooled"}, default: "embedding"
+            ``"embedding"``: the ``k``-dim Roll-AE embedding (the paper). ``"pooled"``: every encoder
+            layer's set-mean activations concatenated with the embedding (richer, equally invariant).
+
+        Returns
+        -------
+        np.ndarray, shape (n_wells, embedding_dim) or (n_wells, sum(encoder_hidden) + embedding_dim)
+        """
+        if features not in ("embedding", "pooled"):
+            raise ValueError(f"features must be 'embedding' or 'pooled', got {features!r}")
         X = self._prepare(self._check_input(X, fitting=False))
         dev = resolve_device(device if device is not None else self.config.device)
         self.net_.to(dev).eval()
+        fn = self.net_.encode if features == "embedding" else self.net_.pooled_features
         try:
-            return predict_in_batches(self.net_.encode, X, batch_size=batch_size, device=dev)
+            return predict_in_batches(fn, X, batch_size=batch_size, device=dev)
         finally:
             self.net_.to("cpu")
 

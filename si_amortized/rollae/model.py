@@ -50,15 +50,22 @@ def first_layer_direct(
 ) -> torch.Tensor:
     """Same as :func:`first_layer_fft` on a subset of shifts by explicit rolling (cheap for few shifts).
 
+    Parameters
+    ----------
+    weight : torch.Tensor, shape (hidden, num_electrodes, width)
+        ``width <= num_bins``: weights beyond ``width`` are zero, so only the first ``width`` bins of each
+        rolled input are gathered.
+
     Returns
     -------
     torch.Tensor, shape (batch, num_symmetries, num_shifts, hidden)
     """
     d = x.shape[-1]
+    width = weight.shape[-1]
     xg = x[:, None] if symmetries is None else x[:, symmetries]  # (B, G, E, D)
-    idx = (torch.arange(d, device=x.device)[None, :] - shifts.to(x.device)[:, None]) % d  # (S, D)
-    rolled = xg[..., idx]  # (B, G, E, S, D)
-    rolled = rolled.transpose(2, 3).flatten(3)  # (B, G, S, E*D)
+    idx = (torch.arange(width, device=x.device)[None, :] - shifts.to(x.device)[:, None]) % d  # (S, width)
+    rolled = xg[..., idx]  # (B, G, E, S, width)
+    rolled = rolled.transpose(2, 3).flatten(3)  # (B, G, S, E*width)
     return rolled @ weight.flatten(1).T + bias
 
 
@@ -163,7 +170,9 @@ class RollAENet(nn.Module):
         self._check(x)
         sym = self.symmetries
         if method == "auto":
-            method = "fft" if shifts is None or shifts.numel() > 8 else "direct"
+            n_shifts = self.num_bins if shifts is None else shifts.numel()
+            # explicit rolling costs ~ n_shifts * width, the FFT ~ num_bins * (log num_bins + a constant)
+            method = "direct" if n_shifts * self.receptive_field <= 8 * self.num_bins * max(1.0, math.log2(self.num_bins)) else "fft"
         if method == "fft":
             h = first_layer_fft(x, self.full_weight, self.first_bias, sym)
             if shifts is not None:
@@ -171,7 +180,7 @@ class RollAENet(nn.Module):
         elif method == "direct":
             if shifts is None:
                 shifts = torch.arange(self.num_bins, device=x.device)
-            h = first_layer_direct(x, self.full_weight, self.first_bias, sym, shifts)
+            h = first_layer_direct(x, self.first_weight, self.first_bias, sym, shifts)
         else:
             raise ValueError(f"method must be 'auto', 'fft' or 'direct', got {method!r}")
         return self.encoder_rest(self.first_activation(h))
@@ -180,10 +189,39 @@ class RollAENet(nn.Module):
         """Mean-aggregated embedding, shape ``(batch, embedding_dim)``; exactly invariant when ``shifts is None``."""
         return self.element_features(x, shifts=shifts, method=method).mean(dim=(1, 2))
 
+    def pooled_features(self, x: torch.Tensor, shifts: torch.Tensor | None = None, method: str = "auto") -> torch.Tensor:
+        """Every encoder layer's activations mean-aggregated over the set, concatenated.
+
+        The same set encoder as :meth:`encode`, read out before the last linear layer as well: the
+        hidden layers' means are as exactly invariant as the embedding and keep more of the input
+        than the reconstruction objective asks the ``k``-dim bottleneck to keep.
+
+        Returns
+        -------
+        torch.Tensor, shape (batch, sum(encoder_hidden) + embedding_dim)
+        """
+        self._check(x)
+        sym = self.symmetries
+        if method == "auto" or method == "fft":
+            h = first_layer_fft(x, self.full_weight, self.first_bias, sym)
+            if shifts is not None:
+                h = h[:, :, shifts.to(h.device)]
+        else:
+            if shifts is None:
+                shifts = torch.arange(self.num_bins, device=x.device)
+            h = first_layer_direct(x, self.first_weight, self.first_bias, sym, shifts)
+        h = self.first_activation(h)
+        pooled = [h.mean(dim=(1, 2))]
+        for layer in self.encoder_rest:
+            h = layer(h)
+            if not isinstance(layer, nn.Linear) or layer is self.encoder_rest[-1]:
+                pooled.append(h.mean(dim=(1, 2)))
+        return torch.cat(pooled, dim=1)
+
     def encode_plain(self, x: torch.Tensor) -> torch.Tensor:
         """The encoder MLP on ``x`` itself (no shifts, no symmetries): a standard autoencoder's encoder."""
         self._check(x)
-        h = x.flatten(1) @ self.full_weight.flatten(1).T + self.first_bias
+        h = x[..., : self.receptive_field].flatten(1) @ self.first_weight.flatten(1).T + self.first_bias
         return self.encoder_rest(self.first_activation(h))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,142 @@
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from si_amortized.rollae.loss import circular_cross_correlation, min_shift_mse, rollae_loss, shift_squared_errors
+from si_amortized.rollae.model import RollAENet, first_layer_fft
+from si_amortized.rollae.symmetry import axion_323_positions, layout_symmetries, line_positions
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """Exactness checks in double precision; the default dtype is restored afterwards."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def _sym323():
+    return torch.as_tensor(layout_symmetries(axion_323_positions()))
+
+
+def _naive_first_layer(x, weight, bias, sym):
+    """Loop over symmetries and shifts, roll explicitly, flatten, matmul."""
+    b, e, d = x.shape
+    out = torch.zeros(b, sym.shape[0], d, weight.shape[0], dtype=x.dtype)
+    for g in range(sym.shape[0]):
+        for i in range(d):
+            rolled = torch.roll(x[:, sym[g]], i, dims=-1)
+            out[:, g, i] = rolled.reshape(b, -1) @ weight.reshape(weight.shape[0], -1).T + bias
+    return out
+
+
+def test_fft_first_layer_equals_naive():
+    torch.manual_seed(0)
+    x = torch.rand(3, 8, 20)
+    w = torch.randn(5, 8, 20)
+    bias = torch.randn(5)
+    sym = _sym323()
+    torch.testing.assert_close(first_layer_fft(x, w, bias, sym), _naive_first_layer(x, w, bias, sym), atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("receptive_field", [None, 7])
+def test_fft_and_direct_paths_agree(receptive_field):
+    torch.manual_seed(1)
+    net = RollAENet(8, 30, 6, encoder_hidden=(12, 9), decoder_hidden=(9, 12), symmetries=_sym323(), receptive_field=receptive_field)
+    x = torch.rand(4, 8, 30)
+    full_fft = net.element_features(x, method="fft")
+    full_direct = net.element_features(x, method="direct")
+    torch.testing.assert_close(full_fft, full_direct, atol=1e-10, rtol=0)
+    shifts = torch.tensor([0, 5, 29])
+    torch.testing.assert_close(net.element_features(x, shifts=shifts, method="direct"), full_fft[:, :, shifts], atol=1e-10, rtol=0)
+
+
+def test_embedding_exactly_invariant_to_shifts_and_symmetries():
+    torch.manual_seed(2)
+    sym = _sym323()
+    net = RollAENet(8, 25, 5, encoder_hidden=(16, 8), symmetries=sym)
+    x = torch.rand(3, 8, 25)
+    z = net.encode(x)
+    for g, shift in itertools.product(range(sym.shape[0]), (1, 7, 24)):
+        x2 = torch.roll(x[:, sym[g]], shift, dims=-1)
+        torch.testing.assert_close(net.encode(x2), z, atol=1e-12, rtol=0)
+    # a non-symmetry permutation of the electrodes changes the embedding
+    other = torch.tensor([1, 0, 2, 3, 4, 5, 6, 7])
+    assert (net.encode(x[:, other]) - z).abs().max() > 1e-6
+
+
+def test_embedding_not_invariant_with_sampled_shifts_only():
+    torch.manual_seed(3)
+    net = RollAENet(8, 25, 5, encoder_hidden=(16, 8))
+    x = torch.rand(2, 8, 25)
+    shifts = torch.tensor([0, 3])
+    assert (net.encode(x, shifts=shifts) - net.encode(torch.roll(x, 5, -1), shifts=shifts)).abs().max() > 1e-6
+
+
+def _naive_errors(x, y, sym):
+    b, e, d = x.shape
+    out = torch.zeros(b, sym.shape[0], d)
+    for g in range(sym.shape[0]):
+        for i in range(d):
+            out[:, g, i] = ((torch.roll(x[:, sym[g]], i, -1) - y) ** 2).mean(dim=(1, 2))
+    return out
+
+
+def test_fft_shift_errors_equal_naive():
+    torch.manual_seed(4)
+    x, y = torch.rand(3, 8, 17), torch.rand(3, 8, 17)
+    sym = _sym323()
+    torch.testing.assert_close(shift_squared_errors(x, y, sym), _naive_errors(x, y, sym), atol=1e-12, rtol=0)
+    torch.testing.assert_close(shift_squared_errors(x, y, sym, fft=False), _naive_errors(x, y, sym), atol=1e-12, rtol=0)
+    a, b = torch.rand(2, 11), torch.rand(2, 11)
+    naive = torch.stack([(a * torch.roll(b, i, -1)).sum(-1) for i in range(11)], -1)
+    torch.testing.assert_close(circular_cross_correlation(a, b), naive, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("use_sym", [False, True])
+def test_loss_equals_brute_force_linear_assignment(use_sym):
+    """Lemma A.1: the optimal assignment between the two transformation sets costs |set| * min."""
+    rng = np.random.default_rng(5)
+    pos = line_positions(3)
+    sym = torch.as_tensor(layout_symmetries(pos)) if use_sym else torch.arange(3)[None]
+    d = 6
+    for _ in range(5):
+        x = torch.as_tensor(rng.random((1, 3, d)))
+        y = torch.as_tensor(rng.random((1, 3, d)))
+        set_x = [torch.roll(x[0, s], i, -1) for s in sym for i in range(d)]
+        set_y = [torch.roll(y[0, s], i, -1) for s in sym for i in range(d)]
+        cost = np.array([[float(((a - b) ** 2).mean()) for b in set_y] for a in set_x])
+        r, c = linear_sum_assignment(cost)
+        brute = cost[r, c].sum()
+        assert float(rollae_loss(x, y, symmetries=sym)) == pytest.approx(brute, rel=1e-10)
+        assert float(min_shift_mse(x, y, symmetries=sym)[0]) * len(set_x) == pytest.approx(brute, rel=1e-10)
+
+
+def test_loss_zero_for_shifted_copy_and_gradients_flow():
+    torch.manual_seed(6)
+    sym = _sym323()
+    x = torch.rand(2, 8, 12)
+    y = torch.roll(x[:, sym[3]], 4, -1)
+    assert float(rollae_loss(x, y, sym)) == pytest.approx(0.0, abs=1e-10)
+    net = RollAENet(8, 12, 4, encoder_hidden=(8, 6), symmetries=sym)
+    z, xhat = net(x, shifts=torch.tensor([0, 2]))
+    loss = rollae_loss(x, xhat, sym, scale_by_set_size=False)
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+    with pytest.raises(ValueError):
+        rollae_loss(x, xhat, sym, reduction="bad")
+    with pytest.raises(ValueError):
+        shift_squared_errors(x, xhat[:, :4], sym)
+
+
+def test_model_bad_inputs():
+    net = RollAENet(8, 12, 4, encoder_hidden=(8,))
+    with pytest.raises(ValueError, match="expected wells"):
+        net.encode(torch.rand(2, 7, 12))
+    with pytest.raises(ValueError):
+        RollAENet(8, 12, 4, symmetries=torch.arange(7)[None])
+    with pytest.raises(ValueError):
+        RollAENet(8, 12, 4, activation="nope")
