@@ -143,6 +143,18 @@ class TrainingConfig:
             raise ValueError("max_spikes >= 1, epochs >= 0 and batch_size >= 2 are required")
 
 
+#: FeatureConfig fields that only change how examples are cut at inference: they may differ from
+#: the values a reused model was trained with. The others fix the model's input layout.
+INFERENCE_FIELDS = (
+    "peak_sign",
+    "peak_search_samples",
+    "peak_radius_um",
+    "amplitude_window_samples",
+    "amp_jitter_uv",
+    "max_jitter_examples",
+)
+
+
 def split_config_kwargs(kwargs: dict) -> tuple[FeatureConfig, ModelConfig, TrainingConfig]:
     """Build the three configs from one flat dict of keyword arguments.
 

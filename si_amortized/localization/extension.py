@@ -12,7 +12,7 @@ from spikeinterface.core.analyzer_extension_core import BaseSpikeVectorExtension
 from spikeinterface.core.node_pipeline import SpikeRetriever
 from spikeinterface.core.sortinganalyzer import register_result_extension
 
-from .config import split_config_kwargs
+from .config import INFERENCE_FIELDS, split_config_kwargs
 from .fit import load_localizer, localizer_from_bytes, localizer_to_bytes
 from .nodes import LocalizeVae, feature_config_of
 
@@ -56,9 +56,9 @@ class ComputeVaeLocations(BaseSpikeVectorExtension):
             self._model_object = load_localizer(model)
             trained = dataclasses.asdict(feature_config_of(self._model_object))
             for key, value in kwargs.items():
-                if key in trained and trained[key] != value:
+                if key in trained and key not in INFERENCE_FIELDS and trained[key] != value:
                     raise ValueError(f"{key}={value!r} differs from the given model's {trained[key]!r}")
-            kwargs = {**kwargs, **trained}
+            kwargs = {**trained, **kwargs}
         feature_config, model_config, training_config = split_config_kwargs(kwargs)
         return dict(
             model=model_path,
@@ -75,9 +75,10 @@ class ComputeVaeLocations(BaseSpikeVectorExtension):
         model = getattr(self, "_model_object", None)
         if model is None and self.params["model_given"] and "vae_model" in self.data:
             model = self.get_model()
-        kwargs = {} if model is not None else {
-            **self.params["feature_config"], **self.params["model_config"], **self.params["training_config"]
-        }
+        if model is not None:
+            kwargs = {k: self.params["feature_config"][k] for k in INFERENCE_FIELDS}
+        else:
+            kwargs = {**self.params["feature_config"], **self.params["model_config"], **self.params["training_config"]}
         node = LocalizeVae(recording, parents=[retriever], model=model, verbose=self.params["verbose"], **kwargs)
         self.data["vae_model"] = np.frombuffer(localizer_to_bytes(node.model), dtype=np.uint8).copy()
         return [retriever, node]

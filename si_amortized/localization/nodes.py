@@ -12,7 +12,7 @@ import torch
 from spikeinterface.core.node_pipeline import PeakRetriever, PipelineNode, SpikeRetriever
 
 from .._torch import resolve_device
-from .config import FeatureConfig, split_config_kwargs
+from .config import INFERENCE_FIELDS, FeatureConfig, split_config_kwargs
 from .extraction import check_layout, fit_localizer_on_recording, traces_in_uv
 from .fit import aggregate_locations, load_localizer, predict_examples
 from .neighbourhood import channel_neighbours_mask, compute_examples, margin_samples, neighbourhood_from_config
@@ -64,7 +64,9 @@ def prepare_localizer(recording, peaks: np.ndarray | None, model=None, verbose: 
         model = load_localizer(model)
         trained_config = feature_config_of(model)
         given = {k for k in kwargs if k in {f.name for f in dataclasses.fields(FeatureConfig)}}
-        conflicts = [k for k in given if getattr(trained_config, k) != getattr(feature_config, k)]
+        conflicts = [
+            k for k in given if k not in INFERENCE_FIELDS and getattr(trained_config, k) != getattr(feature_config, k)
+        ]
         if conflicts:
             raise ValueError(
                 f"Feature parameters {sorted(conflicts)} differ from those the given model was trained with; "
@@ -115,7 +117,8 @@ class LocalizeVae(PipelineNode):
         source = parents[0]
         peaks = None if model is not None else peaks_from_source(source)
         self.model = prepare_localizer(recording, peaks, model=model, verbose=verbose, **kwargs)
-        self.config = feature_config_of(self.model)
+        overrides = {k: kwargs[k] for k in INFERENCE_FIELDS if k in kwargs}
+        self.config = dataclasses.replace(feature_config_of(self.model), **overrides)
         self.device = kwargs.get("device", None)
         self.inference_batch_size = int(inference_batch_size)
         locations = recording.get_channel_locations()

@@ -8,13 +8,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from toy import make_toy_recording  # noqa: E402
 
-FAST = dict(epochs=4, batch_size=64, max_spikes=1500, seed=0)
+FAST = dict(epochs=6, batch_size=64, max_spikes=1500, seed=0)
 
 
 @pytest.fixture(scope="session")
 def toy():
-    """(recording, sorting, spike_sources, unit_sources): 8x8 grid, 6 units, exact decay model."""
-    return make_toy_recording(num_units=6, spikes_per_unit=200, noise_uv=1.0, seed=0, spike_jitter_um=3.0)
+    """(recording, sorting, spike_sources, unit_sources): 8x8 grid, 40 units (some just off the array), exact decay model."""
+    return make_toy_recording(num_units=40, spikes_per_unit=30, noise_uv=1.0, seed=0, spike_jitter_um=3.0, overhang_um=10.0)
 
 
 @pytest.fixture(scope="session")

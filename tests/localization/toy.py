@@ -41,6 +41,7 @@ def make_toy_recording(
     unit_sources=None,
     sign=-1.0,
     spike_jitter_um=0.0,
+    overhang_um=0.0,
 ):
     """Recording + sorting whose spikes are point sources with exponential decay.
 
@@ -54,8 +55,8 @@ def make_toy_recording(
     if unit_sources is None:
         unit_sources = np.column_stack(
             [
-                rng.uniform(lo[0], hi[0], num_units),
-                rng.uniform(lo[1], hi[1], num_units),
+                rng.uniform(lo[0] - overhang_um, hi[0] + overhang_um, num_units),
+                rng.uniform(lo[1] - overhang_um, hi[1] + overhang_um, num_units),
                 rng.uniform(8.0, 25.0, num_units),
             ]
         )

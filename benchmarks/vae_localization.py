@@ -1,0 +1,183 @@
+"""Benchmark: VAE spike localization vs SpikeInterface's localizers on MEArec ground truth.
+
+Prints, per noise level: per-spike 2D error to the soma (mean +- sd, median; and split into
+isolated spikes of somas under the array / spikes with another spike within 1 ms / somas outside
+the array), throughput (spikes/s; VAE training and inference separately) with ratios to
+center_of_mass measured in the same run, and GMM sorting from locations (and locations + 2
+whitened PCs) scored with ``compare_sorter_to_ground_truth``.
+
+Examples
+--------
+python benchmarks/vae_localization.py                       # SqMEA-10-15, 50 cells, 60 s, 10 uV
+python benchmarks/vae_localization.py --noise 10 20 30
+python benchmarks/vae_localization.py --probe Neuropixels-64
+python benchmarks/vae_localization.py --quick               # 10 cells, 10 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+import si_amortized  # noqa: F401  (registers vae_locations)
+from si_amortized.datasets import load_mearec, simulate_recording
+from si_amortized.localization import FeatureConfig, examples_from_recording
+
+BASELINES = ["center_of_mass", "monopolar_triangulation", "grid_convolution"]
+
+
+def simulate(probe, noise, n_cells, duration, seed, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{probe}_{n_cells}cells_{duration:g}s_{noise:g}uV_seed{seed}.h5"
+    if out.exists():
+        return out
+    n_inh = max(n_cells // 5, 1)
+    for min_dist, min_amp in ((20.0, 40.0), (15.0, 40.0), (10.0, 30.0), (5.0, 20.0)):
+        try:
+            return simulate_recording(
+                probe, n_exc=n_cells - n_inh, n_inh=n_inh, duration=duration, noise_level=noise, seed=seed,
+                min_dist=min_dist, min_amp=min_amp, output=out,
+            )
+        except RuntimeError as err:  # MEArec: "Templates could not be selected"
+            print(f"  selection failed with min_dist={min_dist}, min_amp={min_amp}: {str(err).splitlines()[0]}")
+    raise RuntimeError("could not simulate the recording")
+
+
+def error_table(name, loc, gt, isolated_inside, colliding, outside):
+    err = np.hypot(loc["x"] - gt[:, 0], loc["y"] - gt[:, 1])
+    ok = np.isfinite(err)
+    row = (
+        f"{name:<26} {np.mean(err[ok]):6.2f} +- {np.std(err[ok]):5.2f}  median {np.median(err[ok]):6.2f}  "
+        f"| isolated-inside {np.nanmean(err[isolated_inside]):6.2f}  colliding {np.nanmean(err[colliding]):6.2f}  "
+        f"outside {np.nanmean(err[outside]):6.2f}  | NaN {np.sum(~ok)}"
+    )
+    return row, err
+
+
+def gmm_sorting(features, spikes, gt_sorting, n_components, seed=0):
+    from sklearn.mixture import GaussianMixture
+    from spikeinterface.comparison import compare_sorter_to_ground_truth
+    from spikeinterface.core import NumpySorting
+
+    gmm = GaussianMixture(n_components=n_components, covariance_type="spherical", random_state=seed, max_iter=200)
+    labels = gmm.fit_predict(features)
+    sorting = NumpySorting.from_samples_and_labels(
+        [spikes["sample_index"]], [labels], gt_sorting.get_sampling_frequency()
+    )
+    perf = compare_sorter_to_ground_truth(gt_sorting, sorting, exhaustive_gt=True).get_performance()
+    return perf["accuracy"].mean(), perf["precision"].mean(), perf["recall"].mean()
+
+
+def run_one(path, args):
+    import spikeinterface.core as sc
+
+    recording, gt_sorting = load_mearec(path)
+    recording = recording.save(format="memory", n_jobs=1, progress_bar=False) if args.in_memory else recording
+    job = dict(n_jobs=args.n_jobs, chunk_duration="1s", progress_bar=False)
+    analyzer = sc.create_sorting_analyzer(gt_sorting, recording, sparse=False, format="memory")
+    analyzer.compute(["random_spikes", "templates"], **job)
+    spikes = gt_sorting.to_spike_vector()
+    num_spikes = spikes.size
+    gt = gt_sorting.get_property("gt_unit_locations")[spikes["unit_index"]]
+    contacts = recording.get_channel_locations()
+    lo, hi = contacts.min(axis=0), contacts.max(axis=0)
+    inside = np.all((gt[:, :2] >= lo) & (gt[:, :2] <= hi), axis=1)
+    gap = np.diff(spikes["sample_index"])
+    limit = int(recording.sampling_frequency / 1000.0)
+    colliding = np.zeros(num_spikes, bool)
+    colliding[1:] |= gap < limit
+    colliding[:-1] |= gap < limit
+    print(
+        f"{path.name}: {gt_sorting.get_num_units()} units, {num_spikes} spikes, "
+        f"{np.mean(colliding):.0%} with another spike within 1 ms, {np.mean(~inside):.0%} of spikes from somas outside the array"
+    )
+
+    results, timings = {}, {}
+    for method in BASELINES:
+        t0 = time.perf_counter()
+        ext = analyzer.compute("spike_locations", method=method, save=False, **job)
+        timings[method] = time.perf_counter() - t0
+        results[method] = ext.get_data()
+
+    vae_kwargs = dict(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, half_width_um=args.half_width)
+    t0 = time.perf_counter()
+    ext = analyzer.compute("vae_locations", save=False, **vae_kwargs, **job)
+    total = time.perf_counter() - t0
+    model = ext.get_model()
+    t0 = time.perf_counter()
+    results["vae"] = analyzer.compute("vae_locations", model=model, save=False, **job).get_data()
+    timings["vae (inference)"] = time.perf_counter() - t0
+    timings["vae (training)"] = total - timings["vae (inference)"]
+    timings["vae (end-to-end)"] = total
+
+    print("\n2D error to the soma (um)")
+    for name, loc in results.items():
+        row, _ = error_table(name, loc, gt, (~colliding) & inside, colliding, ~inside)
+        print("  " + row)
+
+    print("\nThroughput (spikes/s, n_jobs=%d) and ratio to center_of_mass" % args.n_jobs)
+    com_rate = num_spikes / timings["center_of_mass"]
+    for name, seconds in timings.items():
+        rate = num_spikes / seconds
+        print(f"  {name:<26} {seconds:7.2f} s  {rate:10.0f} spikes/s  x{rate / com_rate:5.2f}")
+    print(f"  (VAE trained on {model.metadata['num_training_spikes']} spikes, {model.metadata['num_training_examples']} examples, "
+          f"{args.epochs} epochs)")
+
+    if not args.no_sorting:
+        print("\nGMM sorting from locations (mean accuracy / precision / recall over GT units)")
+        cfg = FeatureConfig(amp_jitter_uv=0.0)
+        peaks = np.zeros(num_spikes, dtype=[("sample_index", "int64"), ("channel_index", "int64"), ("segment_index", "int64")])
+        peaks["sample_index"] = spikes["sample_index"]
+        peaks["channel_index"] = analyzer.get_main_channels()[spikes["unit_index"]]
+        ex = examples_from_recording(recording, peaks, cfg)
+        from sklearn.decomposition import PCA
+
+        centre = ex.waveforms[:, 4 if ex.waveforms.shape[1] == 9 else ex.waveforms.shape[1] // 2, :]
+        pcs = PCA(n_components=2, whiten=True, random_state=0).fit_transform(centre)
+        n_units = gt_sorting.get_num_units()
+        for name, loc in results.items():
+            xy = np.column_stack([loc["x"], loc["y"]]).astype("float64")
+            bad = ~np.isfinite(xy).all(axis=1)
+            xy[bad] = contacts[peaks["channel_index"][bad]]
+            scores = [gmm_sorting(xy, spikes, gt_sorting, k) for k in args.components(n_units)]
+            best = max(scores)
+            with_pcs = max(
+                gmm_sorting(np.column_stack([xy, alpha * pcs]), spikes, gt_sorting, k)
+                for alpha in (4, 6, 8, 10)
+                for k in args.components(n_units)
+            )
+            print(f"  {name:<26} locations: {best[0]:.3f} / {best[1]:.3f} / {best[2]:.3f}   "
+                  f"+ 2 PCs: {with_pcs[0]:.3f} / {with_pcs[1]:.3f} / {with_pcs[2]:.3f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--probe", default="SqMEA-10-15")
+    parser.add_argument("--noise", type=float, nargs="+", default=[10.0])
+    parser.add_argument("--n-cells", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--half-width", type=float, default=20.0)
+    parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--folder", type=Path, default=Path.home() / ".cache" / "si_amortized" / "benchmarks")
+    parser.add_argument("--recording", type=Path, default=None, help="use this MEArec file instead of simulating")
+    parser.add_argument("--no-sorting", action="store_true")
+    parser.add_argument("--in-memory", action="store_true", help="load the traces in memory first")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.n_cells, args.duration, args.epochs = 10, 10.0, 5
+    args.components = lambda n: [n] if args.quick else [n - 5, n, n + 5]
+    for noise in args.noise:
+        path = args.recording or simulate(args.probe, noise, args.n_cells, args.duration, args.seed, args.folder)
+        print(f"\n=== {args.probe}, noise {noise:g} uV ===")
+        run_one(Path(path), args)
+
+
+if __name__ == "__main__":
+    main()
