@@ -100,7 +100,7 @@ print("analyzer extension 'well_embeddings':\n", ext.get_data().iloc[:, :4])
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 example = int(np.flatnonzero((labels.network == 1) & (labels.cycle == 1))[0])
 plot_well_raster(X[example], ax=axes[0], title="a synthetic well (cycles + network bursts)")
-conditions = labels.apply(lambda r: f"cycle={r.cycle}, network={r.network}", axis=1).to_numpy()
+conditions = np.array([f"cycle={c}, network={n}" for c, n in zip(labels.cycle, labels.network)])
 plot_well_embeddings(pooled, conditions=conditions, ax=axes[1])
 fig.tight_layout()
 path = OUT / "rollae_wells.png"

@@ -41,8 +41,8 @@ class ComputeWellEmbeddings(AnalyzerExtension):
     need_job_kwargs = False
 
     def _set_params(self, model=None, bin_width_s=0.5, well_property=None, grid_shape=None, fit_kwargs=None):
-        self._model = None if model is None or isinstance(model, str) else model
-        model_path = str(model) if model is not None and not hasattr(model, "transform") else None
+        self._model = model if hasattr(model, "transform") else None
+        model_path = str(model) if model is not None and self._model is None else None
         return dict(
             model_path=model_path,
             bin_width_s=float(bin_width_s),

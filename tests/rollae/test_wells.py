@@ -146,3 +146,12 @@ def test_extension_roundtrip_select_and_plate(plate, tmp_path):
     assert metrics.shape[0] == 2 and "burst_count" in metrics.columns
     with pytest.raises(ValueError, match="bins"):
         compute_plate_embeddings({"d7": analyzer}, model=model, bin_width_s=0.25)
+
+
+def test_extension_with_saved_model_path(plate, tmp_path):
+    _, _, analyzer, model = plate
+    model.save(tmp_path / "model")
+    ext = analyzer.compute("well_embeddings", model=tmp_path / "model", bin_width_s=0.5)
+    assert ext.params["model_path"] == str(tmp_path / "model")
+    direct, _ = embed_wells(analyzer, model=model, bin_width_s=0.5)
+    np.testing.assert_allclose(ext.get_data().to_numpy(), direct.to_numpy(), atol=1e-6)
