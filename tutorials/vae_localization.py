@@ -44,7 +44,7 @@ print(f"{sorting.get_num_units()} units, {sorting.to_spike_vector().size} spikes
 analyzer = create_sorting_analyzer(sorting, recording, sparse=False, format="memory")
 analyzer.compute(["random_spikes", "templates"])
 job_kwargs = dict(n_jobs=1, chunk_duration="1s", progress_bar=False)
-ext = analyzer.compute("vae_locations", epochs=5 if QUICK else 20, batch_size=128, seed=0, **job_kwargs)
+ext = analyzer.compute("vae_locations", epochs=3 if QUICK else 20, batch_size=128, seed=0, **job_kwargs)
 vae = ext.get_data()
 print("fields:", vae.dtype.names)
 
@@ -59,7 +59,7 @@ for name, loc in (("vae", vae), ("center_of_mass", com)):
 model = ext.get_model()
 path = save_localizer(model, out_dir / "vae_model.pt")
 print("model saved to", path)
-peaks = detect_peaks(recording, method="locally_exclusive", detect_threshold=6, job_kwargs=job_kwargs)
+peaks = detect_peaks(recording, method="locally_exclusive", method_kwargs=dict(detect_threshold=6), job_kwargs=job_kwargs)
 peak_locations = localize_peaks(recording, peaks, method="vae", method_kwargs={"model": str(path)}, job_kwargs=job_kwargs)
 print(f"{peaks.size} detected peaks localized; median posterior sd x: {np.nanmedian(peak_locations['x_std']):.1f} um")
 # the same model through SpikeInterface's own extension, for widgets and drift tools

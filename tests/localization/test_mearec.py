@@ -1,11 +1,13 @@
 """End-to-end on the MEArec fixture: the VAE beats SpikeInterface's center_of_mass."""
 
 import numpy as np
+import pytest
 
 import si_amortized  # noqa: F401
 from spikeinterface.core import create_sorting_analyzer
 
 
+@pytest.mark.slow
 def test_vae_beats_center_of_mass_on_mearec(mearec_small):
     recording, sorting = mearec_small
     an = create_sorting_analyzer(sorting, recording, sparse=False, format="memory")

@@ -3,9 +3,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 TUTORIAL = Path(__file__).resolve().parents[2] / "tutorials" / "vae_localization.py"
 
 
+@pytest.mark.slow
 def test_tutorial_runs_quick(tmp_path):
     env = dict(os.environ, SI_AMORTIZED_QUICK="1", SI_AMORTIZED_FIGURE=str(tmp_path / "fig.png"))
     proc = subprocess.run([sys.executable, str(TUTORIAL)], env=env, capture_output=True, text=True, timeout=600)
