@@ -17,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 
@@ -71,6 +72,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", nargs="*", default=[], help="methods to skip: ae ae_aug pca metrics")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows when redirected to a file
     torch.set_num_threads(args.threads)
 
     from sklearn.model_selection import train_test_split
