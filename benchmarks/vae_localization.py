@@ -75,6 +75,12 @@ def run_one(path, args):
     import spikeinterface.core as sc
 
     recording, gt_sorting = load_mearec(path)
+    if args.max_duration is not None:
+        end = int(min(args.max_duration * recording.sampling_frequency, recording.get_num_samples()))
+        gt_locations = gt_sorting.get_property("gt_unit_locations")
+        recording = recording.frame_slice(0, end)
+        gt_sorting = gt_sorting.frame_slice(0, end)
+        gt_sorting.set_property("gt_unit_locations", gt_locations)
     recording = recording.save(format="memory", n_jobs=1, progress_bar=False) if args.in_memory else recording
     job = dict(n_jobs=args.n_jobs, chunk_duration="1s", progress_bar=False)
     analyzer = sc.create_sorting_analyzer(gt_sorting, recording, sparse=False, format="memory")
@@ -91,7 +97,7 @@ def run_one(path, args):
     colliding[1:] |= gap < limit
     colliding[:-1] |= gap < limit
     print(
-        f"{path.name}: {gt_sorting.get_num_units()} units, {num_spikes} spikes, "
+        f"{path.name} ({recording.get_total_duration():.0f} s): {gt_sorting.get_num_units()} units, {num_spikes} spikes, "
         f"{np.mean(colliding):.0%} with another spike within 1 ms, {np.mean(~inside):.0%} of spikes from somas outside the array"
     )
 
@@ -101,6 +107,7 @@ def run_one(path, args):
         ext = analyzer.compute("spike_locations", method=method, save=False, **job)
         timings[method] = time.perf_counter() - t0
         results[method] = ext.get_data()
+        print(f"  {method} done in {timings[method]:.1f} s", flush=True)
 
     vae_kwargs = dict(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, half_width_um=args.half_width)
     t0 = time.perf_counter()
@@ -112,6 +119,7 @@ def run_one(path, args):
     timings["vae (inference)"] = time.perf_counter() - t0
     timings["vae (training)"] = total - timings["vae (inference)"]
     timings["vae (end-to-end)"] = total
+    print(f"  vae done: {total:.1f} s end-to-end", flush=True)
 
     print("\n2D error to the soma (um)")
     for name, loc in results.items():
@@ -166,6 +174,7 @@ def main():
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--folder", type=Path, default=Path.home() / ".cache" / "si_amortized" / "benchmarks")
     parser.add_argument("--recording", type=Path, default=None, help="use this MEArec file instead of simulating")
+    parser.add_argument("--max-duration", type=float, default=None, help="only use the first seconds")
     parser.add_argument("--no-sorting", action="store_true")
     parser.add_argument("--in-memory", action="store_true", help="load the traces in memory first")
     parser.add_argument("--quick", action="store_true")
