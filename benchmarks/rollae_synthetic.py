@@ -33,6 +33,14 @@ from si_amortized.rollae.train import train_rollae
 TASKS = ("label", "spike", "burst", "cycle", "network")
 
 
+class _Live(dict):
+    """A dict that prints each method's accuracies when they arrive."""
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        print(f"  {key}: " + ", ".join(f"{t}={value[t]:.3f}" for t in TASKS), flush=True)
+
+
 def classify(Ztr, Zte, labels_tr, labels_te, seed=0):
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.pipeline import make_pipeline
@@ -55,9 +63,13 @@ def plain_ae(Xtr, Xte, k, epochs, mode, seed):
     t0 = time.perf_counter()
     train_rollae(net, Xtr, epochs=epochs, batch_size=64, learning_rate=1e-3, mode=mode, generator=torch.Generator().manual_seed(seed))
     fit_s = time.perf_counter() - t0
-    with torch.no_grad():
-        enc = lambda A: torch.cat([net.encode_plain(torch.as_tensor(A[i : i + 256])) for i in range(0, len(A), 256)]).numpy()
-        return enc(Xtr), enc(Xte), fit_s, lambda A: enc(A)
+    net.eval()
+
+    @torch.no_grad()
+    def enc(A):
+        return torch.cat([net.encode_plain(torch.as_tensor(A[i : i + 256])) for i in range(0, len(A), 256)]).numpy()
+
+    return enc(Xtr), enc(Xte), fit_s, enc
 
 
 def main():
@@ -82,7 +94,7 @@ def main():
     Xtr, Xte = X[idx_tr], X[idx_te]
     ltr, lte = labels.iloc[idx_tr], labels.iloc[idx_te]
     print(f"data: {X.shape} ({args.n_per_class} wells/class), train {len(Xtr)}, test {len(Xte)}; torch threads {args.threads}")
-    results, times, invariance = {}, {}, {}
+    results, times, invariance = _Live(), {}, {}
     rng = np.random.default_rng(1)
     probe = Xte[:64]
     sym = layout_symmetries(axion_323_positions())
