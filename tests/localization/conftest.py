@@ -1,14 +1,7 @@
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from toy import make_toy_recording  # noqa: E402
-
-FAST = dict(epochs=6, batch_size=64, max_spikes=1500, seed=0)
+from .toy import FAST, make_toy_recording
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,7 @@ import pytest
 import si_amortized  # noqa: F401
 from spikeinterface.core import NumpyRecording, NumpySorting, create_sorting_analyzer
 
-from conftest import FAST
-from toy import make_toy_recording
+from .toy import FAST, make_toy_recording
 
 
 def test_linear_probe_localizes_depth_and_distance(toy_model):

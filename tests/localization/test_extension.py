@@ -9,8 +9,7 @@ from spikeinterface.sortingcomponents.peak_localization import localize_peaks
 
 from si_amortized.localization import ComputeVaeLocations, compute_vae_locations, load_localizer, save_localizer
 
-from conftest import FAST
-from toy import grid_positions, make_toy_recording
+from .toy import FAST, grid_positions, make_toy_recording
 
 FIELDS = ("x", "y", "z", "x_std", "y_std", "z_std")
 

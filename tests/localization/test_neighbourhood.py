@@ -6,7 +6,7 @@ import pytest
 from si_amortized.localization import FeatureConfig, build_neighbourhood, compute_examples
 from si_amortized.localization.neighbourhood import channel_neighbours_mask, find_peak_channels, waveform_samples
 
-from toy import grid_positions, spike_shape
+from .toy import grid_positions, spike_shape
 
 
 def test_square_grid_padding_at_corners_edges_and_centre():

@@ -24,7 +24,7 @@ def test_decay_model_spikes_are_localized_back(toy, toy_peaks, toy_model):
 
 
 def test_edge_and_off_array_sources_are_centred_and_localized(toy_model):
-    from toy import make_toy_recording
+    from .toy import make_toy_recording
 
     # sources on the edges and just outside the 8 x 8 array (0..105 um): virtual channels keep them centred
     units = np.array([[20.0, 3.0, 12.0], [110.0, 50.0, 12.0], [-6.0, 60.0, 15.0], [52.0, 108.0, 12.0]])

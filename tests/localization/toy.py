@@ -84,3 +84,6 @@ def make_toy_recording(
     # spike vector order: by sample (times are already sorted)
     assert np.array_equal(spikes["sample_index"], times)
     return recording, sorting, sources, unit_sources
+
+# quick training settings shared by the analyzer-level tests
+FAST = dict(epochs=6, batch_size=64, max_spikes=1500, seed=0)
