@@ -109,11 +109,37 @@ def run_demo(
         mtypes = {k: int(v) for k, v in table["mtype"].value_counts().items()}
         print(f"   cell types: {cell_types}; m-types: {mtypes}")
 
-    for step in _PLUGIN_STEPS:
-        step(analyzer, job_kwargs)
+    _vae_step(analyzer, job_kwargs, seed)
+    _nemo_step(analyzer)
     print("\nDone.")
     return analyzer
 
 
-# The plugin's extensions append their demo step here as they land.
-_PLUGIN_STEPS: list = []
+def _vae_step(analyzer, job_kwargs, seed):
+    from .evaluation.localization import location_errors
+
+    t0 = _step("vae_locations: VAE spike localization (trained on this recording), against center_of_mass")
+    analyzer.compute("vae_locations", epochs=10, seed=seed, **job_kwargs)
+    analyzer.compute("spike_locations", method="center_of_mass", **job_kwargs)
+    unit_indices = analyzer.sorting.to_spike_vector()["unit_index"]
+    for name in ("vae_locations", "spike_locations"):
+        errors = location_errors(analyzer.get_extension(name).get_data(), unit_indices,
+                                 analyzer.sorting.get_property("gt_unit_locations"))
+        label = "vae" if name == "vae_locations" else "center_of_mass"
+        print(f"   {label:>15}: per-spike 2D error to the soma {np.nanmean(errors):.1f} +- {np.nanstd(errors):.1f} um "
+              f"(median {np.nanmedian(errors):.1f})")
+    _done(t0)
+
+
+def _nemo_step(analyzer):
+    from .nemo.probes import cross_validate_probe
+
+    t0 = _step("nemo_embeddings: NEMO unit embeddings (packaged model), linear probe of E/I")
+    embeddings = analyzer.compute("nemo_embeddings").get_data()
+    cell_types = analyzer.sorting.get_property("cell_type")
+    print(f"   embeddings {embeddings.shape}")
+    if min(np.unique(cell_types, return_counts=True)[1]) >= 2:
+        scores = cross_validate_probe(embeddings, cell_types, "linear")
+        print(f"   E/I linear probe, cross-validated balanced accuracy {scores['balanced_accuracy']:.2f}, "
+              f"macro F1 {scores['macro_f1']:.2f}")
+    _done(t0)
