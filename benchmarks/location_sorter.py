@@ -30,12 +30,23 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def run_location_sorter(recording, method: str, vae_epochs: int | None, n_jobs: int, progress_bar: bool):
+    """The location sorter's pipeline on ``recording`` with one localization method; returns (sorting, out, wall s)."""
+    from si_amortized.sorters import sort_by_locations
+
+    kwargs = {"epochs": vae_epochs} if (method == "vae" and vae_epochs) else {}
+    t0 = time.perf_counter()
+    sorting, out = sort_by_locations(
+        recording, dict(localization_method=method, localization_kwargs=kwargs,
+                        job_kwargs=dict(n_jobs=n_jobs, chunk_duration="1s", progress_bar=progress_bar)))
+    return sorting, out, time.perf_counter() - t0
+
+
 def compare_methods(scenario_name: str, size: str, methods: list[str], vae_epochs: int | None, n_jobs: int) -> None:
     import si_amortized  # noqa: F401
     from spikeinterface.comparison import compare_sorter_to_ground_truth
 
     from si_amortized.evaluation import get_scenarios
-    from si_amortized.sorters import sort_by_locations
 
     scenario = get_scenarios(scenario_name, size=size)[0]
     recording, gt = scenario.load()
@@ -43,12 +54,7 @@ def compare_methods(scenario_name: str, size: str, methods: list[str], vae_epoch
           f"{gt.get_num_units()} GT units, {gt.to_spike_vector().size} GT spikes")
     rows = []
     for method in methods:
-        kwargs = {"epochs": vae_epochs} if (method == "vae" and vae_epochs) else {}
-        t0 = time.perf_counter()
-        sorting, out = sort_by_locations(
-            recording, dict(localization_method=method, localization_kwargs=kwargs,
-                            job_kwargs=dict(n_jobs=n_jobs, chunk_duration="1s", progress_bar=False)))
-        wall = time.perf_counter() - t0
+        sorting, out, wall = run_location_sorter(recording, method, vae_epochs, n_jobs, progress_bar=False)
         comparison = compare_sorter_to_ground_truth(gt, sorting, exhaustive_gt=True)
         perf = comparison.get_performance()
         rows.append(dict(method=method, wall=wall, peaks=out["peaks"].size, units=sorting.get_num_units(),
@@ -99,19 +105,12 @@ def lazy_recording(probe: str, duration: float, num_units: int, noise_level: flo
 def measure_memory(probe: str, duration: float, method: str, vae_epochs: int | None, n_jobs: int) -> None:
     import si_amortized  # noqa: F401
 
-    from si_amortized.sorters import sort_by_locations
-
     recording, gt = lazy_recording(probe, duration, num_units=50, noise_level=10.0, seed=0)
     in_memory_mb = recording.get_num_samples() * recording.get_num_channels() * 4 / 1e6
     print(f"lazy {probe}: {recording.get_num_channels()} channels, {duration:.0f} s at {recording.sampling_frequency:.0f} Hz "
           f"({in_memory_mb:.0f} MB as float32 if loaded), {gt.to_spike_vector().size} injected spikes")
     before = peak_rss_mb()
-    kwargs = {"epochs": vae_epochs} if (method == "vae" and vae_epochs) else {}
-    t0 = time.perf_counter()
-    sorting, out = sort_by_locations(
-        recording, dict(localization_method=method, localization_kwargs=kwargs,
-                        job_kwargs=dict(n_jobs=n_jobs, chunk_duration="1s", progress_bar=True)))
-    wall = time.perf_counter() - t0
+    sorting, out, wall = run_location_sorter(recording, method, vae_epochs, n_jobs, progress_bar=True)
     print(f"location_sorter[{method}]: {out['peaks'].size} peaks, {sorting.get_num_units()} units in {wall:.0f} s")
     print(f"peak RSS {peak_rss_mb():.0f} MB (before sorting {before:.0f} MB; the traces would take {in_memory_mb:.0f} MB)")
 

@@ -331,9 +331,8 @@ def load_mearec(path: str | Path):
     """
     from spikeinterface.extractors import read_mearec
 
-    path = _check_mearec_file(path)
+    gt = read_ground_truth_annotations(path)  # checks that path is a MEArec recording first
     recording, sorting = read_mearec(str(path))
-    gt = read_ground_truth_annotations(path)
     if len(gt["mtype"]) != sorting.get_num_units():
         raise ValueError(f"{path}: {sorting.get_num_units()} units but {len(gt['mtype'])} annotated spike trains.")
     for key in ("gt_unit_locations", "cell_type", "mtype", "snr", "firing_rate", "target_firing_rate", "input_index"):
