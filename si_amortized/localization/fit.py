@@ -13,7 +13,7 @@ from torch import nn
 from .._torch import predict_in_batches, resolve_device, seed_everything
 from .config import FeatureConfig, ModelConfig, TrainingConfig
 from .loss import negative_elbo
-from .model import VaeLocalizer
+from .model import VaeLocalizer, temporal_basis_from_waveforms
 from .neighbourhood import Neighbourhood, SpikeExamples
 
 MODEL_FILE_NAME = "vae_model.pt"
@@ -39,6 +39,7 @@ def build_localizer(
         hidden_sizes=model_config.hidden_sizes,
         decay_length_um=model_config.decay_length_um,
         normalize_waveforms=feature_config.normalize_waveforms,
+        temporal_components=model_config.temporal_components,
         metadata=metadata,
     )
 
@@ -96,6 +97,10 @@ def _train(model, examples, model_config, training_config, verbose):
         elif isinstance(module, nn.BatchNorm1d):
             module.reset_parameters()
             module.reset_running_stats()
+    if model.temporal_components:
+        with torch.no_grad():
+            basis = temporal_basis_from_waveforms(model.scaled_waveforms(wf, amps), obs, model.temporal_components)
+            model.temporal_basis.copy_(basis)
     model.to(device).train()
     log_a = nn.Embedding(num, 1, sparse=True).to(device)
     with torch.no_grad():
@@ -147,7 +152,8 @@ def predict_examples(
     if examples.waveforms.shape[0] == 0:
         return np.zeros((0, 3), "float32"), np.zeros((0, 3), "float32")
     device = resolve_device(device)
-    model.to(device)
+    if model.offsets.device != device:
+        model.to(device)
     return predict_in_batches(
         model, examples.waveforms, examples.observed, examples.amplitudes, batch_size=batch_size, device=device
     )
@@ -208,6 +214,7 @@ def localizer_from_bytes(blob: bytes) -> VaeLocalizer:
         hidden_sizes=tuple(arch["hidden_sizes"]),
         decay_length_um=arch["decay_length_um"],
         normalize_waveforms=arch["normalize_waveforms"],
+        temporal_components=arch.get("temporal_components", 0),
         metadata=arch["metadata"],
     )
     model.load_state_dict(payload["state_dict"])

@@ -32,6 +32,32 @@ def exponential_decay_amplitudes(
     return torch.exp(log_a[:, None] - r / decay_length_um)
 
 
+def temporal_basis_from_waveforms(
+    waveforms: torch.Tensor, observed: torch.Tensor, num_components: int
+) -> torch.Tensor:
+    """Principal temporal components of the observed channels' waveforms.
+
+    Parameters
+    ----------
+    waveforms : torch.Tensor, shape (num_examples, num_slots, num_samples)
+        Waveforms as the encoder sees them (normalised).
+    observed : torch.Tensor, shape (num_examples, num_slots)
+    num_components : int
+
+    Returns
+    -------
+    torch.Tensor, shape (num_components, num_samples)
+        Orthonormal rows: the leading right singular vectors of the (uncentred) stack of observed
+        waveforms, so that projecting on them keeps the most waveform energy.
+    """
+    rows = waveforms[observed > 0].to(torch.float64)
+    num_samples = waveforms.shape[-1]
+    if rows.shape[0] < num_components:
+        return torch.eye(num_samples)[:num_components]
+    _, _, vh = torch.linalg.svd(rows.T @ rows)
+    return vh[:num_components].to(torch.float32)
+
+
 class LocationEncoder(nn.Module):
     """MLP giving a diagonal Gaussian posterior over (x, y, z).
 
@@ -79,6 +105,10 @@ class VaeLocalizer(nn.Module):
     decay_length_um : float, default: 28.0
     normalize_waveforms : bool, default: True
         Divide input waveforms by each example's largest amplitude.
+    temporal_components : int, default: 0
+        0: the encoder sees the raw waveforms (the paper). P > 0: each channel's waveform is first
+        projected on a temporal basis of P components (``temporal_basis``, set from training data
+        with :func:`temporal_basis_from_waveforms`), which makes the encoder several times smaller.
     metadata : dict | None, default: None
         Plain data describing how the inputs were made (configs, sampling frequency), saved with the weights.
     """
@@ -91,6 +121,7 @@ class VaeLocalizer(nn.Module):
         hidden_sizes: tuple = (500, 250),
         decay_length_um: float = 28.0,
         normalize_waveforms: bool = True,
+        temporal_components: int = 0,
         metadata: dict | None = None,
     ):
         super().__init__()
@@ -100,18 +131,37 @@ class VaeLocalizer(nn.Module):
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         self.decay_length_um = float(decay_length_um)
         self.normalize_waveforms = bool(normalize_waveforms)
+        self.temporal_components = int(temporal_components)
         self.metadata = dict(metadata or {})
+        if not 0 <= self.temporal_components <= self.num_samples:
+            raise ValueError(f"temporal_components must be in [0, {self.num_samples}], not {temporal_components}")
         self.register_buffer("offsets", torch.as_tensor(offsets))
         self.register_buffer("free_axes", torch.as_tensor(np.asarray(free_axes, dtype="float32")))
-        self.encoder = LocationEncoder(self.num_slots * (self.num_samples + 1), self.hidden_sizes)
+        per_slot = self.num_samples
+        if self.temporal_components:
+            per_slot = self.temporal_components
+            basis = torch.eye(self.num_samples)[: self.temporal_components]  # replaced by training data
+            self.register_buffer("temporal_basis", basis)
+        self.encoder = LocationEncoder(self.num_slots * (per_slot + 1), self.hidden_sizes)
 
-    def encoder_input(self, waveforms: torch.Tensor, observed: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:
-        """Flattened encoder input, shape (num_examples, num_slots * (num_samples + 1))."""
+    def scaled_waveforms(self, waveforms: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:
+        """Waveforms (or their temporal components) divided by each example's largest amplitude (or by 100 uV).
+
+        Parameters
+        ----------
+        waveforms : torch.Tensor, shape (num_examples, num_slots, num_samples_or_components)
+        amplitudes : torch.Tensor, shape (num_examples, num_slots)
+        """
         if self.normalize_waveforms:
             scale = amplitudes.amax(dim=1).clamp_min(1.0)
-            waveforms = waveforms / scale[:, None, None]
-        else:
-            waveforms = waveforms / 100.0
+            return waveforms / scale[:, None, None]
+        return waveforms / 100.0
+
+    def encoder_input(self, waveforms: torch.Tensor, observed: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:
+        """Flattened encoder input, shape (num_examples, num_slots * (P + 1)), P = samples or temporal components."""
+        if self.temporal_components:  # project first (linear), then scale the smaller array
+            waveforms = waveforms @ self.temporal_basis.T
+        waveforms = self.scaled_waveforms(waveforms, amplitudes)
         return torch.cat([waveforms.flatten(1), observed], dim=1)
 
     def forward(
@@ -146,5 +196,6 @@ class VaeLocalizer(nn.Module):
             hidden_sizes=list(self.hidden_sizes),
             decay_length_um=self.decay_length_um,
             normalize_waveforms=self.normalize_waveforms,
+            temporal_components=self.temporal_components,
             metadata=self.metadata,
         )

@@ -235,16 +235,16 @@ def find_peak_channels(
         return empty, empty, np.zeros(0, dtype="float32")
     lags = np.arange(-search_samples, search_samples + 1)
     times = np.clip(sample_index[:, None] + lags[None, :], 0, num_samples - 1)
-    local = traces[times].astype("float64")  # (n, lags, channels)
-    local = np.where(np.isfinite(local), local, 0.0)
+    local = traces[times].astype("float32", copy=False)  # (n, lags, channels)
+    local = np.nan_to_num(local, nan=0.0, posinf=0.0, neginf=0.0)
     cand = candidates_mask[channel_index][:, None, :]
-    neg_score = np.where(cand, -local, -np.inf)
-    pos_score = np.where(cand, local, -np.inf)
     if peak_sign == "neg":
-        score, sign = neg_score, np.ones(n)
+        score, sign = np.where(cand, -local, -np.inf), np.ones(n)
     elif peak_sign == "pos":
-        score, sign = pos_score, -np.ones(n)
+        score, sign = np.where(cand, local, -np.inf), -np.ones(n)
     else:
+        neg_score = np.where(cand, -local, -np.inf)
+        pos_score = np.where(cand, local, -np.inf)
         use_pos = pos_score.reshape(n, -1).max(axis=1) > neg_score.reshape(n, -1).max(axis=1)
         score = np.where(use_pos[:, None, None], pos_score, neg_score)
         sign = np.where(use_pos, -1.0, 1.0)
@@ -255,22 +255,33 @@ def find_peak_channels(
 
 def _cut(traces, trough, sign, centres, table, nbefore, nafter, window):
     """Waveforms, observed flags and amplitudes of examples centred on ``centres``."""
-    num_samples = traces.shape[0]
+    num_samples, num_channels = traces.shape
     chans = table[centres]  # (e, K)
     virtual = chans < 0
     safe = np.where(virtual, 0, chans)
-    times = trough[:, None] + np.arange(-nbefore, nafter)[None, :]
-    inside = (times >= 0) & (times < num_samples)
-    times = np.clip(times, 0, num_samples - 1)
-    wf = traces[times[:, None, :], safe[:, :, None]].astype("float32")  # (e, K, T)
-    wf *= sign[:, None, None]
-    wf *= inside[:, None, :]
-    finite = np.isfinite(wf).all(axis=2)
-    observed = (~virtual) & finite
-    wf = np.where(observed[:, :, None], np.nan_to_num(wf, nan=0.0, posinf=0.0, neginf=0.0), 0.0).astype("float32")
-    lo, hi = max(nbefore - window, 0), min(nbefore + window + 1, nbefore + nafter)
-    amps = np.clip(-wf[:, :, lo:hi].min(axis=2), 0.0, None) * observed
-    return wf, observed.astype("float32"), amps.astype("float32")
+    num_times = nbefore + nafter
+    starts = trough - nbefore
+    if starts.size and (starts.min() < 0 or starts.max() + num_times > num_samples):
+        # windows leaving the block (recording borders): clip the index, zero the samples outside
+        times = starts[:, None] + np.arange(num_times)[None, :]
+        inside = (times >= 0) & (times < num_samples)
+        times = np.clip(times, 0, num_samples - 1)
+        wf = traces[times[:, None, :], safe[:, :, None]].astype("float32", copy=False)
+        wf *= inside[:, None, :]
+    else:
+        # windows[s, c] is the view traces[s : s + num_times, c]: one gather of (e, K) windows
+        windows = np.lib.stride_tricks.sliding_window_view(traces, num_times, axis=0)
+        wf = windows[starts[:, None], safe].astype("float32", copy=False)
+    if (sign != 1).any():
+        wf *= sign[:, None, None]
+    observed = ~virtual
+    if not np.isfinite(wf.sum(axis=2)).all():  # NaN/inf samples: that channel is not observed
+        observed &= np.isfinite(wf).all(axis=2)
+        wf[~np.isfinite(wf)] = 0.0
+    wf[~observed] = 0.0
+    lo, hi = max(nbefore - window, 0), min(nbefore + window + 1, num_times)
+    amps = np.clip(-wf[:, :, lo:hi].min(axis=2), 0.0, None)
+    return wf, observed.astype("float32"), amps.astype("float32", copy=False)
 
 
 def compute_examples(
@@ -306,6 +317,7 @@ def compute_examples(
     """
     sample_index = np.asarray(sample_index, dtype=np.int64)
     channel_index = np.asarray(channel_index, dtype=np.int64)
+    traces = np.ascontiguousarray(traces)
     nbefore, nafter = waveform_samples(config, sampling_frequency)
     peak_channel, trough, sign = find_peak_channels(
         traces, sample_index, channel_index, candidates_mask, config.peak_search_samples, config.peak_sign

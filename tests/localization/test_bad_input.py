@@ -18,7 +18,7 @@ def test_linear_probe_localizes_depth_and_distance(toy_model):
     # a 2D model refuses the 1D layout clearly
     with pytest.raises(ValueError, match="layout"):
         an.compute("vae_locations", model=toy_model)
-    loc = an.compute("vae_locations", **dict(FAST, epochs=8)).get_data()
+    loc = an.compute("vae_locations", **dict(FAST, epochs=20)).get_data()
     assert np.all(loc["x"] == 0.0)  # the lateral axis is not resolvable on one column: kept on the line
     assert np.median(np.abs(loc["y"] - sources[:, 1])) < 6.0
     # z carries the distance to the line

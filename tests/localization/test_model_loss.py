@@ -93,3 +93,41 @@ def test_serialisation_round_trip(tmp_path):
     save_localizer(model, tmp_path)
     torch.testing.assert_close(model(*x), load_localizer(tmp_path)(*x))
     assert load_localizer(model) is model
+
+
+def test_temporal_basis_spans_the_waveforms_and_encoder_input_matches_naive():
+    from si_amortized.localization.model import temporal_basis_from_waveforms
+
+    rng = np.random.default_rng(1)
+    num_samples, rank = 20, 3
+    shapes = rng.normal(size=(rank, num_samples))
+    waveforms = torch.tensor(rng.normal(size=(50, 9, rank)) @ shapes, dtype=torch.float32)  # rank-3 waveforms
+    observed = torch.tensor(rng.uniform(size=(50, 9)) > 0.2, dtype=torch.float32)
+    basis = temporal_basis_from_waveforms(waveforms, observed, 5)
+    assert basis.shape == (5, num_samples)
+    torch.testing.assert_close(basis @ basis.T, torch.eye(5), atol=1e-5, rtol=0)  # orthonormal rows
+    projector = basis[:rank].T @ basis[:rank]  # the 3 leading components span the waveforms exactly
+    torch.testing.assert_close(waveforms @ projector, waveforms, atol=1e-4, rtol=1e-4)
+
+    model = VaeLocalizer(np.zeros((9, 2)), num_samples, np.ones(3), hidden_sizes=(8,), temporal_components=5)
+    model.temporal_basis.copy_(basis)
+    amplitudes = torch.rand(50, 9) * 80 + 1
+    got = model.encoder_input(waveforms, observed, amplitudes)
+    naive = np.zeros((50, 9 * 5 + 9), dtype="float32")
+    for e in range(50):
+        scale = max(float(amplitudes[e].max()), 1.0)
+        for k in range(9):
+            naive[e, k * 5 : (k + 1) * 5] = (basis.numpy() @ waveforms[e, k].numpy()) / scale
+        naive[e, 45:] = observed[e].numpy()
+    np.testing.assert_allclose(got.numpy(), naive, rtol=1e-4, atol=1e-5)
+
+
+def test_round_trip_keeps_the_temporal_basis():
+    model = VaeLocalizer(np.zeros((9, 2)), 20, np.ones(3), hidden_sizes=(16, 8), temporal_components=4)
+    with torch.no_grad():
+        model.temporal_basis.copy_(torch.linalg.qr(torch.randn(20, 4)).Q.T)
+    model.eval()
+    clone = localizer_from_bytes(localizer_to_bytes(model))
+    torch.testing.assert_close(clone.temporal_basis, model.temporal_basis)
+    x = (torch.randn(4, 9, 20), torch.ones(4, 9), torch.rand(4, 9) * 50)
+    torch.testing.assert_close(model(*x), clone(*x))

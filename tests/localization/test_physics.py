@@ -38,3 +38,4 @@ def test_edge_and_off_array_sources_are_centred_and_localized(toy_model):
         m = spikes["unit_index"] == u
         est = np.array([np.median(loc["x"][m]), np.median(loc["y"][m])])
         assert np.linalg.norm(est - units[u, :2]) < 10.0, (u, est, units[u])
+

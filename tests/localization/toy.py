@@ -86,4 +86,4 @@ def make_toy_recording(
     return recording, sorting, sources, unit_sources
 
 # quick training settings shared by the analyzer-level tests
-FAST = dict(epochs=6, batch_size=64, max_spikes=1500, seed=0)
+FAST = dict(epochs=15, batch_size=64, max_spikes=1500, seed=0)
