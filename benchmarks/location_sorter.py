@@ -23,8 +23,6 @@ import argparse
 import resource
 import time
 
-import numpy as np
-
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -71,48 +69,16 @@ def compare_methods(scenario_name: str, size: str, methods: list[str], vae_epoch
     print(f"\npeak RSS {peak_rss_mb():.0f} MB")
 
 
-def lazy_recording(probe: str, duration: float, num_units: int, noise_level: float, seed: int):
-    """A lazily generated ground-truth recording from the packaged MEArec templates of ``probe``."""
-    import MEAutility as mu
-    from probeinterface import Probe
-    from spikeinterface.core import InjectTemplatesRecording, NoiseGeneratorRecording
-    from spikeinterface.core.generate import generate_sorting
-
-    from si_amortized.datasets import load_template_library
-
-    library = load_template_library(probe)
-    fs = 1000.0 / library.params["dt"]
-    nbefore = int(round(library.params["cut_out"][0] * fs / 1000.0))
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(library.templates), size=num_units, replace=False)
-    templates = np.ascontiguousarray(library.templates[chosen].transpose(0, 2, 1))  # (units, samples, channels)
-    mea = mu.return_mea(probe)
-    num_channels = templates.shape[2]
-    noise = NoiseGeneratorRecording(num_channels=num_channels, sampling_frequency=fs, durations=[duration],
-                                    noise_levels=noise_level, dtype="float32", seed=seed, strategy="on_the_fly")
-    positions = np.asarray(mea.positions)[:, 1:3]  # MEArec (x, y, z) -> probe plane (y, z)
-    probe_obj = Probe(ndim=2, si_units="um")
-    probe_obj.set_contacts(positions=positions, shapes="square", shape_params={"width": 12})
-    probe_obj.set_device_channel_indices(np.arange(num_channels))
-    sorting = generate_sorting(num_units=num_units, sampling_frequency=fs, durations=[duration],
-                               firing_rates=10.0, refractory_period_ms=4.0, seed=seed)
-    recording = InjectTemplatesRecording(sorting, templates, nbefore=nbefore, parent_recording=noise)
-    recording.set_probe(probe_obj, in_place=True)
-    recording.annotate(is_filtered=True)
-    return recording, sorting
-
-
 def measure_memory(probe: str, duration: float, method: str, vae_epochs: int | None, n_jobs: int) -> None:
-    import si_amortized  # noqa: F401
+    from si_amortized.evaluation.scale import measure_long_recording_memory
 
-    recording, gt = lazy_recording(probe, duration, num_units=50, noise_level=10.0, seed=0)
-    in_memory_mb = recording.get_num_samples() * recording.get_num_channels() * 4 / 1e6
-    print(f"lazy {probe}: {recording.get_num_channels()} channels, {duration:.0f} s at {recording.sampling_frequency:.0f} Hz "
-          f"({in_memory_mb:.0f} MB as float32 if loaded), {gt.to_spike_vector().size} injected spikes")
-    before = peak_rss_mb()
-    sorting, out, wall = run_location_sorter(recording, method, vae_epochs, n_jobs, progress_bar=True)
-    print(f"location_sorter[{method}]: {out['peaks'].size} peaks, {sorting.get_num_units()} units in {wall:.0f} s")
-    print(f"peak RSS {peak_rss_mb():.0f} MB (before sorting {before:.0f} MB; the traces would take {in_memory_mb:.0f} MB)")
+    r = measure_long_recording_memory(probe, duration, method, vae_epochs,
+                                      job_kwargs=dict(n_jobs=n_jobs, chunk_duration="1s", progress_bar=True))
+    print(f"lazy {probe}: {r['num_channels']} channels, {duration:.0f} s ({r['traces_mb']:.0f} MB as float32 if loaded), "
+          f"{r['num_gt_spikes']} injected spikes")
+    print(f"location_sorter[{method}]: {r['num_peaks']} peaks, {r['num_units']} units in {r['wall_s']:.0f} s")
+    print(f"peak RSS {r['peak_rss_mb']:.0f} MB (before sorting {r['rss_before_mb']:.0f} MB; "
+          f"the traces would take {r['traces_mb']:.0f} MB)")
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ python benchmarks/vae_localization.py                       # SqMEA-10-15, 50 ce
 python benchmarks/vae_localization.py --noise 10 20 30
 python benchmarks/vae_localization.py --probe Neuropixels-64
 python benchmarks/vae_localization.py --quick               # 10 cells, 10 s
+python benchmarks/vae_localization.py --paper               # also the paper's encoder (raw waveforms, 500-250)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 import si_amortized  # noqa: F401  (registers vae_locations)
 from si_amortized.datasets import load_mearec, simulate_recording
 from si_amortized.localization import FeatureConfig, examples_from_recording
+from si_amortized.localization.config import PAPER_SETTINGS
 
 BASELINES = ["center_of_mass", "monopolar_triangulation", "grid_convolution"]
 
@@ -120,6 +122,17 @@ def run_one(path, args):
     timings["vae (training)"] = total - timings["vae (inference)"]
     timings["vae (end-to-end)"] = total
     print(f"  vae done: {total:.1f} s end-to-end", flush=True)
+    if args.paper:
+        paper_kwargs = dict(vae_kwargs, **PAPER_SETTINGS)
+        t0 = time.perf_counter()
+        paper = analyzer.compute("vae_locations", save=False, **paper_kwargs, **job)
+        timings["vae paper encoder (end-to-end)"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        results["vae paper encoder"] = analyzer.compute(
+            "vae_locations", model=paper.get_model(), save=False, max_jitter_examples=4, **job
+        ).get_data()
+        timings["vae paper encoder (inference)"] = time.perf_counter() - t0
+        print(f"  vae with the paper's encoder done", flush=True)
 
     print("\n2D error to the soma (um)")
     for name, loc in results.items():
@@ -178,6 +191,7 @@ def main():
     parser.add_argument("--no-sorting", action="store_true")
     parser.add_argument("--in-memory", action="store_true", help="load the traces in memory first")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--paper", action="store_true", help="also run the paper's encoder (raw waveforms, 500-250)")
     args = parser.parse_args()
     if args.quick:
         args.n_cells, args.duration, args.epochs = 10, 10.0, 5

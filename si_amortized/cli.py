@@ -78,7 +78,9 @@ def _add_benchmark(subparsers) -> None:
     size.add_argument("--quick", action="store_true", help="20 s recordings, fewer epochs and GMM sizes (< 10 min on 2 cores)")
     size.add_argument("--tiny", action="store_true", help="10 cells, 5 s: a smoke test (CI)")
     bench.add_argument("--sections", default=None,
-                       help="comma-separated subset of localization,gmm,sorters,generalization,nemo,rollae (default: all)")
+                       help="comma-separated subset of localization,gmm,sorters,generalization,nemo,rollae,scale (default: all)")
+    bench.add_argument("--scale-duration", type=float, default=None,
+                       help="seconds of the lazy Neuropixels-64 recording of the memory section (default: 600; 10 with --tiny)")
     bench.add_argument("--methods", default=None,
                        help="localization methods (default: vae,center_of_mass,monopolar_triangulation,grid_convolution)")
     bench.add_argument("--internal-sorter", default="tridesclous2", help="SpikeInterface sorter to compare ('none' to skip)")
@@ -103,6 +105,8 @@ def _run_benchmark(args) -> None:
         kwargs["localization_methods"] = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     if args.seed is not None:
         kwargs["seed"] = args.seed
+    if args.scale_duration is not None:
+        kwargs["scale_duration_s"] = args.scale_duration
     config = BenchmarkConfig(**kwargs)
     scenarios = get_scenarios(args.scenario, size=size, seed=args.seed)
     report = run_benchmark(scenarios, args.output, config=config, dask=args.dask, scheduler=args.scheduler,

@@ -146,6 +146,17 @@ def run_benchmark(
         t0 = time.perf_counter()
         wings["rollae"] = rollae_section(fig_dir, size=config.size, seed=config.seed)
         wall["rollae"] = time.perf_counter() - t0
+    if "scale" in config.sections:
+        from .scale import measure_long_recording_memory
+
+        t0 = time.perf_counter()
+        if progress:
+            print(f"scale: location sorter on {config.effective_scale_duration_s:.0f} s of a lazy {config.scale_probe} "
+                  "recording (own process)", flush=True)
+        wings["scale"] = measure_long_recording_memory(
+            config.scale_probe, config.effective_scale_duration_s, job_kwargs=config.job_kwargs, seed=config.seed
+        )
+        wall["scale"] = time.perf_counter() - t0
     wall["total"] = time.perf_counter() - t_start
 
     run_info = dict(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .localization import LOCALIZATION_METHODS
 
-SECTIONS = ("localization", "gmm", "sorters", "generalization", "nemo", "rollae")
+SECTIONS = ("localization", "gmm", "sorters", "generalization", "nemo", "rollae", "scale")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,7 +39,12 @@ class BenchmarkConfig:
     pc_scale : float, default: 5.0
         Multiplier of the unit-variance PCs (um).
     sections : tuple of str, default: all
-        Any of ``localization``, ``gmm``, ``sorters``, ``generalization``, ``nemo``, ``rollae``.
+        Any of ``localization``, ``gmm``, ``sorters``, ``generalization``, ``nemo``, ``rollae``, ``scale``.
+    scale_probe : str, default: "Neuropixels-64"
+        Probe of the ``scale`` section: the location sorter on a long lazily generated recording, in its own
+        process, whose peak memory the report states.
+    scale_duration_s : float, default: -1
+        Duration of that recording; -1: by size (10 s for tiny, 600 s for quick and full).
     seed : int, default: 0
     job_kwargs : dict, default: {"n_jobs": 1, "chunk_duration": "1s", "progress_bar": False}
     """
@@ -55,6 +60,8 @@ class BenchmarkConfig:
     pc_scale: float = 5.0
     sections: tuple = SECTIONS
     seed: int = 0
+    scale_probe: str = "Neuropixels-64"
+    scale_duration_s: float = -1
     job_kwargs: dict = field(default_factory=lambda: {"n_jobs": 1, "chunk_duration": "1s", "progress_bar": False})
 
     def __post_init__(self):
@@ -69,6 +76,12 @@ class BenchmarkConfig:
         if self.vae_epochs is not None:
             return int(self.vae_epochs)
         return {"tiny": 5, "quick": 20, "full": None}[self.size]
+
+    @property
+    def effective_scale_duration_s(self) -> float:
+        if self.scale_duration_s > 0:
+            return float(self.scale_duration_s)
+        return {"tiny": 10.0, "quick": 600.0, "full": 600.0}[self.size]
 
     @property
     def effective_max_spikes_per_unit(self) -> int | None:

@@ -18,7 +18,28 @@ SECTION_TITLES = {
     "generalization": "Generalization of the VAE localizer to other neurons",
     "nemo": "NEMO unit embeddings",
     "rollae": "Roll-AE well embeddings",
+    "scale": "Memory on a long recording",
 }
+
+
+def _scale_section(scale: dict | None) -> list[str]:
+    if not scale:
+        return ["Not run.", ""]
+    lines = [
+        f"The location sorter ({scale['method']} locations) on a {scale['duration_s'] / 60:.1f}-minute "
+        f"{scale['probe']} recording ({scale['num_channels']} channels) generated lazily from the packaged MEArec "
+        "templates, processed chunk by chunk in its own process:",
+        "",
+    ]
+    lines += _table(
+        ["probe", "duration (s)", "traces as float32 (MB)", "GT spikes", "peaks", "units", "wall time (s)",
+         "peak memory (MB)"],
+        [[scale["probe"], _num(scale["duration_s"], 0), _num(scale["traces_mb"], 0), scale["num_gt_spikes"],
+          scale["num_peaks"], scale["num_units"], _num(scale["wall_s"], 1), _num(scale["peak_rss_mb"], 0)]],
+    )
+    lines += [f"Peak memory of the sorting process: **{_num(scale['peak_rss_mb'], 0)} MB** "
+              f"(the traces alone would take {_num(scale['traces_mb'], 0)} MB).", ""]
+    return lines
 
 
 def _num(value, digits: int = 2) -> str:
@@ -183,7 +204,8 @@ def write_report(
         One per scenario, from :func:`si_amortized.evaluation.evaluate.evaluate_scenario`.
     config : BenchmarkConfig
     wings : dict | None, default: None
-        ``{"nemo": section, "rollae": section}`` from :mod:`si_amortized.evaluation.wings`.
+        ``{"nemo": section, "rollae": section}`` from :mod:`si_amortized.evaluation.wings`, and ``"scale"``
+        from :func:`si_amortized.evaluation.scale.measure_long_recording_memory`.
     run_info : dict | None, default: None
         Command line, versions, wall times, machine.
 
@@ -215,6 +237,7 @@ def write_report(
         "generalization": lambda: _generalization_section(results),
         "nemo": lambda: _wing_section(wings.get("nemo"), fig_dir),
         "rollae": lambda: _wing_section(wings.get("rollae"), fig_dir),
+        "scale": lambda: _scale_section(wings.get("scale")),
     }
     for section in config.sections:
         lines += [f"## {SECTION_TITLES[section]}", ""] + builders[section]()
@@ -233,7 +256,8 @@ def write_report(
         lines += [f"Machine: {run_info['machine']}", ""]
 
     effective = dict(vae_epochs=config.effective_vae_epochs, max_spikes_per_unit=config.effective_max_spikes_per_unit,
-                     sorter_localization_methods=list(config.effective_sorter_localization_methods))
+                     sorter_localization_methods=list(config.effective_sorter_localization_methods),
+                     scale_duration_s=config.effective_scale_duration_s)
     lines += ["## Parameters", "", "Benchmark configuration (`BenchmarkConfig`):", "", "```json",
               json.dumps(_jsonable(asdict(config)), indent=2), "```", "",
               "Values in effect for this size (-1 / null above):", "", "```json", json.dumps(effective, indent=2),

@@ -52,6 +52,10 @@ def test_tiny_report_has_every_section_and_no_nan(tiny_report):
     assert results["run_info"]["versions"]["spikeinterface"]
     sorters = results["scenarios"][0]["sorters"]
     assert set(sorters) == {"location_sorter[vae]", "location_sorter[center_of_mass]", "simple"}
+    scale = results["wings"]["scale"]  # the tiny run sorts 10 s of a lazy Neuropixels-64 recording
+    assert scale["probe"] == "Neuropixels-64" and scale["duration_s"] == 10.0 and scale["num_channels"] == 64
+    assert 0 < scale["num_peaks"] and 0 < scale["peak_rss_mb"] < 4000
+    assert f"Peak memory of the sorting process: **{scale['peak_rss_mb']:.0f} MB**" in text
 
 
 def test_dask_local_cluster_gives_the_local_results(tiny_report, tmp_path):
