@@ -63,6 +63,18 @@ def lazy_ground_truth_recording(
 
 
 def _peak_rss_mb() -> float:
+    """Peak resident memory of this process image (MB).
+
+    Linux's ``VmHWM`` belongs to the current address space; ``ru_maxrss`` survives ``execve`` and would count
+    the memory of the parent a spawned process was forked from.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -102,6 +114,8 @@ def measure_long_recording_memory(
     seed: int = 0,
 ) -> dict:
     """Peak memory of the location sorter on a long lazy recording, measured in a fresh process.
+
+    The process is spawned: in a script, call this under ``if __name__ == "__main__":``.
 
     Parameters
     ----------
