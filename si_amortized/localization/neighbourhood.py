@@ -324,12 +324,11 @@ def compute_examples(
     )
     n = sample_index.size
     table = neighbourhood.channel_table
-    wf, observed, amps = _cut(traces, trough, sign, peak_channel, table, nbefore, nafter, config.amplitude_window_samples)
-    spike_index = np.arange(n)
-    centres = peak_channel
-    valid = amps.max(axis=1, initial=0.0) > 0 if n else np.zeros(0, dtype=bool)
-
+    window = config.amplitude_window_samples
+    spike_index, centres = np.arange(n), peak_channel
     if config.amp_jitter_uv > 0 and config.max_jitter_examples > 1 and n > 0:
+        # which channels also centre an example is decided on the amplitude window alone (a narrow cut)
+        _, observed, amps = _cut(traces, trough, sign, peak_channel, table, window, window + 1, window)
         top = amps.max(axis=1, keepdims=True)
         eligible = (observed > 0) & (amps >= top - config.amp_jitter_uv) & (amps > 0)
         eligible[:, neighbourhood.centre_slot] = False
@@ -338,27 +337,17 @@ def compute_examples(
         order = np.argsort(-ranked, axis=1, kind="stable")[:, : config.max_jitter_examples - 1]
         keep = np.take_along_axis(eligible, order, axis=1)
         rows, cols = np.nonzero(keep)
-        slots = order[rows, cols]
-        extra_spikes = rows
-        extra_centres = table[peak_channel[rows], slots]
-        if extra_spikes.size:
-            wf2, obs2, amps2 = _cut(
-                traces,
-                trough[extra_spikes],
-                sign[extra_spikes],
-                extra_centres,
-                table,
-                nbefore,
-                nafter,
-                config.amplitude_window_samples,
-            )
-            all_spikes = np.concatenate([spike_index, extra_spikes])
+        if rows.size:
+            # one cut for all examples, those of a spike contiguous and its peak-channel example first
+            all_spikes = np.concatenate([spike_index, rows])
             order_all = np.argsort(all_spikes, kind="stable")
-            wf = np.concatenate([wf, wf2])[order_all]
-            observed = np.concatenate([observed, obs2])[order_all]
-            amps = np.concatenate([amps, amps2])[order_all]
-            centres = np.concatenate([centres, extra_centres])[order_all]
             spike_index = all_spikes[order_all]
+            centres = np.concatenate([peak_channel, table[peak_channel[rows], order[rows, cols]]])[order_all]
+    wf, observed, amps = _cut(traces, trough[spike_index], sign[spike_index], centres, table, nbefore, nafter, window)
+    first = np.ones(spike_index.size, dtype=bool)
+    first[1:] = spike_index[1:] != spike_index[:-1]
+    valid = np.zeros(n, dtype=bool)
+    valid[spike_index[first]] = amps[first].max(axis=1, initial=0.0) > 0
     return SpikeExamples(wf, observed, amps, centres.astype(np.int64), spike_index.astype(np.int64), valid)
 
 
