@@ -1,10 +1,20 @@
-"""Ground truth from MEArec: template libraries, simulated recordings, loading with GT properties.
+"""Ground truth from MEArec: template libraries, simulated recordings (probes and 8-electrode wells), loading with GT properties.
 
 ``import si_amortized.datasets`` works without NEURON; only :func:`simulate_templates` needs it.
 """
 
 from ._paths import cache_folder
 from .mearec import load_mearec, read_ground_truth_annotations, simulate_ground_truth, simulate_recording
+from .mearec_wells import (
+    WELL_PROBE_NAME,
+    WellTemplates,
+    select_well_templates,
+    simulate_well_ground_truth,
+    simulate_well_recording,
+    turn_grid_templates,
+    well_323_positions,
+    well_spike_times,
+)
 from .templates import (
     LIBRARY_PROBES,
     TemplateLibrary,
@@ -18,6 +28,8 @@ from .templates import (
 __all__ = [
     "LIBRARY_PROBES",
     "TemplateLibrary",
+    "WELL_PROBE_NAME",
+    "WellTemplates",
     "cache_folder",
     "cell_type_from_mtype",
     "check_neuron_available",
@@ -25,7 +37,13 @@ __all__ = [
     "load_template_library",
     "mtype_from_cell_model",
     "read_ground_truth_annotations",
+    "select_well_templates",
     "simulate_ground_truth",
     "simulate_recording",
     "simulate_templates",
+    "simulate_well_ground_truth",
+    "simulate_well_recording",
+    "turn_grid_templates",
+    "well_323_positions",
+    "well_spike_times",
 ]
