@@ -7,7 +7,7 @@ Pipeline (issue #4):
 2. Each well becomes a MEArec recording on the 8-electrode 3-2-3 well (30 um pitch, templates of the
    packaged SqMEA-10-15 library, one neuron per electrode, one spike per active bin, ``--noise`` uV):
    ``si_amortized.datasets.simulate_well_recording`` (cached in ``SI_AMORTIZED_CACHE``).
-3. Threshold peaks per electrode (``detect_peaks(method="by_channel")``, 5 x MAD, one peak per 0.1 ms:
+3. Threshold peaks per electrode (``detect_peaks(method="by_channel")``, 5 x MAD, one peak per 0.5 ms:
    the package defaults; ``--detect-threshold``, ``--exclude-sweep-ms``) -> per-electrode spike
    trains -> bins of ``--bin-width`` s (``si_amortized.rollae.well_spike_trains`` / ``stack_wells``).
    Bin recovery: detected active bins against the generator's binary trains.
@@ -26,7 +26,7 @@ Pipeline (issue #4):
 Usage::
 
     python benchmarks/rollae_mearec_end_to_end.py                     # 10 wells/class, 200 train wells/class
-    python benchmarks/rollae_mearec_end_to_end.py --exclude-sweep-ms 0.5   # one peak per spike
+    python benchmarks/rollae_mearec_end_to_end.py --exclude-sweep-ms 0.1   # SpikeInterface's default sweep
     python benchmarks/rollae_mearec_end_to_end.py --n-per-class 20 --epochs 10
     python benchmarks/rollae_mearec_end_to_end.py --n-per-class 4 --n-train-per-class 20 --epochs 1  # smoke run
 
@@ -97,7 +97,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=None, help="RollAE epochs (default: the package default)")
     parser.add_argument("--detect-threshold", type=float, default=5.0, help="peak detection threshold (x MAD)")
     parser.add_argument(
-        "--exclude-sweep-ms", type=float, default=0.1, help="peak detection: one peak per channel within this window"
+        "--exclude-sweep-ms", type=float, default=0.5, help="peak detection: one peak per channel within this window"
     )
     parser.add_argument("--folds", type=int, default=5, help="CV folds on the MEArec wells")
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads")

@@ -76,10 +76,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-per-class", type=int, default=500)
     parser.add_argument("--n-bins", type=int, default=300)
-    parser.add_argument("--k", type=int, default=128, help="embedding dimension")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--k", type=int, default=128, help="embedding dimension (also of the baselines)")
+    parser.add_argument("--epochs", type=int, default=None, help="Roll-AE epochs (default: the package default)")
     parser.add_argument("--ae-epochs", type=int, default=20)
-    parser.add_argument("--tau", type=float, default=0.05)
+    parser.add_argument("--tau", type=float, default=None, help="Roll-AE shift-sampling rate (default: the package default)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", nargs="*", default=[], help="methods to skip: ae ae_aug pca metrics")
@@ -101,7 +101,8 @@ def main():
     moved = np.roll(probe[:, sym[rng.integers(len(sym))]], int(rng.integers(1, args.n_bins)), axis=-1)
 
     # Roll-AE
-    model = RollAE(axion_323_positions(), embedding_dim=args.k, tau=args.tau, epochs=args.epochs, receptive_field=32, seed=args.seed)
+    overrides = {k: v for k, v in dict(epochs=args.epochs, tau=args.tau).items() if v is not None}
+    model = RollAE(axion_323_positions(), embedding_dim=args.k, seed=args.seed, **overrides)
     t0 = time.perf_counter()
     model.fit(Xtr)
     times["Roll-AE"] = time.perf_counter() - t0
@@ -114,7 +115,9 @@ def main():
     results["Roll-AE (pooled features)"] = classify(Ptr, Pte, ltr, lte)
     times["Roll-AE (pooled features)"] = times["Roll-AE"]
     times["Roll-AE (embedding)"] = times.pop("Roll-AE")
-    print(f"Roll-AE: fit {times['Roll-AE (embedding)']:.1f} s ({args.epochs} epochs, tau {args.tau}), "
+    cfg = model.config
+    print(f"Roll-AE: fit {times['Roll-AE (embedding)']:.1f} s ({cfg.epochs} epochs, tau {cfg.tau}, receptive field "
+          f"{cfg.receptive_field} bins, target smoothing {cfg.target_smoothing} bins), "
           f"inference over all {args.n_bins} shifts x {len(sym)} symmetries: {len(X) / infer_s:.0f} wells/s")
 
     if "ae" not in args.skip:

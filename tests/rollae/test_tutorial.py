@@ -15,3 +15,5 @@ def test_tutorial_runs_quick(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "rollae_wells.png").exists()
     assert "max |embedding(flipped, shifted) - embedding|" in proc.stdout
+    recovered = float(proc.stdout.split("bins recovered from the recording: ")[1].split()[0])
+    assert recovered >= 0.95, proc.stdout
