@@ -40,6 +40,10 @@ class RollAEConfig:
     target_smoothing : float, default: 1.0
         Standard deviation (bins) of a circular Gaussian applied to the reconstruction target,
         i.e. the loss compares rates rather than single spikes; 0 uses the input itself (the paper).
+    reconstruction_loss : {"mse", "poisson"}, default: "mse"
+        Loss between a transformed input and the reconstruction: mean squared error (the paper), or the
+        Poisson negative log-likelihood of the (transformed, scaled) counts under positive decoder rates.
+        Both keep the Lemma A.1 form (min over the set) and the FFT computation.
     scale_loss_by_set_size : bool, default: False
         Multiply the loss by the set size (Lemma A.1's exact linear-assignment value); off by default
         because it only rescales gradients.
@@ -62,6 +66,7 @@ class RollAEConfig:
     input_transform: str = "log1p"
     input_scale: str = "std"
     target_smoothing: float = 1.0
+    reconstruction_loss: str = "mse"
     scale_loss_by_set_size: bool = False
     seed: int | None = 0
     device: str | None = None
@@ -77,6 +82,8 @@ class RollAEConfig:
             raise ValueError(f"input_transform must be 'none' or 'log1p', got {self.input_transform!r}")
         if self.input_scale not in ("std", "max", "none"):
             raise ValueError(f"input_scale must be 'std', 'max' or 'none', got {self.input_scale!r}")
+        if self.reconstruction_loss not in ("mse", "poisson"):
+            raise ValueError(f"reconstruction_loss must be 'mse' or 'poisson', got {self.reconstruction_loss!r}")
         if self.target_smoothing < 0:
             raise ValueError("target_smoothing must be >= 0")
         if self.receptive_field is not None and self.receptive_field < 1:

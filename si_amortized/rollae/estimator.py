@@ -137,6 +137,7 @@ class RollAE:
             tau=cfg.tau,
             target_smoothing=cfg.target_smoothing,
             scale_loss_by_set_size=cfg.scale_loss_by_set_size,
+            element_loss=cfg.reconstruction_loss,
             generator=generator,
             device=device,
             verbose=verbose,
@@ -155,6 +156,7 @@ class RollAE:
             symmetries=torch.as_tensor(self.symmetries_),
             receptive_field=cfg.receptive_field,
             activation=cfg.activation,
+            output_activation="softplus" if cfg.reconstruction_loss == "poisson" else "none",
         )
 
     def transform(self, X, batch_size: int = 64, device: str | None = None, features: str = "embedding") -> np.ndarray:

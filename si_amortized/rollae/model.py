@@ -98,6 +98,8 @@ class RollAENet(nn.Module):
         If given, the first-layer weights are restricted to this many consecutive bins (a local kernel;
         still an MLP on each shifted element). ``None``: the full ``num_bins`` (the paper).
     activation : {"relu", "gelu", "elu", "tanh"}, default: "relu"
+    output_activation : {"none", "softplus"}, default: "none"
+        Applied to the decoder output: ``"softplus"`` gives positive rates (for a Poisson loss).
     """
 
     def __init__(
@@ -110,10 +112,14 @@ class RollAENet(nn.Module):
         symmetries: torch.Tensor | None = None,
         receptive_field: int | None = None,
         activation: str = "relu",
+        output_activation: str = "none",
     ):
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+        if output_activation not in ("none", "softplus"):
+            raise ValueError(f"output_activation must be 'none' or 'softplus', got {output_activation!r}")
+        self.output_activation = output_activation
         if len(encoder_hidden) < 1:
             raise ValueError("encoder_hidden needs at least one layer (the FFT first layer)")
         self.num_electrodes = int(num_electrodes)
@@ -225,8 +231,9 @@ class RollAENet(nn.Module):
         return self.encoder_rest(self.first_activation(h))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Decoder MLP: ``(batch, embedding_dim) -> (batch, num_electrodes, num_bins)``."""
-        return self.decoder(z).view(z.shape[0], self.num_electrodes, self.num_bins)
+        """Decoder MLP: ``(batch, embedding_dim) -> (batch, num_electrodes, num_bins)`` (then the output activation)."""
+        out = self.decoder(z).view(z.shape[0], self.num_electrodes, self.num_bins)
+        return nn.functional.softplus(out) if self.output_activation == "softplus" else out
 
     def forward(self, x: torch.Tensor, shifts: torch.Tensor | None = None, method: str = "auto"):
         """Return ``(embedding, reconstruction)``."""

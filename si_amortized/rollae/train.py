@@ -36,6 +36,7 @@ def train_rollae(
     tau: float = 1.0,
     target_smoothing: float = 0.0,
     scale_loss_by_set_size: bool = False,
+    element_loss: str = "mse",
     mode: str = "rollae",
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
@@ -54,6 +55,9 @@ def train_rollae(
         Shift-sampling rate: ``max(1, round(tau * D))`` shifts drawn per batch.
     target_smoothing : float, default: 0.0
         Circular Gaussian sigma (bins) applied to the loss target.
+    element_loss : {"mse", "poisson"}, default: "mse"
+        Roll-AE only: the loss between one transformed input and the reconstruction (see
+        :func:`~si_amortized.rollae.loss.rollae_loss`); ``"poisson"`` needs a net with positive outputs.
     mode : {"rollae", "ae", "ae_shift_aug"}, default: "rollae"
         ``"ae"``: a plain autoencoder (shift 0 only, mean squared error); ``"ae_shift_aug"``: the same
         with a random cyclic shift of every input (and a random layout symmetry) as augmentation,
@@ -91,7 +95,9 @@ def train_rollae(
                 else:
                     shifts = torch.randperm(d, generator=generator)[:n_shifts]
                 z, xhat = net(xb, shifts=shifts)
-                loss = rollae_loss(target, xhat, symmetries=sym, scale_by_set_size=scale_loss_by_set_size)
+                loss = rollae_loss(
+                    target, xhat, symmetries=sym, scale_by_set_size=scale_loss_by_set_size, element_loss=element_loss
+                )
             else:
                 if mode == "ae_shift_aug":
                     s = torch.randint(0, d, (xb.shape[0],), generator=generator)

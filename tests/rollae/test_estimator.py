@@ -61,6 +61,18 @@ def test_training_reduces_the_loss():
     assert model.history_[-1] < 0.9 * model.history_[0]
 
 
+def test_poisson_reconstruction_loss_fits_invariant_positive_rates():
+    X = _wells(16, 30, seed=2)
+    model = RollAE(axion_323_positions(), **dict(SMALL, reconstruction_loss="poisson", epochs=6, learning_rate=3e-3))
+    model.fit(X)
+    assert model.history_[-1] < model.history_[0]
+    assert np.all(model.reconstruct(X[:3]) > 0)  # softplus rates
+    g = layout_symmetries(axion_323_positions())[1]
+    np.testing.assert_allclose(model.transform(np.roll(X[:, g], 7, axis=-1)), model.transform(X), atol=2e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="reconstruction_loss"):
+        RollAEConfig(reconstruction_loss="l1")
+
+
 def test_wells_with_no_spikes(fitted):
     model, X = fitted
     emb = model.transform(np.zeros((2, 8, 40), np.float32))
