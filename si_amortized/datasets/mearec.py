@@ -72,6 +72,33 @@ def _select_templates_for_mtypes(
     return np.array(chosen)
 
 
+def _cache_path(key: dict, subfolder: str, probe_name: str) -> Path:
+    """``<cache>/<subfolder>/mearec_<probe_name>_<digest of key>.h5``: one file per set of inputs."""
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return cache_folder() / subfolder / f"mearec_{probe_name}_{digest}.h5"
+
+
+def _mearec_seeds(seed: int) -> dict:
+    """MEArec's four seeds derived from one."""
+    return {"spiketrains": seed, "templates": seed + 1, "convolution": seed + 2, "noise": seed + 3}
+
+
+def _generate_and_save(output: Path, *, verbose: bool, include_spike_traces: bool = True, **gen_kwargs) -> Path:
+    """``MEArec.gen_recordings(**gen_kwargs)`` (quiet unless ``verbose``), written to ``output`` atomically."""
+    import MEArec as mr
+
+    # MEArec prints some messages whatever its verbosity
+    quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+    with quiet:
+        recgen = mr.gen_recordings(verbose=verbose, **gen_kwargs)
+    tmp_output = output.with_suffix(".partial.h5")
+    mr.save_recording_generator(
+        recgen, filename=str(tmp_output), verbose=False, include_spike_traces=include_spike_traces
+    )
+    tmp_output.replace(output)
+    return output
+
+
 def simulate_recording(
     probe: str = "SqMEA-10-15",
     *,
@@ -159,16 +186,13 @@ def simulate_recording(
             b"".join(np.asarray(s, dtype="float64").tobytes() for s in spike_trains) + "|".join(cell_models).encode()
         ).hexdigest()[:10],
     )
-    if output is None:
-        digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-        output = cache_folder() / "recordings" / f"mearec_{probe}_{digest}.h5"
-    output = Path(output)
+    output = _cache_path(key, "recordings", probe) if output is None else Path(output)
     if output.is_file() and not overwrite:
         return output
     output.parent.mkdir(parents=True, exist_ok=True)
 
     params = mr.get_default_recordings_params()
-    params["seeds"] = {"spiketrains": seed, "templates": seed + 1, "convolution": seed + 2, "noise": seed + 3}
+    params["seeds"] = _mearec_seeds(seed)
     params["templates"].update(min_dist=float(min_dist), min_amp=float(min_amp), max_amp=float(max_amp))
     params["recordings"].update(
         noise_level=float(noise_level), noise_mode=noise_mode, filter=bool(filter), dtype=dtype,
@@ -187,18 +211,10 @@ def simulate_recording(
             min_dist=min_dist, min_amp=min_amp, max_amp=max_amp,
         )
 
-    # MEArec prints some messages whatever its verbosity
-    quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
-    with quiet:
-        recgen = mr.gen_recordings(
-            params=params, tempgen=tempgen, spgen=spgen, template_ids=template_ids,
-            verbose=verbose, n_jobs=n_jobs, tmp_mode="memmap",
-            tmp_folder=str(cache_folder() / "tmp"),
-        )
-    tmp_output = output.with_suffix(".partial.h5")
-    mr.save_recording_generator(recgen, filename=str(tmp_output), verbose=False)
-    tmp_output.replace(output)
-    return output
+    return _generate_and_save(
+        output, verbose=verbose, params=params, tempgen=tempgen, spgen=spgen, template_ids=template_ids,
+        n_jobs=n_jobs, tmp_mode="memmap", tmp_folder=str(cache_folder() / "tmp"),
+    )
 
 
 def _user_spike_trains(library, spike_trains, cell_models, *, duration, seed, min_dist, min_amp, max_amp):

@@ -28,17 +28,14 @@ least one refractory period apart.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
-import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ._paths import cache_folder
+from .mearec import _cache_path, _generate_and_save, _mearec_seeds
 from .templates import TemplateLibrary, cell_type_from_mtype, load_template_library, mtype_from_cell_model
 
 __all__ = [
@@ -475,10 +472,7 @@ def simulate_well_recording(
         refractory_period_ms=float(refractory_period_ms), seed=int(seed), sampling_frequency=sampling_frequency,
         filter=bool(filter), dtype=str(dtype),
     )
-    if output is None:
-        digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-        output = cache_folder() / "well_recordings" / f"mearec_{WELL_PROBE_NAME}_{digest}.h5"
-    output = Path(output)
+    output = _cache_path(key, "well_recordings", WELL_PROBE_NAME) if output is None else Path(output)
     if output.is_file() and not overwrite:
         return output
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -495,23 +489,17 @@ def simulate_well_recording(
     tempgen = templates.to_template_generator(order)
 
     params = mr.get_default_recordings_params()
-    params["seeds"] = {"spiketrains": seed, "templates": seed + 1, "convolution": seed + 2, "noise": seed + 3}
+    params["seeds"] = _mearec_seeds(seed)
     params["recordings"].update(
         noise_level=float(noise_level), noise_mode="uncorrelated", filter=bool(filter), dtype=dtype,
         fs=sampling_frequency, chunk_duration=0,
     )
     n_exc = int(np.sum(cell_types == "E"))
     params["spiketrains"].update(duration=duration, n_exc=n_exc, n_inh=n_el - n_exc)
-    # MEArec prints some messages whatever its verbosity
-    quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
-    with quiet:
-        recgen = mr.gen_recordings(
-            params=params, tempgen=tempgen, spgen=spgen, template_ids=np.arange(n_el), verbose=verbose, n_jobs=1,
-        )
-    tmp_output = output.with_suffix(".partial.h5")
-    mr.save_recording_generator(recgen, filename=str(tmp_output), verbose=False, include_spike_traces=False)
-    tmp_output.replace(output)
-    return output
+    return _generate_and_save(
+        output, verbose=verbose, include_spike_traces=False, params=params, tempgen=tempgen, spgen=spgen,
+        template_ids=np.arange(n_el), n_jobs=1,
+    )
 
 
 def simulate_well_ground_truth(binary_well, bin_width_s: float = 0.05, **kwargs):
