@@ -26,7 +26,7 @@ Pipeline (issue #4):
 Usage::
 
     python benchmarks/rollae_mearec_end_to_end.py                     # 10 wells/class, 200 train wells/class
-    python benchmarks/rollae_mearec_end_to_end.py --exclude-sweep-ms 0.1   # SpikeInterface's default sweep
+    python benchmarks/rollae_mearec_end_to_end.py --exclude-sweep-ms 0.1   # the earlier, narrower sweep
     python benchmarks/rollae_mearec_end_to_end.py --n-per-class 20 --epochs 10
     python benchmarks/rollae_mearec_end_to_end.py --n-per-class 4 --n-train-per-class 20 --epochs 1  # smoke run
 

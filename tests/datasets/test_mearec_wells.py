@@ -167,7 +167,7 @@ def test_detected_peaks_recover_the_active_bins(binary_well, well_gt):
     false_alarms = (detected & ~active).sum() / (~active).sum()
     assert recall >= 0.9, recall
     assert false_alarms <= 0.1, false_alarms
-    # one peak per spike: the default 0.5 ms sweep counts each spike once, where SpikeInterface's 0.1 ms
+    # one peak per spike: the default 0.5 ms sweep counts each spike once, where a 0.1 ms sweep
     # finds a second trough on some of them (on this well: 2 vs 24 extra spikes out of 117)
     counts = well.binned(BIN_WIDTH_S)
     excess = np.clip(counts - binary_well, 0, None).sum()
