@@ -135,9 +135,9 @@ def electrode_spike_samples(
         Recording: threshold peaks on each channel (``detect_peaks(method="by_channel")``).
         Analyzer: the spikes of each unit on its main channel (``analyzer.get_main_channels``).
     detect_kwargs : dict | None
-        ``method_kwargs`` for ``detect_peaks`` (default ``detect_threshold=5, exclude_sweep_ms=0.5`` and noise
-        levels from random slices seeded with 0, so that peaks are reproducible: one
-        peak per 0.5 ms on a channel; with 0.1 ms, ~14 % of MEArec spikes were counted twice).
+        ``method_kwargs`` for ``detect_peaks``. Default ``detect_threshold=5, exclude_sweep_ms=0.5``: one peak
+        per 0.5 ms on a channel (with 0.1 ms, ~14 % of MEArec spikes were counted twice). Without
+        ``noise_levels``, they are estimated on random slices seeded with 0, so peaks are reproducible.
     job_kwargs : dict | None
     unit_ids : array-like | None
         Analyzer only: restrict to these units.
@@ -161,11 +161,11 @@ def electrode_spike_samples(
         return {c: np.sort(np.concatenate(v)) if v else np.zeros(0, np.int64) for c, v in out.items()}
     from spikeinterface.sortingcomponents.peak_detection import detect_peaks
 
-    # noise levels from seeded random slices: the same peaks on every call
-    method_kwargs = dict(
-        peak_sign=peak_sign, detect_threshold=5.0, exclude_sweep_ms=0.5, random_slices_kwargs=dict(seed=0)
-    )
+    method_kwargs = dict(peak_sign=peak_sign, detect_threshold=5.0, exclude_sweep_ms=0.5)
     method_kwargs.update(detect_kwargs or {})
+    if "noise_levels" not in method_kwargs:
+        # detect_peaks estimates them on random slices: seeded, the same peaks on every call
+        method_kwargs.setdefault("random_slices_kwargs", dict(seed=0))
     peaks = detect_peaks(obj, method="by_channel", method_kwargs=method_kwargs, job_kwargs=job_kwargs or {})
     samples = peaks["sample_index"].astype(np.int64) + offsets[peaks["segment_index"]]
     chans = peaks["channel_index"]

@@ -177,6 +177,14 @@ def test_detected_peaks_recover_the_active_bins(binary_well, well_gt):
         recording, detect_kwargs=dict(exclude_sweep_ms=0.1), job_kwargs=dict(n_jobs=1, progress_bar=False)
     )
     assert np.clip(narrow.binned(BIN_WIDTH_S) - binary_well, 0, None).sum() > excess
+    # the same peaks on every call (seeded noise estimate), and user-given noise levels are used as they are
+    (again,) = well_spike_trains(recording, job_kwargs=dict(n_jobs=1, progress_bar=False))
+    np.testing.assert_array_equal(again.binned(BIN_WIDTH_S), counts)
+    mad = np.median(np.abs(recording.get_traces()), axis=0) / 0.6744897501960817
+    (given,) = well_spike_trains(
+        recording, detect_kwargs=dict(noise_levels=mad.astype("float32")), job_kwargs=dict(n_jobs=1, progress_bar=False)
+    )
+    assert np.mean((given.binned(BIN_WIDTH_S) > 0) == active) >= 0.95
 
 
 def test_cached_recording_is_reused(binary_well, tmp_path, monkeypatch):
