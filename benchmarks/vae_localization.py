@@ -2,7 +2,9 @@
 
 Prints, per noise level: per-spike 2D error to the soma (mean +- sd, median; and split into
 isolated spikes of somas under the array / spikes with another spike within 1 ms / somas outside
-the array), throughput (spikes/s; VAE training and inference separately) with ratios to
+the array), the point-source floor (every spike placed at the point source fitted by least squares
+to its unit's average template: the error of the amplitude model itself, without noise or
+collisions), throughput (spikes/s; VAE training and inference separately) with ratios to
 center_of_mass measured in the same run, and GMM sorting from locations (and locations + 2
 whitened PCs) scored with ``compare_sorter_to_ground_truth``.
 
@@ -25,6 +27,7 @@ import numpy as np
 
 import si_amortized  # noqa: F401  (registers vae_locations)
 from si_amortized.datasets import load_mearec, simulate_recording
+from si_amortized.evaluation.point_source_fit import AMPLITUDE_MODELS, fit_template_sources
 from si_amortized.localization import FeatureConfig, examples_from_recording
 from si_amortized.localization.config import PAPER_SETTINGS
 
@@ -137,6 +140,14 @@ def run_one(path, args):
     print("\n2D error to the soma (um)")
     for name, loc in results.items():
         row, _ = error_table(name, loc, gt, (~colliding) & inside, colliding, ~inside)
+        print("  " + row)
+    print("  reference, not a localizer: every spike at the point source fitted to its unit's average template")
+    templates = analyzer.get_extension("templates").get_data()
+    for amplitude_model in AMPLITUDE_MODELS:
+        sources = fit_template_sources(templates, contacts, half_width_um=args.half_width, model=amplitude_model)
+        floor = np.zeros(num_spikes, dtype=[("x", "float64"), ("y", "float64")])
+        floor["x"], floor["y"] = sources[spikes["unit_index"], 0], sources[spikes["unit_index"], 1]
+        row, _ = error_table(f"floor: {amplitude_model}", floor, gt, (~colliding) & inside, colliding, ~inside)
         print("  " + row)
 
     print("\nThroughput (spikes/s, n_jobs=%d) and ratio to center_of_mass" % args.n_jobs)
