@@ -83,6 +83,7 @@ def main():
     parser.add_argument(
         "--target-smoothing", type=float, default=None, help="Roll-AE target smoothing in bins (default: the package default)"
     )
+    parser.add_argument("--lr-schedule", default=None, help="Roll-AE learning-rate schedule (default: the package default)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", nargs="*", default=[], help="methods to skip: ae ae_aug pca metrics")
@@ -104,7 +105,9 @@ def main():
     moved = np.roll(probe[:, sym[rng.integers(len(sym))]], int(rng.integers(1, args.n_bins)), axis=-1)
 
     # Roll-AE
-    overrides = {k: v for k, v in dict(epochs=args.epochs, tau=args.tau, target_smoothing=args.target_smoothing).items() if v is not None}
+    overrides = {k: v for k, v in dict(
+        epochs=args.epochs, tau=args.tau, target_smoothing=args.target_smoothing, lr_schedule=args.lr_schedule
+    ).items() if v is not None}
     model = RollAE(axion_323_positions(), embedding_dim=args.k, seed=args.seed, **overrides)
     t0 = time.perf_counter()
     model.fit(Xtr)
@@ -120,7 +123,7 @@ def main():
     times["Roll-AE (embedding)"] = times.pop("Roll-AE")
     cfg = model.config
     print(f"Roll-AE: fit {times['Roll-AE (embedding)']:.1f} s ({cfg.epochs} epochs, tau {cfg.tau}, receptive field "
-          f"{cfg.receptive_field} bins, target smoothing {cfg.target_smoothing} bins), "
+          f"{cfg.receptive_field} bins, target smoothing {cfg.target_smoothing} bins, {cfg.lr_schedule} learning rate), "
           f"inference over all {args.n_bins} shifts x {len(sym)} symmetries: {len(X) / infer_s:.0f} wells/s")
 
     if "ae" not in args.skip:
@@ -150,7 +153,7 @@ def main():
     print(header)
     for name, res in results.items():
         inv = invariance.get(name)
-        print(f"{name:28s} " + " ".join(f"{res[t]:8.3f}" for t in TASKS) + f" {times[name]:8.1f} {('%.1e' % inv) if inv is not None else '-':>28s}")
+        print(f"{name:28s} " + " ".join(f"{res[t]:8.4f}" for t in TASKS) + f" {times[name]:8.1f} {('%.1e' % inv) if inv is not None else '-':>28s}")
     ref = results["Roll-AE (embedding)"]["label"]
     for name, res in results.items():
         if not name.startswith("Roll-AE"):

@@ -134,6 +134,7 @@ class RollAE:
             batch_size=cfg.batch_size,
             learning_rate=cfg.learning_rate,
             weight_decay=cfg.weight_decay,
+            lr_schedule=cfg.lr_schedule,
             tau=cfg.tau,
             target_smoothing=cfg.target_smoothing,
             scale_loss_by_set_size=cfg.scale_loss_by_set_size,
@@ -223,6 +224,7 @@ class RollAE:
         if meta.get("format_version") != _FORMAT_VERSION:
             raise ValueError(f"unsupported RollAE format version {meta.get('format_version')}")
         cfg = dict(meta["config"])
+        cfg.setdefault("lr_schedule", "constant")  # models saved before the option existed were trained so
         for key in ("encoder_hidden", "decoder_hidden"):
             if cfg.get(key) is not None:
                 cfg[key] = tuple(cfg[key])

@@ -33,6 +33,7 @@ def train_rollae(
     batch_size: int,
     learning_rate: float,
     weight_decay: float = 0.0,
+    lr_schedule: str = "constant",
     tau: float = 1.0,
     target_smoothing: float = 0.0,
     scale_loss_by_set_size: bool = False,
@@ -51,6 +52,9 @@ def train_rollae(
         Already transformed and scaled wells.
     epochs, batch_size, learning_rate, weight_decay :
         Adam settings.
+    lr_schedule : {"constant", "cosine"}, default: "constant"
+        ``"cosine"``: the learning rate follows ``lr * (1 + cos(pi * step / total_steps)) / 2``,
+        stepped per batch, reaching 0 after the last batch.
     tau : float, default: 1.0
         Shift-sampling rate: ``max(1, round(tau * D))`` shifts drawn per batch.
     target_smoothing : float, default: 0.0
@@ -72,6 +76,8 @@ def train_rollae(
     """
     if mode not in ("rollae", "ae", "ae_shift_aug"):
         raise ValueError(f"mode must be 'rollae', 'ae' or 'ae_shift_aug', got {mode!r}")
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
     device = torch.device(device)
     net.to(device)
     net.train()
@@ -79,6 +85,12 @@ def train_rollae(
     data = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
     n, _, d = data.shape
     opt = torch.optim.Adam(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    total_steps = epochs * math.ceil(n / batch_size)
+    scheduler = None
+    if lr_schedule == "cosine" and total_steps > 0:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+        )
     n_shifts = max(1, int(round(tau * d)))
     sym = net.symmetries
     history: list[float] = []
@@ -113,6 +125,8 @@ def train_rollae(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if scheduler is not None:
+                scheduler.step()
             total += float(loss.detach()) * xb.shape[0]
         history.append(total / max(n, 1))
         if verbose:

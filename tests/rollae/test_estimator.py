@@ -43,6 +43,12 @@ def test_save_load_roundtrip(fitted, tmp_path):
     loaded = RollAE.load(tmp_path / "m")
     np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
     assert loaded.config == model.config
+    # a model saved before lr_schedule existed was trained with a constant learning rate
+    meta, state = model.state()
+    meta = dict(meta, config={k: v for k, v in meta["config"].items() if k != "lr_schedule"})
+    old = RollAE.from_state(meta, state)
+    assert old.config.lr_schedule == "constant" and model.config.lr_schedule == "cosine"
+    np.testing.assert_array_equal(old.transform(X), model.transform(X))
     with pytest.raises(FileNotFoundError):
         RollAE.load(tmp_path / "nothing")
 
@@ -135,3 +141,29 @@ def test_pooled_features_invariant_and_contain_the_embedding(fitted):
     np.testing.assert_allclose(model.transform(X2, features="pooled"), pooled, atol=2e-5, rtol=1e-4)
     with pytest.raises(ValueError):
         model.transform(X, features="hidden")
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_learning_rate_schedule_per_batch(monkeypatch, schedule):
+    from si_amortized.rollae.model import RollAENet
+    from si_amortized.rollae.train import train_rollae
+
+    seen = []
+    original_step = torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    X = _wells(10, 30)
+    net = RollAENet(8, 30, 4, encoder_hidden=(8,), decoder_hidden=(8,))
+    train_rollae(net, X, epochs=3, batch_size=4, learning_rate=2e-3, lr_schedule=schedule, tau=0.2)
+    total = 3 * 3  # 3 epochs x ceil(10 / 4) batches
+    step = np.arange(total)
+    expected = 2e-3 * (0.5 * (1 + np.cos(np.pi * step / total)) if schedule == "cosine" else np.ones(total))
+    np.testing.assert_allclose(seen, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_rollae(net, X, epochs=1, batch_size=4, learning_rate=1e-3, lr_schedule="step")
+    with pytest.raises(ValueError, match="lr_schedule"):
+        RollAEConfig(lr_schedule="linear")
