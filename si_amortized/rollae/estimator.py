@@ -224,7 +224,6 @@ class RollAE:
         if meta.get("format_version") != _FORMAT_VERSION:
             raise ValueError(f"unsupported RollAE format version {meta.get('format_version')}")
         cfg = dict(meta["config"])
-        cfg.setdefault("lr_schedule", "constant")  # models saved before the option existed were trained so
         for key in ("encoder_hidden", "decoder_hidden"):
             if cfg.get(key) is not None:
                 cfg[key] = tuple(cfg[key])
