@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .loss import RECONSTRUCTION_LOSSES
+from .train import LR_SCHEDULES
+
 __all__ = ["RollAEConfig"]
 
 
@@ -87,14 +90,14 @@ class RollAEConfig:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
         if self.epochs < 0 or self.batch_size < 1:
             raise ValueError("epochs must be >= 0 and batch_size >= 1")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.input_transform not in ("none", "log1p"):
             raise ValueError(f"input_transform must be 'none' or 'log1p', got {self.input_transform!r}")
         if self.input_scale not in ("std", "max", "none"):
             raise ValueError(f"input_scale must be 'std', 'max' or 'none', got {self.input_scale!r}")
-        if self.reconstruction_loss not in ("mse", "poisson"):
-            raise ValueError(f"reconstruction_loss must be 'mse' or 'poisson', got {self.reconstruction_loss!r}")
+        if self.reconstruction_loss not in RECONSTRUCTION_LOSSES:
+            raise ValueError(f"reconstruction_loss must be one of {RECONSTRUCTION_LOSSES}, got {self.reconstruction_loss!r}")
         if self.target_smoothing < 0:
             raise ValueError("target_smoothing must be >= 0")
         if self.receptive_field is not None and self.receptive_field < 1:

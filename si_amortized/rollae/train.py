@@ -10,7 +10,10 @@ import torch
 
 from .loss import rollae_loss
 
-__all__ = ["train_rollae", "circular_gaussian_smooth"]
+__all__ = ["train_rollae", "circular_gaussian_smooth", "LR_SCHEDULES"]
+
+#: learning-rate schedules of :func:`train_rollae`
+LR_SCHEDULES = ("constant", "cosine")
 
 
 def circular_gaussian_smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -76,8 +79,8 @@ def train_rollae(
     """
     if mode not in ("rollae", "ae", "ae_shift_aug"):
         raise ValueError(f"mode must be 'rollae', 'ae' or 'ae_shift_aug', got {mode!r}")
-    if lr_schedule not in ("constant", "cosine"):
-        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
     device = torch.device(device)
     net.to(device)
     net.train()
