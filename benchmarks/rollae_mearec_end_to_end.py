@@ -95,6 +95,7 @@ def main():
     parser.add_argument("--bin-width", type=float, default=0.05, help="bin width (s)")
     parser.add_argument("--noise", type=float, default=10.0, help="MEArec noise level (uV)")
     parser.add_argument("--epochs", type=int, default=None, help="RollAE epochs (default: the package default)")
+    parser.add_argument("--tau", type=float, default=None, help="RollAE shift-sampling rate (default: the package default)")
     parser.add_argument("--detect-threshold", type=float, default=5.0, help="peak detection threshold (x MAD)")
     parser.add_argument(
         "--exclude-sweep-ms", type=float, default=0.5, help="peak detection: one peak per channel within this window"
@@ -164,7 +165,7 @@ def main():
 
     # 4. RollAE on purely synthetic wells
     X_syn, labels_syn = make_synthetic_dataset(args.n_train_per_class, n_bins=args.n_bins, seed=args.seed)
-    kwargs = {} if args.epochs is None else dict(epochs=args.epochs)
+    kwargs = {name: value for name, value in (("epochs", args.epochs), ("tau", args.tau)) if value is not None}
     model = RollAE(positions, **kwargs)
     cfg = model.config
     t0 = time.perf_counter()

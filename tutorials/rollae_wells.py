@@ -58,7 +58,7 @@ print(f"synthetic wells: {X.shape}, 16 classes; mean rate per bin {X.mean():.3f}
 # ---------------------------------------------------------------- 2. RollAE on arrays
 positions = axion_323_positions(pitch=200.0)  # um; the layout's 4 mirror flips are found from geometry
 print("layout symmetries:\n", layout_symmetries(positions))
-model = RollAE(positions, embedding_dim=16 if QUICK else 64, epochs=2 if QUICK else 15, tau=0.05, seed=0)
+model = RollAE(positions, embedding_dim=16 if QUICK else 64, epochs=2 if QUICK else 15, seed=0)
 model.fit(X)
 emb = model.transform(X)
 print(f"embeddings {emb.shape}; training loss {model.history_[0]:.3f} -> {model.history_[-1]:.3f}")

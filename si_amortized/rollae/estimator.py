@@ -31,7 +31,7 @@ class RollAE:
     config : RollAEConfig | None, default: None
         Full configuration; keyword arguments override its fields.
     **kwargs
-        Any :class:`RollAEConfig` field, e.g. ``embedding_dim=128, epochs=30, tau=0.05, seed=0, device="auto"``.
+        Any :class:`RollAEConfig` field, e.g. ``embedding_dim=128, epochs=30, tau=0.02, seed=0, device="auto"``.
 
     Attributes
     ----------

@@ -167,3 +167,31 @@ def test_learning_rate_schedule_per_batch(monkeypatch, schedule):
         train_rollae(net, X, epochs=1, batch_size=4, learning_rate=1e-3, lr_schedule="step")
     with pytest.raises(ValueError, match="lr_schedule"):
         RollAEConfig(lr_schedule="linear")
+
+
+@pytest.mark.parametrize("tau, expected", [(0.02, 6), (0.001, 1), (1.0, None)])
+def test_shift_sampling_rate(tau, expected):
+    """Training draws max(1, round(tau * D)) distinct shifts per batch (a fresh draw each batch); tau = 1 uses all."""
+    from si_amortized.rollae.model import RollAENet
+    from si_amortized.rollae.train import train_rollae
+
+    class RecordingNet(RollAENet):
+        def forward(self, x, shifts=None, method="auto"):
+            seen.append(None if shifts is None else shifts.clone())
+            return super().forward(x, shifts=shifts, method=method)
+
+    seen = []
+    d = 300
+    X = _wells(8, d)
+    net = RecordingNet(8, d, 4, encoder_hidden=(8,), decoder_hidden=(8,), receptive_field=4)
+    train_rollae(net, X, epochs=2, batch_size=4, learning_rate=1e-3, tau=tau)
+    assert len(seen) == 4  # 2 epochs x 2 batches
+    if expected is None:
+        assert all(s is None for s in seen)
+        return
+    for s in seen:
+        assert s.numel() == expected and len(set(s.tolist())) == expected
+        assert int(s.min()) >= 0 and int(s.max()) < d
+    if expected > 1:
+        assert len({tuple(sorted(s.tolist())) for s in seen}) > 1
+    assert RollAEConfig().tau == 0.02
