@@ -194,4 +194,3 @@ def test_shift_sampling_rate(tau, expected):
         assert int(s.min()) >= 0 and int(s.max()) < d
     if expected > 1:
         assert len({tuple(sorted(s.tolist())) for s in seen}) > 1
-    assert RollAEConfig().tau == 0.02
