@@ -165,8 +165,8 @@ def main():
 
     # 4. RollAE on purely synthetic wells
     X_syn, labels_syn = make_synthetic_dataset(args.n_train_per_class, n_bins=args.n_bins, seed=args.seed)
-    kwargs = {name: value for name, value in (("epochs", args.epochs), ("tau", args.tau)) if value is not None}
-    model = RollAE(positions, **kwargs)
+    overrides = {k: v for k, v in dict(epochs=args.epochs, tau=args.tau).items() if v is not None}
+    model = RollAE(positions, **overrides)
     cfg = model.config
     t0 = time.perf_counter()
     model.fit(X_syn)
