@@ -28,7 +28,7 @@ Usage::
     python benchmarks/rollae_mearec_end_to_end.py                     # 10 wells/class, 200 train wells/class
     python benchmarks/rollae_mearec_end_to_end.py --exclude-sweep-ms 0.1   # the earlier, narrower sweep
     python benchmarks/rollae_mearec_end_to_end.py --n-per-class 20 --epochs 10
-    python benchmarks/rollae_mearec_end_to_end.py --n-per-class 4 --n-train-per-class 20 --epochs 1  # smoke run
+    python benchmarks/rollae_mearec_end_to_end.py --n-per-class 4 --folds 4 --n-train-per-class 20 --epochs 1  # smoke run
 
 Each MEArec well lasts ``n_bins * bin_width`` s (300 x 0.05 = 15 s, 15 MB in the cache); about 0.6 s per
 well to simulate and 0.2 s to detect on one shared core, then reused from the cache. The default run
@@ -104,6 +104,8 @@ def main():
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if not 2 <= args.folds <= args.n_per_class:
+        parser.error(f"--folds must be between 2 and --n-per-class ({args.n_per_class}), got {args.folds}")
     sys.stdout.reconfigure(line_buffering=True)
     t_start = time.perf_counter()
 
