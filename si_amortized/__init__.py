@@ -11,3 +11,4 @@ __version__ = "0.1.0"
 from . import datasets  # noqa: E402,F401
 from . import localization, nemo, rollae  # noqa: E402,F401  (importing registers the extensions)
 from . import sorters  # noqa: E402,F401  (registers "location_sorter" with spikeinterface.sorters)
+from .model_store import load_model, save_model  # noqa: E402,F401  (one file format for every trained model)

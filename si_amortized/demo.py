@@ -1,8 +1,8 @@
 """The main job on built-in data: ``si-amortized demo``.
 
 Simulates a short MEArec recording from the packaged template library, builds a SortingAnalyzer from
-the ground-truth sorting, computes SpikeInterface's standard extensions and the plugin's own, and
-prints how each compares with the ground truth.
+the ground-truth sorting, computes SpikeInterface's standard extensions and the plugin's own, prints
+how each compares with the ground truth, and writes one figure per method (:func:`write_demo_figures`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+DEFAULT_FIGURES_FOLDER = "si_amortized_demo_figures"
 
 
 def _step(title: str):
@@ -70,8 +72,31 @@ def run_demo(
     seed: int = 0,
     n_jobs: int = 1,
     folder: str | Path | None = None,
+    figures: str | Path | None = DEFAULT_FIGURES_FOLDER,
 ) -> "SortingAnalyzer":  # noqa: F821
-    """Run the demo and return its SortingAnalyzer (see the module docstring)."""
+    """Run the demo and return its SortingAnalyzer (see the module docstring).
+
+    Parameters
+    ----------
+    probe : str, default: "SqMEA-10-15"
+    duration : float, default: 20.0
+        Seconds of simulated recording.
+    n_exc, n_inh : int, default: 12, 4
+        Excitatory / inhibitory cells.
+    noise_level : float, default: 10.0
+        Noise standard deviation in uV.
+    seed : int, default: 0
+    n_jobs : int, default: 1
+    folder : str | Path | None, default: None
+        Save the analyzer there (``binary_folder``); None keeps it in memory.
+    figures : str | Path | None, default: "si_amortized_demo_figures"
+        Folder for one PNG per method (:func:`write_demo_figures`), relative to the working directory;
+        None writes no figure.
+
+    Returns
+    -------
+    SortingAnalyzer
+    """
     import pandas as pd
     import spikeinterface.core as si
     import spikeinterface.postprocessing  # noqa: F401  (registers unit_locations)
@@ -112,7 +137,12 @@ def run_demo(
 
     _vae_step(analyzer, job_kwargs, seed)
     _nemo_step(analyzer)
-    _rollae_step(seed)
+    well_embeddings, well_labels = _rollae_step(seed)
+    if figures is not None:
+        t0 = _step(f"Figures, one per method, in {Path(figures).resolve()}")
+        for path in write_demo_figures(analyzer, well_embeddings, well_labels, figures, seed=seed):
+            print(f"   {path.name}")
+        _done(t0)
     print("\nDone.")
     return analyzer
 
@@ -148,6 +178,7 @@ def _nemo_step(analyzer):
 
 
 def _rollae_step(seed):
+    """Train Roll-AE on the synthetic 16-class wells; returns ``(embeddings, class labels)`` of the wells."""
     from sklearn.exceptions import ConvergenceWarning
 
     from .rollae import RollAE, axion_323_positions, classify_wells, make_synthetic_dataset
@@ -166,4 +197,81 @@ def _rollae_step(seed):
         accuracy = classify_wells(embeddings, labels["label"], seed=seed)["accuracy"]
     print(f"   16-class test accuracy of a logistic regression on the embeddings: {accuracy:.2f} (chance 0.06)")
     _done(t0)
+    return embeddings, labels["label"].to_numpy()
 
+
+def write_demo_figures(
+    analyzer, well_embeddings: np.ndarray, well_labels: np.ndarray, folder: str | Path, *, seed: int = 0
+) -> list[Path]:
+    """One PNG per method of the demo, written into ``folder`` (created).
+
+    Drawn on matplotlib ``Figure`` objects (Agg rendering, nothing left open in pyplot), so any backend works.
+
+    Parameters
+    ----------
+    analyzer : SortingAnalyzer
+        With ``vae_locations`` and ``nemo_embeddings`` computed, on a sorting with the ``cell_type`` and
+        ``gt_unit_locations`` properties (:func:`si_amortized.datasets.load_mearec`).
+    well_embeddings : np.ndarray, shape (num_wells, embedding_dim)
+        Roll-AE embeddings of the wells.
+    well_labels : np.ndarray, shape (num_wells,)
+        Class of each well.
+    folder : str | Path
+    seed : int, default: 0
+        Seeds the subset of spikes drawn per unit and the 2D projections.
+
+    Returns
+    -------
+    list of Path
+        ``vae_locations.png``, ``nemo_embeddings.png``, ``rollae_embeddings.png``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    drawers = {
+        "vae_locations.png": (_draw_vae_locations, (analyzer, seed), (7.0, 7.0)),
+        "nemo_embeddings.png": (_draw_nemo_embeddings, (analyzer, seed), (6.0, 5.0)),
+        "rollae_embeddings.png": (_draw_rollae_embeddings, (well_embeddings, well_labels, seed), (7.5, 5.0)),
+    }
+    paths = []
+    for name, (draw, args, size) in drawers.items():
+        paths.append(_save_figure(draw, args, size, folder / name))
+    return paths
+
+
+def _save_figure(draw, args, size, path: Path) -> Path:
+    """``draw(ax, *args)`` on a new figure of ``size`` inches, saved to ``path`` at 120 dpi."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, layout="constrained")
+    draw(fig.add_subplot(), *args)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def _draw_vae_locations(ax, analyzer, seed):
+    from .plotting.localization import plot_spike_locations
+
+    plot_spike_locations(analyzer, "vae_locations", ax=ax, seed=seed, max_spikes_per_unit=300, marker_size=4.0)
+    ax.set_title("VAE spike locations (dots, one colour per unit)\nstars: ground-truth somas; squares: contacts")
+
+
+def _draw_nemo_embeddings(ax, analyzer, seed):
+    from .plotting.nemo import plot_nemo_embedding
+
+    names = {"E": "excitatory", "I": "inhibitory"}
+    cell_types = np.array([names.get(str(c), str(c)) for c in analyzer.sorting.get_property("cell_type")])
+    plot_nemo_embedding(analyzer, cell_types, method="pca", ax=ax, seed=seed, s=40.0,
+                        title=f"NEMO unit embeddings ({len(cell_types)} units), by cell type")
+
+
+def _draw_rollae_embeddings(ax, embeddings, labels, seed):
+    from .plotting.rollae import plot_well_embeddings
+
+    import matplotlib
+
+    classes = np.unique(labels)
+    colours = matplotlib.colormaps["tab20" if len(classes) > 10 else "tab10"]
+    ax.set_prop_cycle(color=[colours(i % colours.N) for i in range(len(classes))])  # one colour per class
+    plot_well_embeddings(embeddings, conditions=[f"class {c}" for c in labels], ax=ax, seed=seed, legend=False, s=8)
+    ax.legend(fontsize=7, markerscale=2.0, frameon=False, ncol=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set_title(f"Roll-AE embeddings of {len(labels)} synthetic wells, by class")

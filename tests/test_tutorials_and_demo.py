@@ -23,7 +23,7 @@ def test_mearec_tutorial_runs(tmp_path):
 def test_demo_runs_and_reports_ground_truth(tmp_path):
     proc = _run(
         [sys.executable, "-m", "si_amortized.cli", "demo", "--duration", "4", "--n-exc", "4", "--n-inh", "2",
-         "--folder", str(tmp_path / "analyzer")],
+         "--folder", str(tmp_path / "analyzer"), "--figures", str(tmp_path / "figures")],
         tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -31,3 +31,7 @@ def test_demo_runs_and_reports_ground_truth(tmp_path):
     for line in ("vae: per-spike 2D error", "embeddings (6, 500)", "16-class test accuracy"):
         assert line in proc.stdout
     assert (tmp_path / "analyzer" / "extensions" / "unit_locations").is_dir()
+    assert f"in {tmp_path / 'figures'}" in proc.stdout
+    for name in ("vae_locations.png", "nemo_embeddings.png", "rollae_embeddings.png"):
+        assert (tmp_path / "figures" / name).stat().st_size > 10_000
+        assert name in proc.stdout

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import io
 import json
+import numbers
 from pathlib import Path
 from typing import Sequence
 
@@ -89,14 +90,88 @@ def _generate_and_save(output: Path, *, verbose: bool, include_spike_traces: boo
 
     # MEArec prints some messages whatever its verbosity
     quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
-    with quiet:
-        recgen = mr.gen_recordings(verbose=verbose, **gen_kwargs)
     tmp_output = output.with_suffix(".partial.h5")
-    mr.save_recording_generator(
-        recgen, filename=str(tmp_output), verbose=False, include_spike_traces=include_spike_traces
-    )
-    tmp_output.replace(output)
+    try:
+        with quiet:
+            recgen = mr.gen_recordings(verbose=verbose, **gen_kwargs)
+        mr.save_recording_generator(
+            recgen, filename=str(tmp_output), verbose=False, include_spike_traces=include_spike_traces
+        )
+        tmp_output.replace(output)
+    finally:
+        # a failed or interrupted simulation leaves no half-written file behind
+        tmp_output.unlink(missing_ok=True)
     return output
+
+
+def _check_count(name: str, value) -> None:
+    """``value`` is a non-negative integer (bool excluded), else ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name}={value!r}: give a whole number of cells, 0 or more.")
+
+
+def _check_number(name: str, value, *, minimum: float, strict: bool, meaning: str) -> None:
+    """``value`` is a finite real number above (``strict``) or at least ``minimum``, else ValueError."""
+    bound = f"{'>' if strict else '>='} {minimum:g}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name}={value!r}: give a finite number {bound} ({meaning}).")
+    if value < minimum or (strict and value == minimum):
+        raise ValueError(f"{name}={value!r} must be {bound} ({meaning}).")
+
+
+def _check_user_spike_trains(spike_trains, cell_models, duration: float) -> None:
+    """One 1D array of finite times in ``[0, duration)`` s per cell model, at least one."""
+    if len(spike_trains) != len(cell_models):
+        raise ValueError(
+            f"{len(spike_trains)} spike_trains but {len(cell_models)} cell_models: give one m-type per spike train."
+        )
+    if len(spike_trains) == 0:
+        raise ValueError("spike_trains is empty: give at least one cell (one array of spike times and its m-type).")
+    for i, train in enumerate(spike_trains):
+        times = np.asarray(train, dtype="float64")
+        if times.ndim != 1:
+            raise ValueError(f"spike_trains[{i}] has shape {times.shape}: give a 1D array of spike times in seconds.")
+        if not np.all(np.isfinite(times)):
+            raise ValueError(f"spike_trains[{i}] holds NaN or infinite times: give finite spike times in seconds.")
+        if times.size and (times.min() < 0 or times.max() >= duration):
+            raise ValueError(
+                f"spike_trains[{i}] has times outside [0, {duration:g}) s: drop them or raise duration."
+            )
+
+
+def _check_simulation_inputs(
+    *, n_exc, n_inh, duration, noise_level, seed, spike_trains, cell_models, min_dist, min_amp, max_amp,
+    f_exc, f_inh, sampling_frequency, dtype,
+) -> None:
+    """ValueError naming the parameter and the fix for any input :func:`simulate_recording` cannot simulate."""
+    _check_number("duration", duration, minimum=0.0, strict=True, meaning="the recording length in seconds")
+    _check_number("noise_level", noise_level, minimum=0.0, strict=False, meaning="the noise standard deviation in uV")
+    _check_number("min_dist", min_dist, minimum=0.0, strict=False, meaning="the minimum soma distance in um")
+    _check_number("min_amp", min_amp, minimum=0.0, strict=False, meaning="the smallest template amplitude in uV")
+    _check_number("max_amp", max_amp, minimum=0.0, strict=True, meaning="the largest template amplitude in uV")
+    if min_amp >= max_amp:
+        raise ValueError(f"min_amp={min_amp!r} must be smaller than max_amp={max_amp!r}: the amplitude range is empty.")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed={seed!r}: give an integer, 0 or more.")
+    if sampling_frequency is not None:
+        _check_number("sampling_frequency", sampling_frequency, minimum=0.0, strict=True,
+                      meaning="a rate in Hz, or None to keep the templates' rate")
+    try:
+        np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype={dtype!r} is not a numpy dtype: use e.g. 'float32' or 'int16'.") from None
+    if spike_trains is not None:
+        _check_user_spike_trains(spike_trains, cell_models, duration)
+        return
+    _check_count("n_exc", n_exc)
+    _check_count("n_inh", n_inh)
+    if n_exc + n_inh < 1:
+        raise ValueError(
+            f"n_exc={n_exc} and n_inh={n_inh}: give at least one cell (n_exc + n_inh >= 1), "
+            "or spike_trains with cell_models."
+        )
+    _check_number("f_exc", f_exc, minimum=0.0, strict=True, meaning="the excitatory mean firing rate in Hz")
+    _check_number("f_inh", f_inh, minimum=0.0, strict=True, meaning="the inhibitory mean firing rate in Hz")
 
 
 def simulate_recording(
@@ -165,17 +240,30 @@ def simulate_recording(
     -------
     Path
         The MEArec recording file.
-    """
-    import MEArec as mr
 
+    Raises
+    ------
+    ValueError
+        Before any simulation work, naming the parameter, for inputs that cannot be simulated: no cell
+        (``n_exc + n_inh == 0`` without ``spike_trains``), negative or non-integer cell counts, ``duration <= 0``,
+        ``noise_level < 0``, ``min_amp >= max_amp``, non-positive rates, a negative ``seed``, ``spike_trains`` and
+        ``cell_models`` of different lengths or spike times outside ``[0, duration)``.
+    """
     check_probe_name(probe)
-    library = _resolve_library(templates, probe)
-    if library.probe != probe:
-        raise ValueError(f"The templates were computed for probe {library.probe!r}, not {probe!r}.")
     if noise_mode not in ("uncorrelated", "distance-correlated", "far-neurons"):
         raise ValueError(f"noise_mode={noise_mode!r}: use 'uncorrelated', 'distance-correlated' or 'far-neurons'.")
     if (spike_trains is None) != (cell_models is None):
         raise ValueError("Give spike_trains and cell_models together (one m-type per spike train).")
+    _check_simulation_inputs(
+        n_exc=n_exc, n_inh=n_inh, duration=duration, noise_level=noise_level, seed=seed, spike_trains=spike_trains,
+        cell_models=cell_models, min_dist=min_dist, min_amp=min_amp, max_amp=max_amp, f_exc=f_exc, f_inh=f_inh,
+        sampling_frequency=sampling_frequency, dtype=dtype,
+    )
+    import MEArec as mr
+
+    library = _resolve_library(templates, probe)
+    if library.probe != probe:
+        raise ValueError(f"The templates were computed for probe {library.probe!r}, not {probe!r}.")
 
     key = dict(
         probe=probe, n_exc=n_exc, n_inh=n_inh, duration=duration, noise_level=noise_level, noise_mode=noise_mode,
@@ -218,15 +306,14 @@ def simulate_recording(
 
 
 def _user_spike_trains(library, spike_trains, cell_models, *, duration, seed, min_dist, min_amp, max_amp):
-    """neo spike trains ordered excitatory first (MEArec's requirement), with their template ids."""
+    """neo spike trains ordered excitatory first (MEArec's requirement), with their template ids.
+
+    The trains were checked by :func:`_check_user_spike_trains`.
+    """
     import neo
     import quantities as pq
     from MEArec import SpikeTrainGenerator
 
-    if len(spike_trains) != len(cell_models):
-        raise ValueError(f"{len(spike_trains)} spike trains but {len(cell_models)} cell models.")
-    if len(spike_trains) == 0:
-        raise ValueError("spike_trains is empty: give at least one cell.")
     mtypes = [mtype_from_cell_model(c) for c in cell_models]
     types = np.array([cell_type_from_mtype(m) for m in mtypes])
     order = np.argsort(types == "I", kind="stable")  # E first, as MEArec reorders otherwise
@@ -236,9 +323,7 @@ def _user_spike_trains(library, spike_trains, cell_models, *, duration, seed, mi
     )
     trains = []
     for i in order:
-        times = np.sort(np.asarray(spike_trains[i], dtype="float64"))
-        if times.size and (times[0] < 0 or times[-1] >= duration):
-            raise ValueError(f"Spike train {i} has times outside [0, {duration}) s.")
+        times = np.sort(np.asarray(spike_trains[i], dtype="float64"))  # checked by _check_user_spike_trains
         st = neo.SpikeTrain(times * pq.s, t_start=0 * pq.s, t_stop=duration * pq.s)
         st.annotate(cell_type=str(types[i]), input_index=int(i))
         trains.append(st)

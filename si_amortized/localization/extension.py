@@ -3,108 +3,145 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 
-import spikeinterface.postprocessing  # noqa: F401  (registers the extensions we may depend on)
 from spikeinterface.core.analyzer_extension_core import BaseSpikeVectorExtension
 from spikeinterface.core.node_pipeline import SpikeRetriever
-from spikeinterface.core.sortinganalyzer import register_result_extension
 
-from .config import INFERENCE_FIELDS, split_config_kwargs
-from .fit import load_localizer, localizer_from_bytes, localizer_to_bytes
-from .nodes import LocalizeVae, feature_config_of
+from ..model_store import json_native
+from ..extension_support import StoredModelExtension, register_extension, resolve_model
+from .config import INFERENCE_FIELDS, FeatureConfig, ModelConfig, split_config_kwargs
+from .fit import MODEL_KIND, _localizer_from_legacy_bytes, load_localizer
+from .model import VaeLocalizer
+from .nodes import LocalizeVae, peaks_from_source, prepare_localizer
+from .unit_channels import resolve_peak_sign, unit_channels
+
+PEAK_SIGNS = ("auto", "neg", "pos", "both")
 
 
-class ComputeVaeLocations(BaseSpikeVectorExtension):
+def _flat_settings(feature_config, model_config, training_config, kwargs) -> dict:
+    """Stored config dicts overlaid with flat keyword arguments (the flat ones win)."""
+    flat = {**(feature_config or {}), **(model_config or {}), **(training_config or {})}
+    flat.update(kwargs)
+    return flat
+
+
+class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
     """Localize every spike with the amortized VAE of Hurwitz et al. (2019).
 
-    The localizer is trained (unsupervised) on a random subset of the analyzer's spikes, then
-    applied to all spikes through SpikeInterface's node pipeline (``n_jobs``, ``chunk_duration``,
-    ``progress_bar`` apply). The trained model is stored with the extension (``vae_model``) and can
-    be reused on another recording with ``model=``.
+    Unless ``model`` is given, a localizer is trained (unsupervised) on a random subset of the analyzer's
+    spikes when the parameters are set, then applied to all spikes through SpikeInterface's node pipeline
+    (``n_jobs``, ``chunk_duration``, ``progress_bar`` apply). The trained model is stored with the
+    extension (``get_model()``) and the params name it by digest, so that a recompute from the stored
+    params (``analyzer.compute("vae_locations", **ext.params)``, hard merges) reuses it without training.
 
     Parameters
     ----------
     model : VaeLocalizer | str | Path | None, default: None
-        A trained localizer, or a path to one (a file from ``save_localizer``, an extension folder or
-        an analyzer folder); training is then skipped. Its probe layout must match.
+        A trained localizer; a path to one (a file from ``save_localizer``, an extension folder or an
+        analyzer folder); or the digest stored in the params of an earlier result. Training is then
+        skipped. Its probe layout must match.
+    peak_sign : "auto" | "neg" | "pos" | "both", default: "auto"
+        Polarity of the spikes. "auto" reads it from the units' average waveforms on their main channels
+        (negative for almost all units -> "neg", positive -> "pos", mixed -> "both").
     verbose : bool, default: False
         Print the training loss per epoch.
+    feature_config, model_config, training_config : dict | None, default: None
+        The stored form of the settings (as in ``ext.params``); flat keywords override them.
     **kwargs
-        Fields of ``FeatureConfig`` (``half_width_um``, ``amp_jitter_uv``, ``peak_sign``, ...),
-        ``ModelConfig`` and ``TrainingConfig`` (``epochs``, ``max_spikes``, ``seed``, ``device``, ...).
+        Fields of ``FeatureConfig`` (``half_width_um``, ``amp_jitter_uv``, ...), ``ModelConfig`` and
+        ``TrainingConfig`` (``epochs``, ``max_spikes``, ``seed``, ``device``, ...).
 
     Returns
     -------
     vae_locations : np.ndarray, shape (num_spikes,)
         Structured array with fields x, y, z (micrometres; z >= 0 is the distance from the probe plane)
         and x_std, y_std, z_std (posterior standard deviations).
+
+    Notes
+    -----
+    Main channels that carry non-finite traces (dead channels) are replaced by the unit's largest finite
+    channel, with a warning.
     """
 
     extension_name = "vae_locations"
     depend_on = []
     nodepipeline_variables = ["vae_locations"]
+    model_kind = MODEL_KIND
+    model_type = VaeLocalizer
 
-    def _set_params(self, model=None, verbose=False, **kwargs):
-        self._model_object = None
-        model_path = None
-        if model is not None:
-            if isinstance(model, (str, Path)):
-                model_path = str(Path(model).absolute())
-            self._model_object = load_localizer(model)
-            trained = dataclasses.asdict(feature_config_of(self._model_object))
-            for key, value in kwargs.items():
-                if key in trained and key not in INFERENCE_FIELDS and trained[key] != value:
-                    raise ValueError(f"{key}={value!r} differs from the given model's {trained[key]!r}")
-            kwargs = {**trained, **kwargs}
-        feature_config, model_config, training_config = split_config_kwargs(kwargs)
-        return dict(
-            model=model_path,
-            model_given=model is not None,
+    @classmethod
+    def _check_params(cls, model=None, peak_sign="auto", verbose=False, feature_config=None, model_config=None,
+                      training_config=None, **kwargs):
+        super()._check_params(model=model)
+        if peak_sign not in PEAK_SIGNS:
+            raise ValueError(f"peak_sign must be one of {PEAK_SIGNS}, not {peak_sign!r}")
+        flat = _flat_settings(feature_config, model_config, training_config, kwargs)
+        flat.pop("peak_sign", None)
+        split_config_kwargs(flat)
+
+    def _set_params(self, model=None, peak_sign="auto", verbose=False, feature_config=None, model_config=None,
+                    training_config=None, **kwargs):
+        flat = _flat_settings(feature_config, model_config, training_config, kwargs)
+        given = resolve_model(model, MODEL_KIND, VaeLocalizer, load_localizer)
+        channels = unit_channels(self.sorting_analyzer, seed=int(flat.get("seed", 0)))
+        flat["peak_sign"] = resolve_peak_sign(peak_sign, channels.positive)
+        self._main_channel_indices = channels.main_channel_indices
+        peaks = None if given is not None else peaks_from_source(self._spike_peaks())
+        localizer = prepare_localizer(self.sorting_analyzer.recording, peaks, model=given, verbose=verbose, **flat)
+        feature, model_cfg, training = split_config_kwargs(flat)
+        if given is not None:  # what the model was made with, and the inference settings given now
+            trained = dict(given.metadata["feature_config"], **{k: flat[k] for k in INFERENCE_FIELDS if k in flat})
+            feature = FeatureConfig(**trained)
+            model_cfg = ModelConfig(**given.metadata.get("model_config", dataclasses.asdict(model_cfg)))
+        return json_native(dict(
+            model=self._store_model(localizer),
+            peak_sign=peak_sign,
             verbose=bool(verbose),
-            feature_config=dataclasses.asdict(feature_config),
-            model_config=dataclasses.asdict(model_config),
-            training_config=dataclasses.asdict(training_config),
-        )
+            feature_config=dataclasses.asdict(feature),
+            model_config=dataclasses.asdict(model_cfg),
+            training_config=dataclasses.asdict(training),
+        ))
+
+    def _spike_peaks(self) -> SpikeRetriever:
+        """The analyzer's spikes as a pipeline peak source, on finite main channels."""
+        retriever = SpikeRetriever(self.sorting_analyzer.sorting, self.sorting_analyzer.recording,
+                                   channel_from_template=True)
+        main = getattr(self, "_main_channel_indices", None)
+        if main is None:
+            main = unit_channels(self.sorting_analyzer, seed=self.params["training_config"]["seed"]).main_channel_indices
+        retriever.main_channel_indices = np.asarray(main)
+        return retriever
 
     def _get_pipeline_nodes(self):
-        recording = self.sorting_analyzer.recording
-        retriever = SpikeRetriever(self.sorting_analyzer.sorting, recording, channel_from_template=True)
-        model = getattr(self, "_model_object", None)
-        if model is None and self.params["model_given"] and "vae_model" in self.data:
-            model = self.get_model()
-        if model is not None:
-            kwargs = {k: self.params["feature_config"][k] for k in INFERENCE_FIELDS}
-        else:
-            kwargs = {**self.params["feature_config"], **self.params["model_config"], **self.params["training_config"]}
-        node = LocalizeVae(recording, parents=[retriever], model=model, verbose=self.params["verbose"], **kwargs)
-        self.data["vae_model"] = np.frombuffer(localizer_to_bytes(node.model), dtype=np.uint8).copy()
+        retriever = self._spike_peaks()
+        inference = {k: self.params["feature_config"][k] for k in INFERENCE_FIELDS}
+        model = self.get_model()
+        node = LocalizeVae(self.sorting_analyzer.recording, parents=[retriever], model=model,
+                           device=self.params["training_config"]["device"], **inference)
+        if "model_info" not in self.data:
+            self._store_model(model)
         return [retriever, node]
 
-    def get_model(self):
-        """The trained :class:`VaeLocalizer` stored with this extension."""
-        return localizer_from_bytes(np.asarray(self.data["vae_model"]).astype(np.uint8).tobytes())
-
-    def _with_model(self, new_data):
-        if "vae_model" in self.data:
-            new_data["vae_model"] = np.asarray(self.data["vae_model"]).copy()
-        return new_data
+    def _legacy_model(self):
+        return _localizer_from_legacy_bytes(np.asarray(self.data["vae_model"]).astype(np.uint8).tobytes())
 
     def _select_units_extension_data(self, unit_ids):
-        return self._with_model(super()._select_units_extension_data(unit_ids))
+        return {**super()._select_units_extension_data(unit_ids), **self._model_data()}
 
-    def _merge_extension_data(self, merge_unit_groups, new_unit_ids, new_sorting_analyzer, keep_mask=None, verbose=False, **job_kwargs):
+    def _merge_extension_data(self, merge_unit_groups, new_unit_ids, new_sorting_analyzer, keep_mask=None,
+                              verbose=False, **job_kwargs):
         new_data = super()._merge_extension_data(
             merge_unit_groups, new_unit_ids, new_sorting_analyzer, keep_mask=keep_mask, verbose=verbose, **job_kwargs
         )
-        return self._with_model(new_data)
+        return {**new_data, **self._model_data()}
 
     def _split_extension_data(self, split_units, new_unit_ids, new_sorting_analyzer, verbose=False, **job_kwargs):
-        new_data = super()._split_extension_data(split_units, new_unit_ids, new_sorting_analyzer, verbose=verbose, **job_kwargs)
-        return self._with_model(new_data)
+        new_data = super()._split_extension_data(split_units, new_unit_ids, new_sorting_analyzer, verbose=verbose,
+                                                 **job_kwargs)
+        return {**new_data, **self._model_data()}
 
 
-register_result_extension(ComputeVaeLocations)
+register_extension(ComputeVaeLocations)
 compute_vae_locations = ComputeVaeLocations.function_factory()

@@ -11,12 +11,15 @@ import torch
 from torch import nn
 
 from .._torch import predict_in_batches, resolve_device, seed_everything
+from ..model_store import from_record, load_model, record_from_extension_data, register_model_kind, remember, save_model
 from .config import FeatureConfig, ModelConfig, TrainingConfig
 from .loss import negative_elbo
 from .model import VaeLocalizer, temporal_basis_from_waveforms
 from .neighbourhood import Neighbourhood, SpikeExamples
 
 MODEL_FILE_NAME = "vae_model.pt"
+#: Kind of the localizer in :mod:`si_amortized.model_store`.
+MODEL_KIND = "vae_localizer"
 
 
 def build_localizer(
@@ -196,17 +199,12 @@ def aggregate_locations(
     return locations, std
 
 
-def localizer_to_bytes(model: VaeLocalizer) -> bytes:
-    """Serialise architecture (plain data) + state dict with ``torch.save``."""
-    buffer = io.BytesIO()
-    torch.save({"architecture": model.architecture(), "state_dict": model.state_dict()}, buffer)
-    return buffer.getvalue()
+def _localizer_parts(model: VaeLocalizer) -> tuple[dict, dict]:
+    return model.architecture(), model.state_dict()
 
 
-def localizer_from_bytes(blob: bytes) -> VaeLocalizer:
-    """Inverse of :func:`localizer_to_bytes`."""
-    payload = torch.load(io.BytesIO(bytes(blob)), map_location="cpu", weights_only=True)
-    arch = payload["architecture"]
+def _localizer_from_parts(architecture: dict, state_dict: dict) -> VaeLocalizer:
+    arch = architecture
     model = VaeLocalizer(
         np.asarray(arch["offsets"], dtype="float32"),
         arch["num_samples"],
@@ -217,12 +215,21 @@ def localizer_from_bytes(blob: bytes) -> VaeLocalizer:
         temporal_components=arch.get("temporal_components", 0),
         metadata=arch["metadata"],
     )
-    model.load_state_dict(payload["state_dict"])
+    model.load_state_dict(state_dict)
     return model.eval()
 
 
+register_model_kind(MODEL_KIND, VaeLocalizer, _localizer_parts, _localizer_from_parts)
+
+
+def _localizer_from_legacy_bytes(blob: bytes) -> VaeLocalizer:
+    """A localizer saved by si_amortized <= 0.5 (``torch.save`` of architecture + state dict)."""
+    payload = torch.load(io.BytesIO(bytes(blob)), map_location="cpu", weights_only=True)
+    return _localizer_from_parts(payload["architecture"], payload["state_dict"])
+
+
 def save_localizer(model: VaeLocalizer, path: str | Path) -> Path:
-    """Write a trained localizer to a file (``torch.save`` of architecture + state dict).
+    """Write a trained localizer to one file (:func:`si_amortized.model_store.save_model`).
 
     Parameters
     ----------
@@ -233,8 +240,7 @@ def save_localizer(model: VaeLocalizer, path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         path = path / MODEL_FILE_NAME
-    path.write_bytes(localizer_to_bytes(model))
-    return path
+    return save_model(model, path)
 
 
 def load_localizer(source) -> VaeLocalizer:
@@ -242,32 +248,41 @@ def load_localizer(source) -> VaeLocalizer:
 
     Parameters
     ----------
-    source : VaeLocalizer | bytes | np.ndarray | str | Path
-        A localizer (returned as is), serialised bytes (or a uint8 array of them), a file written by
-        :func:`save_localizer`, a ``.npy`` array of bytes, or a folder holding ``vae_model.pt`` or
-        ``vae_model.npy`` (e.g. the ``extensions/vae_locations`` folder of a saved analyzer, or the
-        analyzer folder itself).
+    source : VaeLocalizer | str | Path
+        A localizer (returned as is), a file written by :func:`save_localizer`, or a folder holding
+        ``vae_model.pt``, or a saved analyzer (or its ``extensions/vae_locations`` folder) whose
+        ``vae_locations`` extension holds a model. Files of earlier versions load too.
     """
     if isinstance(source, VaeLocalizer):
         return source
-    if isinstance(source, (bytes, bytearray)):
-        return localizer_from_bytes(source)
-    if isinstance(source, np.ndarray):
-        return localizer_from_bytes(source.astype(np.uint8).tobytes())
     path = Path(source)
     if path.is_dir():
-        for candidate in (
-            path / MODEL_FILE_NAME,
-            path / "vae_model.npy",
-            path / "extensions" / "vae_locations" / "vae_model.npy",
-        ):
-            if candidate.is_file():
-                path = candidate
+        for folder in (path, path / "extensions" / "vae_locations"):
+            if (folder / MODEL_FILE_NAME).is_file():
+                path = folder / MODEL_FILE_NAME
                 break
+            if (folder / "model_info.json").is_file():
+                return _localizer_from_extension_folder(folder)
+            if (folder / "vae_model.npy").is_file():
+                return _localizer_from_legacy_bytes(np.load(folder / "vae_model.npy").astype(np.uint8).tobytes())
         else:
-            raise FileNotFoundError(f"No trained VAE localizer (vae_model.pt / vae_model.npy) in {path}")
+            raise FileNotFoundError(f"No trained VAE localizer (vae_model.pt or a vae_locations extension) in {path}")
     if not path.is_file():
         raise FileNotFoundError(f"No trained VAE localizer at {path}")
-    if path.suffix == ".npy":
-        return localizer_from_bytes(np.load(path).astype(np.uint8).tobytes())
-    return localizer_from_bytes(path.read_bytes())
+    try:
+        return load_model(path, kind=MODEL_KIND)
+    except ValueError as error:
+        if "not a model file" not in str(error):
+            raise
+        return _localizer_from_legacy_bytes(path.read_bytes())
+
+
+def _localizer_from_extension_folder(folder: Path) -> VaeLocalizer:
+    import json
+
+    data = {"model_info": json.loads((folder / "model_info.json").read_text())}
+    for key in ("model_weights", "model_counters"):
+        data[key] = np.load(folder / f"{key}.npy")
+    record = record_from_extension_data(data)
+    remember(record)
+    return from_record(record, kind=MODEL_KIND)

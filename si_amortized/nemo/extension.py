@@ -2,37 +2,41 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from itertools import chain
-from pathlib import Path
 
 import numpy as np
 import spikeinterface.postprocessing  # noqa: F401  (registers the dependencies first)
-from spikeinterface.core.sortinganalyzer import AnalyzerExtension, register_result_extension
+from spikeinterface.core.sortinganalyzer import AnalyzerExtension
 
 from .fit import embed
-from .inputs import prepare_inputs
-from .io import load_nemo_model, load_pretrained_model, model_from_vector, model_to_vector
+from .inputs import prepare_inputs, usable_units
+from ..extension_support import StoredModelExtension, register_extension, resolve_model
+from ..model_store import EXTENSION_DATA_KEYS
+from .io import MODEL_KIND, PRETRAINED_NAME, load_any_nemo_model, load_pretrained_model, model_from_legacy_vector
 from .model import NemoModel
 
 __all__ = ["ComputeNemoEmbeddings", "compute_nemo_embeddings"]
 
 
-class ComputeNemoEmbeddings(AnalyzerExtension):
+class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
     """NEMO embeddings of units (Yu et al. 2025): ACG-image and waveform encoders trained contrastively.
 
     Each unit gets the paper's 500-d representation (ACG encoder 200 + waveform encoder 300, before the
     projections) from its 3D ACG image (sorting spike trains) and its peak-channel template (``templates``).
-    The model's weights are stored in the extension folder (``model_weights``) and :meth:`get_model` rebuilds
-    it; merges and splits re-embed the new units with that same model.
+    The model is stored with the extension (:meth:`get_model`) and the params name it (``"pretrained"`` for
+    the packaged model, else its digest), so a recompute from the stored params or a hard merge re-embeds
+    with that same model; soft merges and splits re-embed the new units with it.
 
     Parameters
     ----------
     model : NemoModel | str | Path | None, default: None
-        None: the default model shipped with the package; a path: a file written by ``save_nemo_model``;
-        or a trained :class:`NemoModel`.
+        None or ``"pretrained"``: the default model shipped with the package; a path: a file written by
+        ``save_nemo_model``; a trained :class:`NemoModel`; or the digest stored in earlier params.
     return_projections : bool, default: False
         Also keep the normalised 512-d projections of both modalities, shape (num_units, 2, 512).
+    min_spikes : int, default: 10
+        Units with fewer spikes, and units whose template is zero or not finite on every channel, get NaN
+        rows (with a warning): their ACG image or waveform carries no information.
     batch_size : int, default: 1024
     device : str | None, default: None
         None = CPU; "auto" = CUDA when present.
@@ -40,8 +44,9 @@ class ComputeNemoEmbeddings(AnalyzerExtension):
     Returns (``get_data``)
     ----------------------
     representations : np.ndarray, shape (num_units, 500)
-        ``get_data("projections")``, ``get_data("acg_images")`` (num_units, 10, 101) and
-        ``get_data("waveforms")`` (num_units, num_channels, 90) give the rest.
+        ``get_data("projections")``, ``get_data("acg_images")`` (num_units, 10, 101),
+        ``get_data("waveforms")`` (num_units, num_channels, 90) and ``get_data("valid")`` (num_units,)
+        give the rest.
     """
 
     extension_name = "nemo_embeddings"
@@ -50,64 +55,65 @@ class ComputeNemoEmbeddings(AnalyzerExtension):
     use_nodepipeline = False
     need_job_kwargs = False
     need_backward_compatibility_on_load = False
+    model_kind = MODEL_KIND
+    model_type = NemoModel
+    model_names = (PRETRAINED_NAME,)
 
-    def _set_params(self, model=None, return_projections: bool = False, batch_size: int = 1024, device=None):
-        if model is None:
-            model_obj, source = load_pretrained_model(), "pretrained"
-        elif isinstance(model, NemoModel):
-            model_obj, source = model, "user"
-        elif isinstance(model, (str, Path)):
-            model_obj, source = load_nemo_model(model), str(model)
-        else:
-            raise TypeError("model must be None, a NemoModel or a path to a saved model")
-        self._model = model_obj
+    @classmethod
+    def _check_params(cls, model=None, return_projections=False, min_spikes=10, batch_size=1024, device=None):
+        super()._check_params(model=model)
+        if int(min_spikes) < 0 or int(batch_size) < 1:
+            raise ValueError("min_spikes must be >= 0 and batch_size >= 1")
+
+    def _set_params(self, model=None, return_projections: bool = False, min_spikes: int = 10,
+                    batch_size: int = 1024, device=None):
+        named = model is None or model == PRETRAINED_NAME
+        model_obj = resolve_model(None if named else model, MODEL_KIND, NemoModel, load_any_nemo_model)
+        digest = self._store_model(model_obj if model_obj is not None else load_pretrained_model())
         return dict(
-            model_source=source,
-            config=asdict(model_obj.config),
+            model=PRETRAINED_NAME if named else digest,
             return_projections=bool(return_projections),
+            min_spikes=int(min_spikes),
             batch_size=int(batch_size),
             device=None if device is None else str(device),
         )
 
-    def get_model(self) -> NemoModel:
-        """The model these embeddings come from (rebuilt from the stored weights when loaded from disk)."""
-        if getattr(self, "_model", None) is None:
-            self._model = model_from_vector(np.asarray(self.data["model_weights"]), self.params["config"])
-        return self._model
+    def _legacy_model(self):
+        return model_from_legacy_vector(np.asarray(self.data["model_weights"]), self.params["config"])
 
     def _embed(self, sorting_analyzer, unit_ids=None) -> dict:
         model = self.get_model()
         acg, wf = prepare_inputs(sorting_analyzer, model.config, unit_ids)
-        out = embed(model, acg, wf, projections=self.params["return_projections"],
+        ids = sorting_analyzer.unit_ids if unit_ids is None else np.asarray(unit_ids)
+        counts = sorting_analyzer.sorting.count_num_spikes_per_unit(outputs="array")
+        counts = counts[sorting_analyzer.sorting.ids_to_indices(ids)]
+        valid = usable_units(ids, counts, wf, self.params["min_spikes"])
+        out = embed(model, acg, np.nan_to_num(wf), projections=self.params["return_projections"],
                     batch_size=self.params["batch_size"], device=self.params["device"])
-        data = dict(acg_images=acg, waveforms=wf)
+        outputs = out if self.params["return_projections"] else (out,)
+        outputs = [np.where(valid.reshape((-1,) + (1,) * (o.ndim - 1)), o, np.nan) for o in outputs]
+        data = dict(acg_images=acg, waveforms=wf, valid=valid, representations=outputs[0])
         if self.params["return_projections"]:
-            data["representations"], data["projections"] = out
-        else:
-            data["representations"] = out
+            data["projections"] = outputs[1]
         return data
 
     def _run(self, verbose=False):
-        data = self._embed(self.sorting_analyzer)
-        data["model_weights"] = model_to_vector(self.get_model())
-        self.data.update(data)
+        self.data.update(self._embed(self.sorting_analyzer))
 
     def _get_data(self, output: str = "representations"):
-        if output not in self.data or output == "model_weights":
-            raise ValueError(f"output must be one of {sorted(k for k in self.data if k != 'model_weights')}")
+        if output not in self._per_unit_keys():
+            raise ValueError(f"output must be one of {sorted(self._per_unit_keys())}")
         return self.data[output]
 
     def _per_unit_keys(self):
-        return [k for k in self.data if k != "model_weights"]
+        return [k for k in self.data if k not in EXTENSION_DATA_KEYS]
 
     def _select_units_extension_data(self, unit_ids):
         idx = self.sorting_analyzer.sorting.ids_to_indices(unit_ids)
         new_data = {k: np.asarray(self.data[k])[idx] for k in self._per_unit_keys()}
-        new_data["model_weights"] = np.asarray(self.data["model_weights"])
-        return new_data
+        return {**new_data, **self._model_data()}
 
     def _recompute_new_units(self, new_unit_ids, new_sorting_analyzer):
-        self.get_model()
         new_ids = list(new_unit_ids)
         fresh = self._embed(new_sorting_analyzer, unit_ids=new_ids)
         all_ids = list(new_sorting_analyzer.unit_ids)
@@ -121,8 +127,7 @@ class ComputeNemoEmbeddings(AnalyzerExtension):
                 else:
                     arr[i] = old[self.sorting_analyzer.sorting.id_to_index(uid)]
             new_data[key] = arr
-        new_data["model_weights"] = np.asarray(self.data["model_weights"])
-        return new_data
+        return {**new_data, **self._model_data()}
 
     def _merge_extension_data(
         self, merge_unit_groups, new_unit_ids, new_sorting_analyzer, keep_mask=None, verbose=False, **job_kwargs
@@ -133,5 +138,5 @@ class ComputeNemoEmbeddings(AnalyzerExtension):
         return self._recompute_new_units(list(chain(*new_unit_ids)), new_sorting_analyzer)
 
 
-register_result_extension(ComputeNemoEmbeddings)
+register_extension(ComputeNemoEmbeddings)
 compute_nemo_embeddings = ComputeNemoEmbeddings.function_factory()

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .acg import acg_images_from_linear_acgs, compute_acg_images
 from .config import ACGConfig, NemoConfig, WaveformConfig
 from .waveforms import normalise_templates
 
-__all__ = ["acg_images_from_sorting", "acg_images_from_acgs_3d", "waveforms_from_analyzer", "prepare_inputs"]
+__all__ = [
+    "acg_images_from_sorting",
+    "acg_images_from_acgs_3d",
+    "waveforms_from_analyzer",
+    "prepare_inputs",
+    "usable_units",
+]
 
 
 def _segment_num_samples(sorting, sorting_analyzer=None) -> list[int]:
@@ -84,6 +92,7 @@ def waveforms_from_analyzer(sorting_analyzer, config: WaveformConfig = WaveformC
     if ext is None:
         raise ValueError("compute the 'templates' extension first (random_spikes + templates)")
     templates = ext.get_templates(unit_ids=unit_ids, operator="average")
+    templates = finite_channels_only(templates, sorting_analyzer.channel_ids)
     return normalise_templates(
         templates,
         sorting_analyzer.sampling_frequency,
@@ -93,8 +102,52 @@ def waveforms_from_analyzer(sorting_analyzer, config: WaveformConfig = WaveformC
     )
 
 
+def finite_channels_only(templates: np.ndarray, channel_ids) -> np.ndarray:
+    """Templates with non-finite channels set to zero (so no peak channel is picked there), with a warning.
+
+    Parameters
+    ----------
+    templates : np.ndarray, shape (num_units, num_samples, num_channels)
+    channel_ids : array-like, shape (num_channels,)
+    """
+    bad = ~np.isfinite(templates).all(axis=(0, 1)) if templates.shape[0] else np.zeros(templates.shape[2], bool)
+    if not bad.any():
+        return templates
+    warnings.warn(
+        f"channels {list(np.asarray(channel_ids)[bad])} have non-finite templates: NEMO ignores them "
+        "(peak channels are picked among the others)"
+    )
+    return np.where(bad[None, None, :], 0.0, templates)
+
+
 def prepare_inputs(sorting_analyzer, config: NemoConfig = NemoConfig(), unit_ids=None):
     """ACG images ``(num_units, 10, 101)`` and waveforms ``(num_units, num_channels, 90)`` of an analyzer."""
     acg = acg_images_from_sorting(sorting_analyzer.sorting, config.acg, sorting_analyzer, unit_ids)
     wf = waveforms_from_analyzer(sorting_analyzer, config.waveform, unit_ids)
     return acg, wf
+
+
+def usable_units(unit_ids, spike_counts: np.ndarray, waveforms: np.ndarray, min_spikes: int) -> np.ndarray:
+    """Which units NEMO can embed; warns naming the others.
+
+    Parameters
+    ----------
+    unit_ids : array-like, shape (num_units,)
+    spike_counts : np.ndarray, shape (num_units,)
+    waveforms : np.ndarray, shape (num_units, num_channels, num_samples)
+        Normalised template waveforms (:func:`~si_amortized.nemo.prepare_inputs`).
+    min_spikes : int
+
+    Returns
+    -------
+    np.ndarray of bool, shape (num_units,)
+    """
+    unit_ids = np.asarray(unit_ids)
+    few = np.asarray(spike_counts) < min_spikes
+    flat = waveforms.reshape(len(unit_ids), -1)
+    empty = ~np.isfinite(flat).any(axis=1) | (np.nan_to_num(np.abs(flat)).max(axis=1) == 0)
+    if few.any():
+        warnings.warn(f"units {list(unit_ids[few])} have fewer than min_spikes={min_spikes} spikes: NaN embeddings")
+    if (empty & ~few).any():
+        warnings.warn(f"units {list(unit_ids[empty & ~few])} have zero or non-finite templates: NaN embeddings")
+    return ~(few | empty)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .._torch import predict_in_batches, resolve_device, seed_everything
+from ..model_store import load_model, register_model_kind, save_model
 from .config import RollAEConfig
 from .model import RollAENet
 from .symmetry import check_positions, layout_symmetries
@@ -18,6 +19,9 @@ from .train import train_rollae
 __all__ = ["RollAE"]
 
 _FORMAT_VERSION = 1
+#: Kind of a fitted Roll-AE in :mod:`si_amortized.model_store`, and its file name in a folder.
+MODEL_KIND = "rollae"
+MODEL_FILE_NAME = "rollae_model.pt"
 
 
 class RollAE:
@@ -237,25 +241,36 @@ class RollAE:
         model.net_.eval()
         return model
 
-    def save(self, folder) -> Path:
-        """Write ``rollae.json`` and ``rollae_weights.pt`` (a torch state dict) into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        meta, sd = self.state()
-        (folder / "rollae.json").write_text(json.dumps(meta, indent=1))
-        torch.save(sd, folder / "rollae_weights.pt")
-        return folder
+    def save(self, path) -> Path:
+        """Write the fitted model with :func:`si_amortized.model_store.save_model`.
+
+        Parameters
+        ----------
+        path : str | Path
+            A ``.pt`` file, or a folder (``rollae_model.pt`` is written inside).
+        """
+        path = Path(path)
+        if path.suffix != ".pt":
+            path = path / MODEL_FILE_NAME
+        return save_model(self, path)
 
     @classmethod
-    def load(cls, folder) -> "RollAE":
-        """Load a model written by :meth:`save`."""
-        folder = Path(folder)
-        if not (folder / "rollae.json").exists():
-            raise FileNotFoundError(f"no rollae.json in {folder}")
-        meta = json.loads((folder / "rollae.json").read_text())
-        sd = torch.load(folder / "rollae_weights.pt", map_location="cpu", weights_only=True)
+    def load(cls, path) -> "RollAE":
+        """Load a model written by :meth:`save` (a file or its folder); folders of earlier versions load too."""
+        path = Path(path)
+        if path.is_dir() and (path / MODEL_FILE_NAME).is_file():
+            path = path / MODEL_FILE_NAME
+        if path.is_file():
+            return load_model(path, kind=MODEL_KIND)
+        if not (path / "rollae.json").exists():
+            raise FileNotFoundError(f"no saved RollAE ({MODEL_FILE_NAME} or rollae.json) in {path}")
+        meta = json.loads((path / "rollae.json").read_text())  # si_amortized <= 0.5 layout
+        sd = torch.load(path / "rollae_weights.pt", map_location="cpu", weights_only=True)
         return cls.from_state(meta, sd)
 
     def __repr__(self) -> str:
         fitted = "fitted" if self.net_ is not None else "not fitted"
         return f"RollAE(embedding_dim={self.config.embedding_dim}, tau={self.config.tau}, {fitted})"
+
+
+register_model_kind(MODEL_KIND, RollAE, RollAE.state, RollAE.from_state)

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import spikeinterface.postprocessing  # noqa: F401  (SpikeInterface's own extensions registered first)
-from spikeinterface.core.sortinganalyzer import AnalyzerExtension, register_result_extension
+from spikeinterface.core.sortinganalyzer import AnalyzerExtension
 
-from .plate import embed_wells, model_from_extension_data, model_to_extension_data
+from ..extension_support import StoredModelExtension, register_extension, resolve_model
+from ..model_store import json_native
+from .estimator import MODEL_KIND, RollAE
+from .plate import embed_wells, fit_well_model
 
 __all__ = ["ComputeWellEmbeddings", "compute_well_embeddings"]
 
 
-class ComputeWellEmbeddings(AnalyzerExtension):
+class ComputeWellEmbeddings(StoredModelExtension, AnalyzerExtension):
     """Roll-AE embedding of every well of the analyzer (units placed on their main channel, binned).
 
     Parameters
     ----------
     model : RollAE | str | None, default: None
-        A fitted :class:`~si_amortized.rollae.RollAE`, the folder of a saved one, or ``None`` to fit a new
-        one on this analyzer's wells (sensible only with many wells) using ``fit_kwargs``.
+        A fitted :class:`~si_amortized.rollae.RollAE`, a saved one (file or folder), the digest stored in
+        earlier params, or ``None`` to fit a new one on this analyzer's wells when the parameters are set
+        (sensible only with many wells) using ``fit_kwargs``. The model is stored with the extension and
+        the params name it by digest: a recompute from the stored params or a hard merge reuses it.
     bin_width_s : float, default: 0.5
         Bin width (the paper: 500 ms).
     well_property : str | None, default: None
@@ -31,7 +35,7 @@ class ComputeWellEmbeddings(AnalyzerExtension):
     -------
     pandas.DataFrame
         ``get_data()``: one row per well (index ``well``), columns ``emb_0 .. emb_{k-1}``.
-        The model's weights are kept as arrays inside the extension folder (``get_model()``).
+        The model is kept with the extension (``get_model()``).
     """
 
     extension_name = "well_embeddings"
@@ -39,47 +43,48 @@ class ComputeWellEmbeddings(AnalyzerExtension):
     need_recording = False
     use_nodepipeline = False
     need_job_kwargs = False
+    model_kind = MODEL_KIND
+    model_type = RollAE
+
+    @classmethod
+    def _check_params(cls, model=None, bin_width_s=0.5, well_property=None, grid_shape=None, fit_kwargs=None):
+        super()._check_params(model=model)
+        if float(bin_width_s) <= 0:
+            raise ValueError(f"bin_width_s must be positive, got {bin_width_s}")
+        if grid_shape is not None and (len(grid_shape) != 2 or min(int(v) for v in grid_shape) < 1):
+            raise ValueError(f"grid_shape must be (rows, cols) of positive integers, got {grid_shape!r}")
+        RollAE(None, **dict(fit_kwargs or {}))  # unknown or invalid settings raise here
 
     def _set_params(self, model=None, bin_width_s=0.5, well_property=None, grid_shape=None, fit_kwargs=None):
-        self._model = model if hasattr(model, "transform") else None
-        model_path = str(model) if model is not None and self._model is None else None
-        return dict(
-            model_path=model_path,
+        settings = dict(
             bin_width_s=float(bin_width_s),
             well_property=well_property,
             grid_shape=None if grid_shape is None else [int(v) for v in grid_shape],
-            fit_kwargs=dict(fit_kwargs or {}),
+            fit_kwargs=json_native(dict(fit_kwargs or {})),
         )
+        fitted = resolve_model(model, MODEL_KIND, RollAE, RollAE.load)
+        if fitted is None:
+            fitted = fit_well_model(self.sorting_analyzer, **settings)
+        return json_native(dict(model=self._store_model(fitted), **settings))
 
-    def _compute(self, analyzer, unit_ids=None, model=None):
-        return embed_wells(analyzer, model=model if model is not None else getattr(self, "_model", None), unit_ids=unit_ids, **self.params)
+    def _embed(self, analyzer, unit_ids=None) -> dict:
+        settings = {k: v for k, v in self.params.items() if k != "model"}
+        embeddings, _ = embed_wells(analyzer, model=self.get_model(), unit_ids=unit_ids, **settings)
+        data = dict(embeddings=embeddings.to_numpy(), well_ids=embeddings.index.to_numpy().astype(str))
+        return {**data, **self._model_data()}
 
     def _run(self, verbose=False):
-        embeddings, model = self._compute(self.sorting_analyzer)
-        self._model = model
-        self.data = dict(embeddings=embeddings.to_numpy(), well_ids=embeddings.index.to_numpy().astype(str))
-        self.data.update(model_to_extension_data(model))
-
-    def get_model(self):
-        """The fitted :class:`~si_amortized.rollae.RollAE` used (rebuilt from the stored weights)."""
-        if getattr(self, "_model", None) is None:
-            self._model = model_from_extension_data(self.data)
-        return self._model
-
-    def _recompute_data(self, analyzer, unit_ids=None):
-        embeddings, model = self._compute(analyzer, unit_ids=unit_ids, model=self.get_model())
-        data = dict(embeddings=embeddings.to_numpy(), well_ids=embeddings.index.to_numpy().astype(str))
-        data.update(model_to_extension_data(model))
-        return data
+        self.data.update(self._embed(self.sorting_analyzer))
 
     def _select_units_extension_data(self, unit_ids):
-        return self._recompute_data(self.sorting_analyzer, unit_ids=unit_ids)
+        return self._embed(self.sorting_analyzer, unit_ids=unit_ids)
 
-    def _merge_extension_data(self, merge_unit_groups, new_unit_ids, new_sorting_analyzer, keep_mask=None, verbose=False, **job_kwargs):
-        return self._recompute_data(new_sorting_analyzer)
+    def _merge_extension_data(self, merge_unit_groups, new_unit_ids, new_sorting_analyzer, keep_mask=None,
+                              verbose=False, **job_kwargs):
+        return self._embed(new_sorting_analyzer)
 
     def _split_extension_data(self, split_units, new_unit_ids, new_sorting_analyzer, verbose=False, **job_kwargs):
-        return self._recompute_data(new_sorting_analyzer)
+        return self._embed(new_sorting_analyzer)
 
     def _get_data(self, outputs="dataframe"):
         import pandas as pd
@@ -94,5 +99,5 @@ class ComputeWellEmbeddings(AnalyzerExtension):
         return df
 
 
-register_result_extension(ComputeWellEmbeddings)
+register_extension(ComputeWellEmbeddings)
 compute_well_embeddings = ComputeWellEmbeddings.function_factory()

@@ -14,8 +14,7 @@ __all__ = [
     "plate_well_tensors",
     "compute_plate_embeddings",
     "plate_neural_metrics",
-    "model_to_extension_data",
-    "model_from_extension_data",
+    "fit_well_model",
 ]
 
 
@@ -34,13 +33,27 @@ def _wells_of(obj, well_property=None, grid_shape=None, unit_ids=None, detect_kw
     return wells
 
 
-def _get_model(model, model_path, positions, fit_kwargs, X) -> RollAE:
-    if model is None and model_path is not None:
-        model = RollAE.load(model_path)
+def _get_model(model, positions, fit_kwargs, X) -> RollAE:
     if model is None:
         model = RollAE(positions, **dict(fit_kwargs or {}))
         model.fit(X)
     return model
+
+
+def fit_well_model(
+    obj,
+    bin_width_s: float = 0.5,
+    well_property: str | None = None,
+    grid_shape=None,
+    fit_kwargs: dict | None = None,
+    unit_ids=None,
+    detect_kwargs: dict | None = None,
+    job_kwargs: dict | None = None,
+) -> RollAE:
+    """A new :class:`RollAE` fitted on the wells of one recording or SortingAnalyzer (see :func:`embed_wells`)."""
+    wells = _wells_of(obj, well_property, grid_shape, unit_ids, detect_kwargs, job_kwargs)
+    X, positions = stack_wells(wells, bin_width_s)
+    return _get_model(None, positions, fit_kwargs, X)
 
 
 def embed_wells(
@@ -50,7 +63,6 @@ def embed_wells(
     well_property: str | None = None,
     grid_shape=None,
     fit_kwargs: dict | None = None,
-    model_path: str | None = None,
     unit_ids=None,
     detect_kwargs: dict | None = None,
     job_kwargs: dict | None = None,
@@ -61,11 +73,10 @@ def embed_wells(
     ----------
     obj : BaseRecording | SortingAnalyzer
     model : RollAE | None
-        Fitted model; ``None`` loads ``model_path`` or fits a new model (``fit_kwargs``) on these wells.
+        Fitted model; ``None`` fits a new model (``fit_kwargs``) on these wells.
     bin_width_s : float, default: 0.5
     well_property, grid_shape : see :func:`~si_amortized.rollae.wells.well_channel_groups`, :func:`~si_amortized.rollae.wells.pool_to_grid`
     fit_kwargs : dict | None
-    model_path : str | None
     unit_ids : array-like | None
         Analyzer only: restrict to these units.
     detect_kwargs, job_kwargs : dict | None
@@ -78,7 +89,7 @@ def embed_wells(
     """
     wells = _wells_of(obj, well_property, grid_shape, unit_ids, detect_kwargs, job_kwargs)
     X, positions = stack_wells(wells, bin_width_s)
-    model = _get_model(model, model_path, positions, fit_kwargs, X)
+    model = _get_model(model, positions, fit_kwargs, X)
     emb = model.transform(_match_bins(X, model))
     df = pd.DataFrame(emb, index=pd.Index([w.well_id for w in wells], name="well"))
     df.columns = [f"emb_{i}" for i in range(emb.shape[1])]
@@ -181,7 +192,7 @@ def compute_plate_embeddings(
         With ``return_model``: ``(dataframe, model)``.
     """
     X, index, positions = plate_well_tensors(recordings, bin_width_s, well_property, grid_shape, detect_kwargs, job_kwargs)
-    model = _get_model(model, None, positions, fit_kwargs, X)
+    model = _get_model(model, positions, fit_kwargs, X)
     emb = model.transform(_match_bins(X, model))
     index = _with_metadata(index, metadata)
     levels = ["recording"] + [c for c in index.columns if c not in ("recording", "well")] + ["well"]
@@ -206,23 +217,3 @@ def plate_neural_metrics(
     index = _with_metadata(pd.DataFrame(index), metadata)
     levels = ["recording"] + [c for c in index.columns if c not in ("recording", "well")] + ["well"]
     return pd.DataFrame(rows, index=pd.MultiIndex.from_frame(index[levels]))
-
-
-def model_to_extension_data(model: RollAE) -> dict:
-    """A fitted model as extension data: a JSON dict plus one plain array per weight tensor."""
-    meta, state = model.state()
-    keys = list(state.keys())
-    data = {"model_meta": dict(meta, state_keys=keys)}
-    for i, k in enumerate(keys):
-        data[f"model_param_{i}"] = state[k].numpy()
-    return data
-
-
-def model_from_extension_data(data: dict) -> RollAE:
-    """Inverse of :func:`model_to_extension_data`."""
-    if "model_meta" not in data:
-        raise KeyError("no stored Roll-AE model in this extension's data")
-    meta = dict(data["model_meta"])
-    keys = meta.pop("state_keys")
-    state = {k: np.asarray(data[f"model_param_{i}"]) for i, k in enumerate(keys)}
-    return RollAE.from_state(meta, state)

@@ -180,3 +180,70 @@ def test_import_without_neuron():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(n_exc=0, n_inh=0), "n_exc"),
+        (dict(n_exc=-1), "n_exc"),
+        (dict(n_inh=2.5), "n_inh"),
+        (dict(duration=-5.0), "duration"),
+        (dict(duration=0.0), "duration"),
+        (dict(duration=float("nan")), "duration"),
+        (dict(noise_level=-1.0), "noise_level"),
+        (dict(min_amp=500.0, max_amp=40.0), "min_amp"),
+        (dict(min_dist=-1.0), "min_dist"),
+        (dict(f_exc=0.0), "f_exc"),
+        (dict(seed=-1), "seed"),
+        (dict(sampling_frequency=0.0), "sampling_frequency"),
+        (dict(dtype="no-such-dtype"), "dtype"),
+        (dict(spike_trains=[np.array([0.1])], cell_models=["L5_MC", "L5_NBC"]), "cell_models"),
+        (dict(spike_trains=[], cell_models=[]), "spike_trains"),
+        (dict(spike_trains=[np.array([0.1, 3.0])], cell_models=["L5_MC"], duration=2.0), r"spike_trains\[0\]"),
+    ],
+)
+def test_bad_simulation_inputs_fail_before_simulating(monkeypatch, tmp_path, kwargs, name):
+    """ValueError naming the parameter, raised before MEArec is called (it would fail deep inside or run)."""
+    import MEArec
+
+    def no_simulation(*args, **kw):
+        raise AssertionError("the simulation started")
+
+    monkeypatch.setattr(MEArec, "gen_recordings", no_simulation)
+    with pytest.raises(ValueError, match=name):
+        simulate_recording(output=tmp_path / "bad.h5", **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _fake_save(fail: BaseException | None):
+    """A stand-in for ``MEArec.save_recording_generator``: writes a file, then raises ``fail`` (if any)."""
+
+    def save(recgen, filename, **kwargs):
+        with open(filename, "wb") as f:
+            f.write(b"\0" * 4096)
+        if fail is not None:
+            raise fail
+
+    return save
+
+
+@pytest.mark.parametrize("fail", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_failed_simulation_leaves_no_partial_file(monkeypatch, tmp_path, fail):
+    import MEArec
+
+    monkeypatch.setattr(MEArec, "gen_recordings", lambda **kwargs: object())
+    monkeypatch.setattr(MEArec, "save_recording_generator", _fake_save(fail))
+    with pytest.raises(type(fail)):
+        simulate_recording(n_exc=1, n_inh=1, duration=1.0, output=tmp_path / "rec.h5")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_successful_save_is_renamed_from_the_partial_file(monkeypatch, tmp_path):
+    import MEArec
+
+    monkeypatch.setattr(MEArec, "gen_recordings", lambda **kwargs: object())
+    monkeypatch.setattr(MEArec, "save_recording_generator", _fake_save(None))
+    path = simulate_recording(n_exc=1, n_inh=1, duration=1.0, output=tmp_path / "rec.h5")
+    assert path == tmp_path / "rec.h5"
+    assert [p.name for p in tmp_path.iterdir()] == ["rec.h5"]

@@ -41,6 +41,37 @@ def test_positive_spikes_equal_flipped_negative_spikes(toy_model, toy):
     # with the wrong polarity nothing crashes; spikes are flagged NaN or located somewhere finite
     c = pos.compute("vae_locations", model=toy_model, peak_sign="neg").get_data()
     assert c.size == a.size
+    # the default reads the polarity from the units' waveforms: an inverted gain changes nothing
+    ext = pos.compute("vae_locations", model=toy_model)
+    assert ext.params["peak_sign"] == "auto" and ext.params["feature_config"]["peak_sign"] == "pos"
+    np.testing.assert_allclose(ext.get_data()["x"], a["x"], atol=1e-3)
+    assert neg.get_extension("vae_locations").params["feature_config"]["peak_sign"] == "neg"
+    with pytest.raises(ValueError, match="peak_sign"):
+        pos.compute("vae_locations", model=toy_model, peak_sign="negative")
+
+
+def test_dead_main_channel_is_replaced_by_the_largest_finite_channel(toy_model, toy):
+    rec, sorting, sources, _ = toy
+    an = create_sorting_analyzer(sorting, rec, sparse=False, format="memory")
+    reference = an.compute("vae_locations", model=toy_model).get_data()
+    main = an.main_channel_indices
+    dead = int(np.bincount(main).argmax())  # the main channel of the most units
+    traces = rec.get_traces().copy()
+    traces[:, dead] = np.nan
+    bad = NumpyRecording([traces], sampling_frequency=rec.sampling_frequency)
+    bad.set_probe(rec.get_probe())
+    an_bad = create_sorting_analyzer(sorting, bad, sparse=False, format="memory", main_channel_indices=main)
+    assert an_bad.main_channel_indices.tolist().count(dead) >= 1
+    with pytest.warns(UserWarning, match="non-finite traces"):
+        loc = an_bad.compute("vae_locations", model=toy_model).get_data()
+    units = sorting.to_spike_vector()["unit_index"]
+    affected = np.isin(units, np.flatnonzero(main == dead))
+    assert np.isfinite(loc["x"][affected]).all()
+    err = np.hypot(loc["x"] - sources[:, 0], loc["y"] - sources[:, 1])
+    ref_err = np.hypot(reference["x"] - sources[:, 0], reference["y"] - sources[:, 1])
+    # losing the largest channel costs accuracy on the units it was the main channel of, not tens of um
+    assert np.median(err[affected]) < np.median(ref_err[affected]) + 10.0
+    assert np.median(err[~affected]) < np.median(ref_err[~affected]) + 1.0
 
 
 def test_nan_traces(toy_model, toy):

@@ -12,7 +12,12 @@ from si_amortized.localization import (
     masked_squared_error,
     negative_elbo,
 )
-from si_amortized.localization.fit import load_localizer, localizer_from_bytes, localizer_to_bytes, save_localizer
+from si_amortized.localization.fit import load_localizer, save_localizer
+from si_amortized.model_store import from_record, record_from_extension_data, record_to_extension_data, to_record
+
+
+def _round_trip(model):
+    return from_record(record_from_extension_data(record_to_extension_data(to_record(model))))
 
 
 def test_decay_matches_naive_loop():
@@ -86,13 +91,17 @@ def test_encoder_architecture_and_heads():
 def test_serialisation_round_trip(tmp_path):
     model = _model().eval()
     x = (torch.randn(4, 9, 20), torch.ones(4, 9), torch.rand(4, 9) * 50)
-    clone = localizer_from_bytes(localizer_to_bytes(model))
+    clone = _round_trip(model)
     torch.testing.assert_close(model(*x), clone(*x))
     path = save_localizer(model, tmp_path / "m.pt")
     torch.testing.assert_close(model(*x), load_localizer(path)(*x))
     save_localizer(model, tmp_path)
     torch.testing.assert_close(model(*x), load_localizer(tmp_path)(*x))
     assert load_localizer(model) is model
+    # files of earlier versions (torch.save of architecture + state dict) still load
+    legacy = tmp_path / "legacy.pt"
+    torch.save({"architecture": model.architecture(), "state_dict": model.state_dict()}, legacy)
+    torch.testing.assert_close(model(*x), load_localizer(legacy)(*x))
 
 
 def test_temporal_basis_spans_the_waveforms_and_encoder_input_matches_naive():
@@ -127,7 +136,7 @@ def test_round_trip_keeps_the_temporal_basis():
     with torch.no_grad():
         model.temporal_basis.copy_(torch.linalg.qr(torch.randn(20, 4)).Q.T)
     model.eval()
-    clone = localizer_from_bytes(localizer_to_bytes(model))
+    clone = _round_trip(model)
     torch.testing.assert_close(clone.temporal_basis, model.temporal_basis)
     x = (torch.randn(4, 9, 20), torch.ones(4, 9), torch.rand(4, 9) * 50)
     torch.testing.assert_close(model(*x), clone(*x))

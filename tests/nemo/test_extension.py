@@ -74,7 +74,7 @@ def test_save_load_round_trip(generated, tmp_path, fmt):
     loaded = si.load_sorting_analyzer(folder)
     ext = loaded.get_extension("nemo_embeddings")
     np.testing.assert_array_equal(ext.get_data(), rep)
-    assert ext.params["model_source"] == "user"
+    assert ext.params["model"] == si_amortized.model_store.to_record(model).digest
     # the stored model is reusable: same embeddings, and usable on another analyzer
     rebuilt = ext.get_model()
     acg, wf = prepare_inputs(generated)
@@ -88,7 +88,7 @@ def test_model_from_path(generated, tmp_path):
     path = save_nemo_model(model, tmp_path / "model.pt")
     ext = generated.compute("nemo_embeddings", model=str(path))
     np.testing.assert_allclose(ext.get_data(), embed(model, *prepare_inputs(generated)), atol=1e-6)
-    assert ext.params["model_source"] == str(path)
+    assert ext.params["model"] == si_amortized.model_store.to_record(model).digest
     with pytest.raises(TypeError):
         generated.compute("nemo_embeddings", model=42)
 
@@ -120,7 +120,8 @@ def test_default_pretrained_model(generated):
     assert pretrained_model_path().is_file(), "the package must ship its default model"
     assert pretrained_model_path().stat().st_size < 5_000_000
     ext = generated.compute("nemo_embeddings")
-    assert ext.params["model_source"] == "pretrained"
+    assert ext.params["model"] == "pretrained"
+    assert generated.compute("nemo_embeddings", model="pretrained").params == ext.params
     rep = ext.get_data()
     assert rep.shape == (6, 500) and np.isfinite(rep).all()
 
@@ -138,9 +139,13 @@ def test_bad_inputs_sampling_rate_empty_and_sparse_units():
     sorting = si.NumpySorting.from_unit_dict([trains], sampling_frequency=fs)
     analyzer = si.create_sorting_analyzer(sorting, rec, sparse=False)
     analyzer.compute(["random_spikes", "templates"], progress_bar=False)
-    ext = analyzer.compute("nemo_embeddings", model=model)
+    with pytest.warns(UserWarning, match="fewer than min_spikes"):
+        ext = analyzer.compute("nemo_embeddings", model=model)
     rep = ext.get_data()
-    assert rep.shape == (3, 500) and np.isfinite(rep).all()
+    # below min_spikes (10) a unit gets a NaN row, not a normal-looking vector
+    assert rep.shape == (3, 500) and np.isfinite(rep[0]).all() and np.isnan(rep[1:]).all()
+    rep_all = analyzer.compute("nemo_embeddings", model=model, min_spikes=5).get_data()
+    assert np.isfinite(rep_all[:2]).all() and np.isnan(rep_all[2]).all()
     acg = ext.get_data("acg_images")
     assert acg[1].sum() >= 0 and not acg[2].any()
     assert ext.get_data("waveforms").shape == (3, 1, 90)
@@ -172,3 +177,43 @@ def test_sparse_analyzer_and_multichannel_model(generated):
     ext = sparse.compute("nemo_embeddings", model=m9)
     assert ext.get_data("waveforms").shape == (6, 9, 90)
     assert ext.get_data().shape == (6, 500)
+
+
+def test_degenerate_units_get_nan_rows_and_a_warning(generated):
+    from spikeinterface.core import NumpySorting
+
+    rec = generated.recording
+    spikes = generated.sorting.to_spike_vector()
+    samples, labels = [spikes["sample_index"]], [spikes["unit_index"].astype("int64")]
+    # three extra units with 0 (absent from the trains), 1 and 2 spikes
+    extra = np.array([1000, 2000, 3000]), np.array([7, 8, 8])
+    sorting = NumpySorting.from_samples_and_labels(
+        [np.concatenate([samples[0], extra[0]])], [np.concatenate([labels[0], extra[1]])], rec.sampling_frequency,
+        unit_ids=np.arange(9),
+    )
+    analyzer = si.create_sorting_analyzer(sorting, rec, sparse=False)
+    analyzer.compute(["random_spikes", "templates"], progress_bar=False)
+    with pytest.warns(UserWarning, match="fewer than min_spikes=3"):
+        ext = analyzer.compute("nemo_embeddings", model=_model(), min_spikes=3)
+    rep = ext.get_data()
+    assert np.isnan(rep[6:]).all() and np.isfinite(rep[:6]).all()
+    assert ext.get_data("valid").tolist() == [True] * 6 + [False] * 3
+    # the same units are valid with min_spikes=0 except the one with no spike (zero template)
+    with pytest.warns(UserWarning, match="zero or non-finite templates"):
+        rep0 = analyzer.compute("nemo_embeddings", model=_model(), min_spikes=0).get_data()
+    assert np.isnan(rep0[6]).all() and np.isfinite(rep0[7:]).all()
+
+
+def test_nan_channel_is_ignored_with_a_warning(generated):
+    rec = generated.recording
+    traces = rec.get_traces().copy()
+    main = generated.main_channel_indices
+    dead = int(main[0])
+    traces[:, dead] = np.nan
+    bad = si.NumpyRecording([traces], sampling_frequency=rec.sampling_frequency)
+    bad.set_probe(rec.get_probe())
+    analyzer = si.create_sorting_analyzer(generated.sorting, bad, sparse=False, main_channel_indices=main)
+    analyzer.compute(["random_spikes", "templates"], progress_bar=False)
+    with pytest.warns(UserWarning, match=f"channels .*{generated.channel_ids[dead]}"):
+        rep = analyzer.compute("nemo_embeddings", model=_model()).get_data()
+    assert np.isfinite(rep).all()

@@ -9,7 +9,8 @@ import torch
 from si_amortized.nemo.augment import augment_acg, augment_waveform
 from si_amortized.nemo.config import AugmentConfig, NemoConfig, TrainConfig, WaveformConfig
 from si_amortized.nemo.fit import embed, fit_nemo
-from si_amortized.nemo.io import load_nemo_model, model_from_vector, model_to_vector, save_nemo_model
+from si_amortized.model_store import read_record
+from si_amortized.nemo.io import load_nemo_model, model_from_legacy_vector, save_nemo_model
 from si_amortized.nemo.loss import clip_loss, retrieval_accuracy
 from si_amortized.nemo.model import NemoModel
 
@@ -130,10 +131,12 @@ def test_model_save_load_and_vector_round_trip(tmp_path):
     assert proj.shape == (5, 2, 512)
     path = save_nemo_model(model, tmp_path / "m.pt", metadata={"note": "test"})
     np.testing.assert_array_equal(embed(load_nemo_model(path), acg, wf), rep)
-    vec = model_to_vector(model)
-    np.testing.assert_array_equal(embed(model_from_vector(vec, model.config.to_dict()), acg, wf), rep)
+    assert read_record(path).metadata["record"] == {"note": "test"}
+    # the flat vector of earlier extension folders still loads
+    vec = torch.cat([v.reshape(-1).float() for v in model.state_dict().values()]).numpy()
+    np.testing.assert_array_equal(embed(model_from_legacy_vector(vec, model.config.to_dict()), acg, wf), rep)
     with pytest.raises(ValueError):
-        model_from_vector(vec[:-1], model.config)
+        model_from_legacy_vector(vec[:-1], model.config)
 
 
 @pytest.mark.gpu

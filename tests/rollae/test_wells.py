@@ -152,6 +152,8 @@ def test_extension_with_saved_model_path(plate, tmp_path):
     _, _, analyzer, model = plate
     model.save(tmp_path / "model")
     ext = analyzer.compute("well_embeddings", model=tmp_path / "model", bin_width_s=0.5)
-    assert ext.params["model_path"] == str(tmp_path / "model")
+    from si_amortized.model_store import to_record
+
+    assert ext.params["model"] == to_record(model).digest
     direct, _ = embed_wells(analyzer, model=model, bin_width_s=0.5)
     np.testing.assert_allclose(ext.get_data().to_numpy(), direct.to_numpy(), atol=1e-6)
