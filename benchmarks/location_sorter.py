@@ -20,12 +20,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import resource
 import time
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def run_location_sorter(recording, method: str, vae_epochs: int | None, n_jobs: int, progress_bar: bool):
@@ -45,6 +40,7 @@ def compare_methods(scenario_name: str, size: str, methods: list[str], vae_epoch
     from spikeinterface.comparison import compare_sorter_to_ground_truth
 
     from si_amortized.evaluation import get_scenarios
+    from si_amortized.evaluation.memory import peak_rss_mb
 
     scenario = get_scenarios(scenario_name, size=size)[0]
     recording, gt = scenario.load()

@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 
 import si_amortized  # noqa: F401
+from si_amortized.datasets import simulate_celltype_analyzer
 from si_amortized.nemo import NemoModel, embed, load_nemo_model, load_pretrained_model, prepare_inputs
 from si_amortized.nemo.acg import compute_acg_images
-from si_amortized.nemo.probes import fine_tune, make_linear_probe, score_predictions
-from si_amortized.nemo.simulation import simulate_celltype_analyzer
+from si_amortized.nemo.classifiers import fine_tune, make_linear_probe, score_predictions
 from si_amortized.nemo.waveforms import normalise_templates
 
 RATIOS = (0.01, 0.1, 0.3, 1.0)

@@ -40,49 +40,40 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 
 import numpy as np
 
 TASKS = ("label", "spike", "burst", "cycle", "network")
 
 
-def _classifier(seed: int, cv: int = 4):
-    from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=5, cv=cv, max_iter=1000, random_state=seed))
-
-
 def transfer_accuracy(F_train, labels_train, F_test, labels_test, seed: int) -> dict:
     """Accuracy per task of a classifier trained on ``F_train`` and scored on ``F_test``."""
-    out = {}
-    for task in TASKS:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            clf = _classifier(seed).fit(F_train, labels_train[task].to_numpy())
-        out[task] = float(clf.score(F_test, labels_test[task].to_numpy()))
-    return out
+    from si_amortized.scoring import probe_scores
+
+    return {
+        task: probe_scores(F_train, labels_train[task].to_numpy(), F_test, labels_test[task].to_numpy(),
+                           **_probe_options(seed, 4))["accuracy"]
+        for task in TASKS
+    }
 
 
 def cv_accuracy(F, labels, folds: int, seed: int) -> dict:
     """Mean stratified ``folds``-fold CV accuracy per task."""
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from si_amortized.scoring import cross_validated_scores
 
     out = {}
     for task in TASKS:
         y = labels[task].to_numpy()
         # the penalty's inner CV needs as many training wells per class as folds
         inner = max(2, min(4, (int(np.bincount(y).min()) * (folds - 1)) // folds))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            scores = cross_val_score(
-                _classifier(seed, inner), F, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
-                error_score="raise",
-            )
-        out[task] = float(np.mean(scores))
+        out[task] = cross_validated_scores(F, y, folds=folds, metrics=("accuracy",),
+                                           **_probe_options(seed, inner))["accuracy"]
     return out
+
+
+def _probe_options(seed: int, inner_cv: int) -> dict:
+    """The linear probe: standardised L2 logistic regression, penalty by ``inner_cv``-fold CV among 5."""
+    return dict(C=None, Cs=5, inner_cv=inner_cv, max_iter=1000, seed=seed, ignore_warnings=True)
 
 
 def main():

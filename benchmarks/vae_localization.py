@@ -6,7 +6,8 @@ the array), the point-source floor (every spike placed at the point source fitte
 to its unit's average template: the error of the amplitude model itself, without noise or
 collisions), throughput (spikes/s; VAE training and inference separately) with ratios to
 center_of_mass measured in the same run, and GMM sorting from locations (and locations + 2
-whitened PCs) scored with ``compare_sorter_to_ground_truth``.
+whitened PCs) scored with ``compare_sorter_to_ground_truth``: the full-covariance GMMs of
+``si_amortized.evaluation.gmm_sorting``, as in the benchmark report.
 
 Examples
 --------
@@ -28,7 +29,6 @@ import numpy as np
 import si_amortized  # noqa: F401  (registers vae_locations)
 from si_amortized.datasets import load_mearec, simulate_recording
 from si_amortized.evaluation.point_source_fit import AMPLITUDE_MODELS, fit_template_sources
-from si_amortized.localization import FeatureConfig, examples_from_recording
 from si_amortized.localization.config import PAPER_SETTINGS
 
 BASELINES = ["center_of_mass", "monopolar_triangulation", "grid_convolution"]
@@ -62,18 +62,29 @@ def error_table(name, loc, gt, isolated_inside, colliding, outside):
     return row, err
 
 
-def gmm_sorting(features, spikes, gt_sorting, n_components, seed=0):
-    from sklearn.mixture import GaussianMixture
-    from spikeinterface.comparison import compare_sorter_to_ground_truth
-    from spikeinterface.core import NumpySorting
+def gmm_table(recording, gt_sorting, spikes, main_channels, results, args, job):
+    """GMM sorting from each method's locations, alone and with 2 whitened PCs: the benchmark report's scoring."""
+    from spikeinterface.core.node_pipeline import base_peak_dtype
 
-    gmm = GaussianMixture(n_components=n_components, covariance_type="spherical", random_state=seed, max_iter=200)
-    labels = gmm.fit_predict(features)
-    sorting = NumpySorting.from_samples_and_labels(
-        [spikes["sample_index"]], [labels], gt_sorting.get_sampling_frequency()
-    )
-    perf = compare_sorter_to_ground_truth(gt_sorting, sorting, exhaustive_gt=True).get_performance()
-    return perf["accuracy"].mean(), perf["precision"].mean(), perf["recall"].mean()
+    from si_amortized.evaluation.gmm_sorting import accuracy_vs_components, location_features, whitened_waveform_pcs
+
+    print("\nGMM sorting from locations (full covariance, as the benchmark report; spikes without a location are "
+          "unassigned; mean accuracy / precision / recall over GT units)")
+    peaks = np.zeros(spikes.size, dtype=base_peak_dtype)
+    peaks["sample_index"], peaks["segment_index"] = spikes["sample_index"], spikes["segment_index"]
+    peaks["channel_index"] = main_channels[spikes["unit_index"]]
+    pcs = whitened_waveform_pcs(recording, peaks, n_pcs=2, seed=args.seed, job_kwargs=job)
+    grid = args.components(gt_sorting.get_num_units())
+
+    def best(features_list):
+        rows = [r for f in features_list for r in accuracy_vs_components(gt_sorting, peaks, f, grid, seed=args.seed)]
+        top = max(rows, key=lambda r: r["accuracy"])
+        return f"{top['accuracy']:.3f} / {top['precision']:.3f} / {top['recall']:.3f}"
+
+    for name, loc in results.items():
+        alone = best([location_features(loc)])
+        with_pcs = best([location_features(loc, pcs, alpha) for alpha in (4, 6, 8, 10)])
+        print(f"  {name:<26} locations: {alone}   + 2 PCs: {with_pcs}")
 
 
 def run_one(path, args):
@@ -159,30 +170,7 @@ def run_one(path, args):
           f"{args.epochs} epochs)")
 
     if not args.no_sorting:
-        print("\nGMM sorting from locations (mean accuracy / precision / recall over GT units)")
-        cfg = FeatureConfig(amp_jitter_uv=0.0)
-        peaks = np.zeros(num_spikes, dtype=[("sample_index", "int64"), ("channel_index", "int64"), ("segment_index", "int64")])
-        peaks["sample_index"] = spikes["sample_index"]
-        peaks["channel_index"] = analyzer.get_main_channels()[spikes["unit_index"]]
-        ex = examples_from_recording(recording, peaks, cfg)
-        from sklearn.decomposition import PCA
-
-        centre = ex.waveforms[:, 4 if ex.waveforms.shape[1] == 9 else ex.waveforms.shape[1] // 2, :]
-        pcs = PCA(n_components=2, whiten=True, random_state=0).fit_transform(centre)
-        n_units = gt_sorting.get_num_units()
-        for name, loc in results.items():
-            xy = np.column_stack([loc["x"], loc["y"]]).astype("float64")
-            bad = ~np.isfinite(xy).all(axis=1)
-            xy[bad] = contacts[peaks["channel_index"][bad]]
-            scores = [gmm_sorting(xy, spikes, gt_sorting, k) for k in args.components(n_units)]
-            best = max(scores)
-            with_pcs = max(
-                gmm_sorting(np.column_stack([xy, alpha * pcs]), spikes, gt_sorting, k)
-                for alpha in (4, 6, 8, 10)
-                for k in args.components(n_units)
-            )
-            print(f"  {name:<26} locations: {best[0]:.3f} / {best[1]:.3f} / {best[2]:.3f}   "
-                  f"+ 2 PCs: {with_pcs[0]:.3f} / {with_pcs[1]:.3f} / {with_pcs[2]:.3f}")
+        gmm_table(recording, gt_sorting, spikes, analyzer.get_main_channels(), results, args, job)
 
 
 def main():

@@ -2,10 +2,10 @@
 
 Simulates MEArec recordings (packaged SqMEA-10-15 template library, "train" fold: 8 of the 12 templates of
 each of the 13 BBP m-types; the other 4 are kept for the benchmark) driven by the cell-type-specific spike
-trains of ``si_amortized.nemo.firing``; estimates templates from 100-500 random spikes per unit; computes the
-3D ACG images and normalised waveforms; trains NEMO with the paper's loss, augmentations and schedule, choosing
-the checkpoint on the cross-modal retrieval of one held-out recording. Writes the weights (``.pt``) and a JSON +
-Markdown record of everything above.
+trains of ``si_amortized.datasets.firing``; estimates templates from 100-500 random spikes per unit; computes
+the 3D ACG images and normalised waveforms; trains NEMO with the paper's loss, augmentations and schedule,
+choosing the checkpoint on the cross-modal retrieval of one held-out recording. Writes the weights (``.pt``) and
+a JSON + Markdown record of everything above.
 
 Usage: ``python scripts/train_nemo_pretrained.py [--recordings 10] [--duration 60] [--epochs 400]``
 """
@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from si_amortized.datasets import FIRING_PROFILES, simulate_celltype_analyzer
 from si_amortized.nemo import NemoConfig, TrainConfig, AugmentConfig, fit_nemo, prepare_inputs, save_nemo_model
-from si_amortized.nemo.firing import FIRING_PROFILES
 from si_amortized.nemo.io import PRETRAINED_DIR
-from si_amortized.nemo.simulation import simulate_celltype_analyzer
 
 
 def simulate_inputs(args, config, workdir, first: int = 0):
@@ -138,8 +137,8 @@ def main():
             duration_s=args.duration,
             noise="uncorrelated, uniform 10-30 uV per recording (before MEArec's band-pass)",
             templates_from="100-500 random spikes per unit (drawn per recording), 1.5 ms before / 2.5 ms after",
-            firing="si_amortized.nemo.firing profiles: gamma renewal + refractory + bursts + slow OU rate modulation, "
-                   "per-unit parameters drawn around each m-type's values (overlapping between types)",
+            firing="si_amortized.datasets.firing profiles: gamma renewal + refractory + bursts + slow OU rate "
+                   "modulation, per-unit parameters drawn around each m-type's values (overlapping between types)",
             firing_profiles={k: asdict(v) for k, v in FIRING_PROFILES.items()},
             recordings=records,
         ),
@@ -170,8 +169,8 @@ def main():
         f"{args.units_per_mtype} cells per m-type (13 BBP m-types) = {acg.shape[0]} units; "
         "templates from the 'train' fold of the packaged library (8 of 12 per m-type).",
         "- Noise 10-30 uV (uniform per recording); templates averaged from 100-500 random spikes per unit.",
-        "- Firing: `si_amortized.nemo.firing` (gamma renewal, refractory period, bursts, slow rate modulation; "
-        "per-unit parameters drawn around each m-type's profile, overlapping between types).",
+        "- Firing: `si_amortized.datasets.firing` (gamma renewal, refractory period, bursts, slow rate "
+        "modulation; per-unit parameters drawn around each m-type's profile, overlapping between types).",
         f"- Training: {args.epochs} epochs, batch {args.batch_size}, Adam 5e-4, cosine warm restarts T_0 = 20, "
         "paper augmentations, temperature 0.5; checkpoint = best retrieval on one held-out recording.",
         f"- Result: best epoch {history['best_epoch']}, validation top-1 retrieval "

@@ -164,7 +164,7 @@ def _vae_step(analyzer, job_kwargs, seed):
 
 
 def _nemo_step(analyzer):
-    from .nemo.probes import cross_validate_probe
+    from .nemo.classifiers import cross_validate_probe
 
     t0 = _step("nemo_embeddings: NEMO unit embeddings (packaged model), linear probe of E/I")
     embeddings = analyzer.compute("nemo_embeddings").get_data()

@@ -71,7 +71,7 @@ class Case:
 
 CASES = [
     Case("vae_locations", _toy_analyzer, lambda a: None, _vae_params,
-         ("si_amortized.localization.nodes", "fit_localizer_on_recording")),
+         ("si_amortized.localization.prepare", "fit_localizer_on_recording")),
     Case("nemo_embeddings", _toy_analyzer, _nemo_prepare, _nemo_params,
          ("si_amortized.nemo.fit", "fit_nemo")),
     Case("well_embeddings", _plate_analyzer, lambda a: None, _rollae_params,

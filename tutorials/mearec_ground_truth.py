@@ -25,7 +25,7 @@ import si_amortized  # noqa: F401  (registers the plugin's extensions)
 from si_amortized.datasets import load_mearec, load_template_library, simulate_recording
 
 QUICK = os.environ.get("SI_AMORTIZED_QUICK") == "1"
-OUT = Path(os.environ.get("SI_AMORTIZED_TUTORIAL_OUT", tempfile.mkdtemp(prefix="si_amortized_tutorial_")))
+OUT = Path(os.environ.get("SI_AMORTIZED_TUTORIAL_OUT") or tempfile.mkdtemp(prefix="si_amortized_tutorial_"))
 OUT.mkdir(parents=True, exist_ok=True)
 
 # 1. The packaged library: 12 templates per BBP cell model, for SqMEA-10-15 and Neuropixels-64

@@ -3,7 +3,7 @@
 Run top to bottom: ``python tutorials/nemo_embeddings.py``. With ``SI_AMORTIZED_QUICK=1`` it uses tiny data
 (SpikeInterface's generator, a few training epochs) and finishes in a few tens of seconds; otherwise it
 simulates MEArec recordings with cell-type-specific firing (a few minutes). The figure goes to
-``$SI_AMORTIZED_FIGURES`` (default: a temporary folder).
+``$SI_AMORTIZED_TUTORIAL_OUT`` (default: a temporary folder).
 """
 
 import os
@@ -19,11 +19,11 @@ import spikeinterface.full as si
 
 import si_amortized  # importing registers the "nemo_embeddings" extension
 from si_amortized.nemo import TrainConfig, train_nemo
-from si_amortized.nemo.probes import cross_validate_probe
+from si_amortized.nemo.classifiers import cross_validate_probe
 from si_amortized.plotting.nemo import plot_nemo_embedding
 
 QUICK = os.environ.get("SI_AMORTIZED_QUICK", "0") == "1"
-FIGURES = Path(os.environ.get("SI_AMORTIZED_FIGURES", tempfile.mkdtemp(prefix="nemo_tutorial_")))
+FIGURES = Path(os.environ.get("SI_AMORTIZED_TUTORIAL_OUT") or tempfile.mkdtemp(prefix="nemo_tutorial_"))
 FIGURES.mkdir(parents=True, exist_ok=True)
 
 # 1. Recordings with ground-truth cell types ----------------------------------------------------------
@@ -41,7 +41,7 @@ if QUICK:
 else:
     # MEArec recordings: 13 BBP m-types, cell-type-specific firing (bursty pyramids, fast interneurons, ...),
     # 20 uV noise, templates from 300 spikes; cells from the library's held-out fold
-    from si_amortized.nemo.simulation import simulate_celltype_analyzer
+    from si_amortized.datasets import simulate_celltype_analyzer
 
     workdir = Path(tempfile.mkdtemp(prefix="nemo_tutorial_data_"))
     analyzers = [

@@ -11,7 +11,7 @@
 5. Figures: a well raster and the embeddings coloured by condition.
 
 Set ``SI_AMORTIZED_QUICK=1`` for a run of a few tens of seconds; the figure goes to
-``$SI_AMORTIZED_FIGURES`` (default: a temporary folder).
+``$SI_AMORTIZED_TUTORIAL_OUT`` (default: a temporary folder).
 """
 
 import os
@@ -47,7 +47,7 @@ from si_amortized.rollae.metrics import NeuralMetricsConfig
 
 warnings.filterwarnings("ignore")
 QUICK = os.environ.get("SI_AMORTIZED_QUICK", "0") == "1"
-OUT = Path(os.environ.get("SI_AMORTIZED_FIGURES", tempfile.mkdtemp(prefix="rollae_tutorial_")))
+OUT = Path(os.environ.get("SI_AMORTIZED_TUTORIAL_OUT") or tempfile.mkdtemp(prefix="rollae_tutorial_"))
 OUT.mkdir(parents=True, exist_ok=True)
 
 # ---------------------------------------------------------------- 1. synthetic wells

@@ -7,7 +7,7 @@
 5. plot the locations over the probe.
 
 Set ``SI_AMORTIZED_QUICK=1`` to run on tiny data in a few tens of seconds, and
-``SI_AMORTIZED_FIGURE=path.png`` to choose where the figure goes (default: a temporary folder).
+``SI_AMORTIZED_TUTORIAL_OUT=folder`` to choose where the model and figure go (default: a temporary folder).
 """
 
 import os
@@ -29,8 +29,9 @@ from spikeinterface.sortingcomponents.peak_detection import detect_peaks  # noqa
 from spikeinterface.sortingcomponents.peak_localization import localize_peaks  # noqa: E402
 
 QUICK = os.environ.get("SI_AMORTIZED_QUICK", "0") == "1"
-out_dir = Path(tempfile.mkdtemp(prefix="vae_localization_"))
-figure_path = Path(os.environ.get("SI_AMORTIZED_FIGURE", out_dir / "vae_locations.png"))
+out_dir = Path(os.environ.get("SI_AMORTIZED_TUTORIAL_OUT") or tempfile.mkdtemp(prefix="vae_localization_"))
+out_dir.mkdir(parents=True, exist_ok=True)
+figure_path = out_dir / "vae_locations.png"
 
 # 1. ground truth -----------------------------------------------------------------------------
 recording, sorting = simulate_ground_truth(

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..sorters import LocationSorter
 from .config import BenchmarkConfig
-from .evaluate import _peak_rss_mb, count_steps, evaluate_scenario
+from .evaluate import count_steps, evaluate_scenario
+from .memory import peak_rss_mb
 from .report import package_versions, write_report
 from .scenarios import Scenario, get_scenarios
 
@@ -163,7 +164,7 @@ def run_benchmark(
         command=command or " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name] + sys.argv[1:]),
         versions=package_versions(),
         wall_times=wall,
-        peak_rss_mb=_peak_rss_mb(),
+        peak_rss_mb=peak_rss_mb(),
         machine=f"{platform.platform()}, {os.cpu_count()} CPUs",
         executor="dask" if (dask or scheduler is not None) else "local",
         sorter_params=LocationSorter.default_params(),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import platform
-import resource
 import time
 from pathlib import Path
 
@@ -18,12 +16,8 @@ from .localization import (
     restrict_ground_truth,
     subsample_spikes,
 )
+from .memory import peak_rss_mb
 from .scenarios import Scenario
-
-
-def _peak_rss_mb() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return usage / (1024.0 ** 2) if platform.system() == "Darwin" else usage / 1024.0
 
 
 def count_steps(config: BenchmarkConfig) -> int:
@@ -162,5 +156,5 @@ def evaluate_scenario(scenario: Scenario, config: BenchmarkConfig, work_folder, 
         wall["generalization"] = time.perf_counter() - t0
 
     result["wall_times"] = wall
-    result["peak_rss_mb"] = _peak_rss_mb()
+    result["peak_rss_mb"] = peak_rss_mb()
     return result

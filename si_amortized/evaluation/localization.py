@@ -239,17 +239,6 @@ def train_vae_localizer(recording, peaks: np.ndarray, **vae_kwargs):
     -------
     VaeLocalizer
     """
-    import dataclasses
+    from ..localization import prepare_localizer
 
-    from ..localization import FeatureConfig, ModelConfig, TrainingConfig, fit_localizer_on_recording
-
-    configs = []
-    used = set()
-    for cls in (FeatureConfig, ModelConfig, TrainingConfig):
-        names = {f.name for f in dataclasses.fields(cls)}
-        configs.append(cls(**{k: v for k, v in vae_kwargs.items() if k in names}))
-        used |= names
-    unknown = set(vae_kwargs) - used
-    if unknown:
-        raise ValueError(f"Unknown VAE localization parameters {sorted(unknown)}")
-    return fit_localizer_on_recording(recording, peaks, *configs)
+    return prepare_localizer(recording, peaks, **vae_kwargs).model

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from . import figures
+from .formatting import format_number, markdown_table
 
 SECTION_TITLES = {
     "localization": "Localization error (VAE paper, Table 1)",
@@ -31,32 +31,16 @@ def _scale_section(scale: dict | None) -> list[str]:
         "templates, processed chunk by chunk in its own process:",
         "",
     ]
-    lines += _table(
+    lines += markdown_table(
         ["probe", "duration (s)", "traces as float32 (MB)", "GT spikes", "peaks", "units", "wall time (s)",
          "peak memory (MB)"],
-        [[scale["probe"], _num(scale["duration_s"], 0), _num(scale["traces_mb"], 0), scale["num_gt_spikes"],
-          scale["num_peaks"], scale["num_units"], _num(scale["wall_s"], 1), _num(scale["peak_rss_mb"], 0)]],
+        [[scale["probe"], format_number(scale["duration_s"], 0), format_number(scale["traces_mb"], 0),
+          scale["num_gt_spikes"], scale["num_peaks"], scale["num_units"], format_number(scale["wall_s"], 1),
+          format_number(scale["peak_rss_mb"], 0)]],
     )
-    lines += [f"Peak memory of the sorting process: **{_num(scale['peak_rss_mb'], 0)} MB** "
-              f"(the traces alone would take {_num(scale['traces_mb'], 0)} MB).", ""]
+    lines += [f"Peak memory of the sorting process: **{format_number(scale['peak_rss_mb'], 0)} MB** "
+              f"(the traces alone would take {format_number(scale['traces_mb'], 0)} MB).", ""]
     return lines
-
-
-def _num(value, digits: int = 2) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    value = float(value)
-    if math.isnan(value):
-        return "nan"
-    return f"{value:.{digits}f}"
-
-
-def _table(header: list[str], rows: list[list]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines + [""]
 
 
 def _jsonable(obj):
@@ -90,11 +74,12 @@ def _localization_section(results, fig_dir) -> list[str]:
         if "localization" not in res:
             continue
         for method, s in res["localization"].items():
-            rows.append([res["scenario"]["name"], method, f"{_num(s['mean'])} +- {_num(s['sd'])}", _num(s["median"]),
-                         _num(s["failed_fraction"], 3), s["num_spikes"], _num(s["spikes_per_s"], 0),
-                         _num(s["training_time_s"], 1), _num(s["wall_time_s"], 1)])
-    lines += _table(["scenario", "method", "mean +- sd (um)", "median (um)", "failed", "spikes", "spikes/s",
-                     "training (s)", "wall (s)"], rows)
+            rows.append([res["scenario"]["name"], method, f"{format_number(s['mean'])} +- {format_number(s['sd'])}",
+                         format_number(s["median"]), format_number(s["failed_fraction"], 3), s["num_spikes"],
+                         format_number(s["spikes_per_s"], 0), format_number(s["training_time_s"], 1),
+                         format_number(s["wall_time_s"], 1)])
+    lines += markdown_table(["scenario", "method", "mean +- sd (um)", "median (um)", "failed", "spikes", "spikes/s",
+                             "training (s)", "wall (s)"], rows)
     for res in results:
         if "localization" not in res:
             continue
@@ -118,10 +103,11 @@ def _gmm_section(results, fig_dir) -> list[str]:
         for feature_set, by_method in res["gmm"].items():
             for method, curve in by_method.items():
                 best = max(curve, key=lambda r: r["accuracy"])
-                rows.append([res["scenario"]["name"], feature_set, method, best["n_components"], _num(best["accuracy"], 3),
-                             _num(best["precision"], 3), _num(best["recall"], 3), best["num_well_detected"]])
-    lines += _table(["scenario", "features", "method", "best components", "accuracy", "precision", "recall",
-                     "well detected"], rows)
+                rows.append([res["scenario"]["name"], feature_set, method, best["n_components"],
+                             format_number(best["accuracy"], 3), format_number(best["precision"], 3),
+                             format_number(best["recall"], 3), best["num_well_detected"]])
+    lines += markdown_table(["scenario", "features", "method", "best components", "accuracy", "precision", "recall",
+                             "well detected"], rows)
     for res in results:
         if "gmm" not in res:
             continue
@@ -144,10 +130,11 @@ def _sorters_section(results, fig_dir) -> list[str]:
         for case, r in res["sorters"].iterrows():
             rows.append([res["scenario"]["name"], r["label"], int(r["num_gt"]), int(r["num_sorter"]),
                          int(r["num_well_detected"]), int(r.get("num_false_positive", 0)),
-                         int(r.get("num_redundant", 0)), int(r.get("num_overmerged", 0)), _num(r["accuracy"], 3),
-                         _num(r["precision"], 3), _num(r["recall"], 3), _num(r["run_time_s"], 1)])
-    lines += _table(["scenario", "case", "GT units", "found", "well detected", "false positive", "redundant",
-                     "overmerged", "accuracy", "precision", "recall", "run time (s)"], rows)
+                         int(r.get("num_redundant", 0)), int(r.get("num_overmerged", 0)),
+                         format_number(r["accuracy"], 3), format_number(r["precision"], 3),
+                         format_number(r["recall"], 3), format_number(r["run_time_s"], 1)])
+    lines += markdown_table(["scenario", "case", "GT units", "found", "well detected", "false positive", "redundant",
+                             "overmerged", "accuracy", "precision", "recall", "run time (s)"], rows)
     for res in results:
         if "sorters" not in res:
             continue
@@ -168,9 +155,9 @@ def _generalization_section(results) -> list[str]:
         if "generalization" not in res:
             continue
         for label, s in res["generalization"]["rows"].items():
-            rows.append([res["scenario"]["name"], label, f"{_num(s['mean'])} +- {_num(s['sd'])}", _num(s["median"]),
-                         _num(s["wall_time_s"], 1)])
-    return lines + _table(["scenario (B)", "localizer", "mean +- sd (um)", "median (um)", "wall (s)"], rows)
+            rows.append([res["scenario"]["name"], label, f"{format_number(s['mean'])} +- {format_number(s['sd'])}",
+                         format_number(s["median"]), format_number(s["wall_time_s"], 1)])
+    return lines + markdown_table(["scenario (B)", "localizer", "mean +- sd (um)", "median (um)", "wall (s)"], rows)
 
 
 def _wing_section(section: dict | None, fig_dir) -> list[str]:
@@ -180,7 +167,7 @@ def _wing_section(section: dict | None, fig_dir) -> list[str]:
     if section.get("status") != "ok":
         return lines + [f"Not available: {section.get('reason', 'unknown reason')}.", ""]
     for table in section.get("tables", []):
-        lines += [f"**{table['title']}**", ""] + _table(table["header"], table["rows"])
+        lines += [f"**{table['title']}**", ""] + markdown_table(table["header"], table["rows"])
     for figure in section.get("figures", []):
         lines += [f"![{figure}](figures/{figure})", ""]
     return lines
@@ -223,12 +210,12 @@ def write_report(
     if run_info.get("command"):
         lines += [f"Command: `{run_info['command']}`", ""]
     lines += ["Scenarios (MEArec ground truth simulated with `si_amortized.datasets.simulate_recording`, cached):", ""]
-    lines += _table(
+    lines += markdown_table(
         ["scenario", "probe", "noise (uV)", "cells (E+I)", "duration (s)", "seed", "GT spikes",
          "spikes scored (localization, GMM)"],
-        [[r["scenario"]["name"], r["scenario"]["probe"], _num(r["scenario"]["noise_level"], 0),
-          f"{r['scenario']['n_exc']}+{r['scenario']['n_inh']}", _num(r["duration_s"], 1), r["scenario"]["seed"],
-          r["num_spikes"], r["num_scored_spikes"]] for r in results],
+        [[r["scenario"]["name"], r["scenario"]["probe"], format_number(r["scenario"]["noise_level"], 0),
+          f"{r['scenario']['n_exc']}+{r['scenario']['n_inh']}", format_number(r["duration_s"], 1),
+          r["scenario"]["seed"], r["num_spikes"], r["num_scored_spikes"]] for r in results],
     )
     builders = {
         "localization": lambda: _localization_section(results, fig_dir),
@@ -246,12 +233,12 @@ def write_report(
     rows = []
     for r in results:
         for step, seconds in r["wall_times"].items():
-            rows.append([r["scenario"]["name"], step, _num(seconds, 1)])
+            rows.append([r["scenario"]["name"], step, format_number(seconds, 1)])
     for name, seconds in run_info.get("wall_times", {}).items():
-        rows.append(["-", name, _num(seconds, 1)])
-    lines += _table(["scenario", "step", "wall time (s)"], rows)
+        rows.append(["-", name, format_number(seconds, 1)])
+    lines += markdown_table(["scenario", "step", "wall time (s)"], rows)
     peak = max([r["peak_rss_mb"] for r in results] + [run_info.get("peak_rss_mb", 0.0)])
-    lines += [f"Peak resident memory of the benchmark process(es): {_num(peak, 0)} MB.", ""]
+    lines += [f"Peak resident memory of the benchmark process(es): {format_number(peak, 0)} MB.", ""]
     if run_info.get("machine"):
         lines += [f"Machine: {run_info['machine']}", ""]
 
@@ -266,7 +253,7 @@ def write_report(
         lines += ["Location sorter parameters (defaults, overridden per case as above):", "", "```json",
                   json.dumps(_jsonable(run_info["sorter_params"]), indent=2), "```", ""]
     lines += ["## Versions", ""]
-    lines += _table(["package", "version"], [[k, v] for k, v in run_info.get("versions", {}).items()])
+    lines += markdown_table(["package", "version"], [[k, v] for k, v in run_info.get("versions", {}).items()])
 
     (output / "report.md").write_text("\n".join(lines), encoding="utf8")
     payload = dict(config=asdict(config), run_info=run_info, scenarios=results, wings=wings)

@@ -11,6 +11,7 @@ from .loss import gaussian_kl_to_prior, masked_squared_error, negative_elbo
 from .model import LocationEncoder, VaeLocalizer, exponential_decay_amplitudes
 from .neighbourhood import Neighbourhood, SpikeExamples, build_neighbourhood, compute_examples
 from .nodes import LocalizeVae, register_vae_localization_method, vae_location_dtype
+from .prepare import PreparedLocalizer, prepare_localizer
 from .extension import ComputeVaeLocations, compute_vae_locations
 
 register_vae_localization_method()
@@ -19,6 +20,8 @@ __all__ = [
     "ComputeVaeLocations",
     "compute_vae_locations",
     "LocalizeVae",
+    "PreparedLocalizer",
+    "prepare_localizer",
     "VaeLocalizer",
     "LocationEncoder",
     "FeatureConfig",

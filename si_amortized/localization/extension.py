@@ -11,10 +11,11 @@ from spikeinterface.core.node_pipeline import SpikeRetriever
 
 from ..model_store import json_native
 from ..extension_support import StoredModelExtension, register_extension, resolve_model
-from .config import INFERENCE_FIELDS, FeatureConfig, ModelConfig, split_config_kwargs
+from .config import INFERENCE_FIELDS, ModelConfig, split_config_kwargs
 from .fit import MODEL_KIND, _localizer_from_legacy_bytes, load_localizer
 from .model import VaeLocalizer
-from .nodes import LocalizeVae, peaks_from_source, prepare_localizer
+from .nodes import LocalizeVae, peaks_from_source
+from .prepare import prepare_localizer
 from .unit_channels import resolve_peak_sign, unit_channels
 
 PEAK_SIGNS = ("auto", "neg", "pos", "both")
@@ -89,17 +90,16 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
         flat["peak_sign"] = resolve_peak_sign(peak_sign, channels.positive)
         self._main_channel_indices = channels.main_channel_indices
         peaks = None if given is not None else peaks_from_source(self._spike_peaks())
-        localizer = prepare_localizer(self.sorting_analyzer.recording, peaks, model=given, verbose=verbose, **flat)
-        feature, model_cfg, training = split_config_kwargs(flat)
-        if given is not None:  # what the model was made with, and the inference settings given now
-            trained = dict(given.metadata["feature_config"], **{k: flat[k] for k in INFERENCE_FIELDS if k in flat})
-            feature = FeatureConfig(**trained)
+        self._prepared = prepare_localizer(self.sorting_analyzer.recording, peaks, model=given, verbose=verbose, **flat)
+        localizer = self._prepared.model
+        _, model_cfg, training = split_config_kwargs(flat)
+        if given is not None:  # what the model was made with
             model_cfg = ModelConfig(**given.metadata.get("model_config", dataclasses.asdict(model_cfg)))
         return json_native(dict(
             model=self._store_model(localizer),
             peak_sign=peak_sign,
             verbose=bool(verbose),
-            feature_config=dataclasses.asdict(feature),
+            feature_config=dataclasses.asdict(self._prepared.config),
             model_config=dataclasses.asdict(model_cfg),
             training_config=dataclasses.asdict(training),
         ))
@@ -116,13 +116,15 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
 
     def _get_pipeline_nodes(self):
         retriever = self._spike_peaks()
-        inference = {k: self.params["feature_config"][k] for k in INFERENCE_FIELDS}
-        model = self.get_model()
-        node = LocalizeVae(self.sorting_analyzer.recording, parents=[retriever], model=model,
-                           device=self.params["training_config"]["device"], **inference)
+        prepared = getattr(self, "_prepared", None)
+        if prepared is None:  # reloaded: the stored model and settings, prepared for this recording
+            inference = {k: self.params["feature_config"][k] for k in INFERENCE_FIELDS}
+            prepared = prepare_localizer(self.sorting_analyzer.recording, model=self.get_model(),
+                                         device=self.params["training_config"]["device"], **inference)
+            self._prepared = prepared
         if "model_info" not in self.data:
-            self._store_model(model)
-        return [retriever, node]
+            self._store_model(prepared.model)
+        return [retriever, LocalizeVae(self.sorting_analyzer.recording, parents=[retriever], prepared=prepared)]
 
     def _legacy_model(self):
         return _localizer_from_legacy_bytes(np.asarray(self.data["vae_model"]).astype(np.uint8).tobytes())

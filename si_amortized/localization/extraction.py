@@ -8,6 +8,7 @@ from .config import FeatureConfig, ModelConfig, TrainingConfig
 from .fit import build_localizer, train_localizer
 from .model import VaeLocalizer
 from .neighbourhood import (
+    Neighbourhood,
     SpikeExamples,
     channel_neighbours_mask,
     compute_examples,
@@ -26,8 +27,36 @@ def traces_in_uv(recording, traces: np.ndarray) -> np.ndarray:
     return traces.astype("float32", copy=False)
 
 
+def channel_groups(recording) -> np.ndarray | None:
+    """The shank (SpikeInterface ``group``) of each channel when the recording has several, else None."""
+    groups = recording.get_property("group")
+    if groups is None or len(np.unique(groups)) < 2:
+        return None
+    return np.asarray(groups)
+
+
+def recording_layout(recording, config: FeatureConfig):
+    """The recording's neighbourhoods and peak-channel candidates for ``config`` (never across shanks).
+
+    Returns
+    -------
+    neighbourhood : Neighbourhood
+    candidates : np.ndarray, shape (num_channels, num_channels)
+    """
+    locations = recording.get_channel_locations()
+    groups = channel_groups(recording)
+    return (
+        neighbourhood_from_config(locations, config, groups=groups),
+        channel_neighbours_mask(locations, config.peak_radius_um, groups=groups),
+    )
+
+
 def examples_from_recording(
-    recording, peaks: np.ndarray, config: FeatureConfig, block_duration_s: float = 2.0
+    recording,
+    peaks: np.ndarray,
+    config: FeatureConfig,
+    block_duration_s: float = 2.0,
+    neighbourhood: Neighbourhood | None = None,
 ) -> SpikeExamples:
     """Cut the examples of ``peaks`` from a recording, reading the traces block by block.
 
@@ -39,6 +68,8 @@ def examples_from_recording(
     config : FeatureConfig
     block_duration_s : float, default: 2.0
         Duration of the blocks of traces read at once.
+    neighbourhood : Neighbourhood | None, default: None
+        The recording's neighbourhoods for ``config`` when already built.
 
     Returns
     -------
@@ -46,9 +77,8 @@ def examples_from_recording(
         ``spike_index`` refers to the order of ``peaks``.
     """
     fs = recording.sampling_frequency
-    locations = recording.get_channel_locations()
-    neighbourhood = neighbourhood_from_config(locations, config)
-    candidates = channel_neighbours_mask(locations, config.peak_radius_um)
+    layout, candidates = recording_layout(recording, config)
+    neighbourhood = layout if neighbourhood is None else neighbourhood
     margin = margin_samples(config, fs)
     block = max(int(block_duration_s * fs), 1)
     order = np.lexsort((peaks["sample_index"], peaks["segment_index"]))
@@ -90,9 +120,13 @@ def examples_from_recording(
     return merged
 
 
-def check_layout(model: VaeLocalizer, recording, config: FeatureConfig) -> None:
-    """Raise a ValueError when ``recording`` does not give the neighbourhood ``model`` was trained on."""
-    neighbourhood = neighbourhood_from_config(recording.get_channel_locations(), config)
+def check_layout(model: VaeLocalizer, recording, config: FeatureConfig, neighbourhood: Neighbourhood | None = None) -> None:
+    """Raise a ValueError when ``recording`` does not give the neighbourhood ``model`` was trained on.
+
+    ``neighbourhood`` is the recording's for ``config`` when already built.
+    """
+    if neighbourhood is None:
+        neighbourhood = recording_layout(recording, config)[0]
     trained = model.offsets.cpu().numpy()
     num_samples = sum(waveform_samples(config, recording.sampling_frequency))
     if trained.shape != neighbourhood.offsets.shape or not np.allclose(
@@ -129,6 +163,7 @@ def fit_localizer_on_recording(
     model_config: ModelConfig | None = None,
     training_config: TrainingConfig | None = None,
     verbose: bool = False,
+    neighbourhood: Neighbourhood | None = None,
 ) -> VaeLocalizer:
     """Train a VAE localizer on (a random subset of) the spikes of a recording.
 
@@ -139,6 +174,9 @@ def fit_localizer_on_recording(
         Structured array with ``sample_index``, ``channel_index``, ``segment_index`` (detected peaks
         or a sorting's spike vector with the units' main channels).
     feature_config, model_config, training_config : configs, default: defaults
+    verbose : bool, default: False
+    neighbourhood : Neighbourhood | None, default: None
+        The recording's neighbourhoods for ``feature_config`` when already built.
 
     Returns
     -------
@@ -149,9 +187,10 @@ def fit_localizer_on_recording(
     model_config = model_config or ModelConfig()
     training_config = training_config or TrainingConfig()
     fs = recording.sampling_frequency
-    neighbourhood = neighbourhood_from_config(recording.get_channel_locations(), feature_config)
+    if neighbourhood is None:
+        neighbourhood = recording_layout(recording, feature_config)[0]
     subset = select_training_peaks(peaks, training_config.max_spikes, training_config.seed)
-    examples = examples_from_recording(recording, subset, feature_config)
+    examples = examples_from_recording(recording, subset, feature_config, neighbourhood=neighbourhood)
     model = build_localizer(neighbourhood, sum(waveform_samples(feature_config, fs)), feature_config, model_config, fs)
     history = train_localizer(model, examples, model_config, training_config, verbose=verbose)
     model.metadata["history"] = [float(h) for h in history]

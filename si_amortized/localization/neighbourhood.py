@@ -53,6 +53,7 @@ def build_neighbourhood(
     half_width_um: float,
     shape: str = "square",
     offset_tolerance_um: float = 1.0,
+    groups: np.ndarray | None = None,
 ) -> Neighbourhood:
     """Build the slot layout of a 2D probe.
 
@@ -66,12 +67,16 @@ def build_neighbourhood(
     offset_tolerance_um : float, default: 1.0
         Offsets closer than this share a slot; a channel fills a slot when it is within this
         distance of the slot's position.
+    groups : np.ndarray | None, default: None
+        Group (shank) of each channel, shape (num_channels,): a neighbourhood never holds a channel of
+        another group (those slots are virtual).
 
     Returns
     -------
     Neighbourhood
     """
     locs = np.asarray(channel_locations, dtype="float64")[:, :2]
+    same_group = None if groups is None else np.asarray(groups)[:, None] == np.asarray(groups)[None, :]
     num_channels = locs.shape[0]
     if num_channels < 2:
         raise ValueError("VAE localization needs at least 2 channels")
@@ -95,6 +100,8 @@ def build_neighbourhood(
         inside = np.linalg.norm(diff, axis=2) <= half_width_um + 1e-6
     else:
         raise ValueError(f"shape must be 'square' or 'disk', not {shape!r}")
+    if same_group is not None:
+        inside &= same_group
     candidate = diff[inside]
     # greedy clustering of offsets on a tolerance grid, deterministic
     keys = np.round(candidate / offset_tolerance_um).astype(np.int64)
@@ -125,13 +132,18 @@ def build_neighbourhood(
     dist, idx = channel_tree.query(targets.reshape(-1, 2), distance_upper_bound=offset_tolerance_um)
     table = np.where(np.isfinite(dist), idx, -1).reshape(num_channels, len(offsets)).astype(np.int64)
     table[:, centre_slot] = np.arange(num_channels)
+    if same_group is not None:
+        table[(table >= 0) & ~same_group[np.arange(num_channels)[:, None], np.maximum(table, 0)]] = -1
     return Neighbourhood(offsets=offsets, channel_table=table, centre_slot=centre_slot, free_axes=free_axes)
 
 
-def neighbourhood_from_config(channel_locations: np.ndarray, config: FeatureConfig) -> Neighbourhood:
-    """:func:`build_neighbourhood` with the fields of a :class:`FeatureConfig`."""
+def neighbourhood_from_config(
+    channel_locations: np.ndarray, config: FeatureConfig, groups: np.ndarray | None = None
+) -> Neighbourhood:
+    """:func:`build_neighbourhood` with the fields of a :class:`FeatureConfig` (``groups``: shank per channel)."""
     return build_neighbourhood(
-        channel_locations, config.half_width_um, shape=config.shape, offset_tolerance_um=config.offset_tolerance_um
+        channel_locations, config.half_width_um, shape=config.shape, offset_tolerance_um=config.offset_tolerance_um,
+        groups=groups,
     )
 
 
@@ -191,10 +203,15 @@ class SpikeExamples:
         )
 
 
-def channel_neighbours_mask(channel_locations: np.ndarray, radius_um: float) -> np.ndarray:
-    """Boolean (num_channels, num_channels) mask of channels within ``radius_um`` of each other."""
+def channel_neighbours_mask(
+    channel_locations: np.ndarray, radius_um: float, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """Boolean (num_channels, num_channels) mask of channels within ``radius_um`` of each other (same group)."""
     locs = np.asarray(channel_locations, dtype="float64")[:, :2]
-    return np.linalg.norm(locs[:, None, :] - locs[None, :, :], axis=2) <= radius_um
+    mask = np.linalg.norm(locs[:, None, :] - locs[None, :, :], axis=2) <= radius_um
+    if groups is not None:
+        mask &= np.asarray(groups)[:, None] == np.asarray(groups)[None, :]
+    return mask
 
 
 def find_peak_channels(

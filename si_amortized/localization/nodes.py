@@ -2,89 +2,72 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import warnings
 
 import numpy as np
 import torch
 
-from spikeinterface.core.node_pipeline import PeakRetriever, PipelineNode, SpikeRetriever
+from spikeinterface.core.node_pipeline import PeakDetector, PeakRetriever, PipelineNode, SpikeRetriever
 
 from .._torch import resolve_device
-from .config import INFERENCE_FIELDS, FeatureConfig, split_config_kwargs
-from .extraction import check_layout, fit_localizer_on_recording, traces_in_uv
-from .fit import aggregate_locations, load_localizer, predict_examples
-from .neighbourhood import channel_neighbours_mask, compute_examples, margin_samples, neighbourhood_from_config
+from .extraction import traces_in_uv
+from .fit import aggregate_locations, predict_examples
+from .neighbourhood import compute_examples, margin_samples
+from .prepare import PreparedLocalizer, prepare_localizer
+from .training_peaks import detect_training_peaks, peak_dtype
 
+#: x, y, z (um; z >= 0 distance from the plane), posterior standard deviations, and ``fallback``: True where
+#: the spike could not be localized (no peak of the expected sign, non-finite traces) and was placed on its
+#: detection channel (z = 0, standard deviations = the neighbourhood's half-width) instead of NaN.
 vae_location_dtype = np.dtype(
-    [("x", "float64"), ("y", "float64"), ("z", "float64"), ("x_std", "float64"), ("y_std", "float64"), ("z_std", "float64")]
+    [("x", "float64"), ("y", "float64"), ("z", "float64"), ("x_std", "float64"), ("y_std", "float64"),
+     ("z_std", "float64"), ("fallback", "bool")]
 )
 
 
-def peaks_from_source(source) -> np.ndarray:
-    """All peaks of a pipeline peak source (``PeakRetriever`` or ``SpikeRetriever``)."""
+def peaks_from_source(source, recording=None, training_chunks: int = 20, chunk_duration_s: float = 1.0,
+                      seed: int = 0) -> np.ndarray:
+    """Training peaks of a pipeline peak source.
+
+    ``SpikeRetriever``: every spike on its unit's main channel; ``PeakRetriever``: its peaks; a peak detector
+    (detect-and-localize pipelines such as ``correct_motion``): the peaks it finds in ``training_chunks``
+    random chunks of ``chunk_duration_s`` seconds of ``recording`` (seeded).
+    """
     if isinstance(source, SpikeRetriever):
         spikes = source.spike_vector
-        peaks = np.zeros(spikes.size, dtype=[("sample_index", "int64"), ("channel_index", "int64"), ("segment_index", "int64")])
+        peaks = np.zeros(spikes.size, dtype=peak_dtype)
         peaks["sample_index"] = spikes["sample_index"]
         peaks["channel_index"] = source.main_channel_indices[spikes["unit_index"]]
         peaks["segment_index"] = spikes["segment_index"]
         return peaks
     if isinstance(source, PeakRetriever):
         return source._peaks
+    if isinstance(source, PeakDetector) and recording is not None:
+        return detect_training_peaks(recording, source, training_chunks, chunk_duration_s, seed)
     raise TypeError(f"The VAE localizer cannot take its training spikes from a {type(source).__name__}")
 
 
-def feature_config_of(model) -> FeatureConfig:
-    """The :class:`FeatureConfig` a trained localizer was made with."""
-    return FeatureConfig(**model.metadata["feature_config"])
+def _other_methods_settings() -> set:
+    """Keyword names of SpikeInterface's other localization methods (motion presets pass them along)."""
+    import inspect
 
+    from spikeinterface.sortingcomponents.peak_localization.method_list import peak_localization_methods
 
-def prepare_localizer(recording, peaks: np.ndarray | None, model=None, verbose: bool = False, **kwargs):
-    """A trained localizer for ``recording``: ``model`` (checked against the layout) or a new one trained on ``peaks``.
-
-    Parameters
-    ----------
-    recording : BaseRecording
-    peaks : np.ndarray | None
-        Training spikes (``sample_index``, ``channel_index``, ``segment_index``); unused when ``model`` is given.
-    model : VaeLocalizer | str | Path | None, default: None
-        A trained localizer or a path to one (see :func:`si_amortized.localization.load_localizer`).
-    verbose : bool, default: False
-    **kwargs
-        Fields of FeatureConfig, ModelConfig and TrainingConfig.
-
-    Returns
-    -------
-    VaeLocalizer
-    """
-    feature_config, model_config, training_config = split_config_kwargs(kwargs)
-    if model is not None:
-        model = load_localizer(model)
-        trained_config = feature_config_of(model)
-        given = {k for k in kwargs if k in {f.name for f in dataclasses.fields(FeatureConfig)}}
-        conflicts = [
-            k for k in given if k not in INFERENCE_FIELDS and getattr(trained_config, k) != getattr(feature_config, k)
-        ]
-        if conflicts:
-            raise ValueError(
-                f"Feature parameters {sorted(conflicts)} differ from those the given model was trained with; "
-                "leave them out when passing model=."
-            )
-        check_layout(model, recording, trained_config)
-        return model
-    if peaks is None:
-        raise ValueError("Training a VAE localizer needs the spikes (peaks) of the recording")
-    return fit_localizer_on_recording(recording, peaks, feature_config, model_config, training_config, verbose=verbose)
+    names = set()
+    for name, cls in peak_localization_methods.items():
+        if name != LocalizeVae.name:
+            names |= set(inspect.signature(cls.__init__).parameters)
+    return names - {"self", "recording", "parents", "return_output", "kwargs"}
 
 
 class LocalizeVae(PipelineNode):
     """Localize peaks with the amortized VAE localizer (Hurwitz et al. 2019).
 
-    Unless ``model`` is given, the localizer is trained (unsupervised) on a random subset of the
-    peaks of the parent peak source when the node is built, before the pipeline runs; the pipeline
-    then runs amortized inference chunk by chunk.
+    Unless ``model`` (or ``prepared``) is given, the localizer is trained (unsupervised) on a random
+    subset of the peaks of the parent peak source when the node is built, before the pipeline runs: the
+    sorting's spikes, the given peaks, or, under a peak detector (``correct_motion``), the peaks detected in
+    random chunks. The pipeline then runs amortized inference chunk by chunk.
     """
 
     name = "vae"
@@ -100,6 +83,16 @@ class LocalizeVae(PipelineNode):
         Training epochs; see si_amortized.localization.TrainingConfig for the other training fields.
     device: str | None, default: None
         None: CPU, "auto": CUDA when available.
+    prepared: PreparedLocalizer | None, default: None
+        A localizer prepared for this recording (si_amortized.localization.prepare_localizer); replaces model
+        and the settings.
+    training_chunks: int, default: 20
+        When the parent is a peak detector (correct_motion and other detect-and-localize pipelines): the
+        localizer trains on the peaks detected in this many random chunks (seeded by seed).
+    training_chunk_duration_s: float, default: 1.0
+        Duration of those chunks.
+    Settings of SpikeInterface's other localizers (radius_um, ... which motion presets pass along) are
+    ignored with a warning.
     """
 
     def __init__(
@@ -108,30 +101,44 @@ class LocalizeVae(PipelineNode):
         parents,
         return_output=True,
         model=None,
+        prepared: PreparedLocalizer | None = None,
         inference_batch_size: int = 4096,
         verbose: bool = False,
-        radius_um=None,
-        **kwargs,
+        training_chunks: int = 20,
+        training_chunk_duration_s: float = 1.0,
+        **settings,
     ):
         PipelineNode.__init__(self, recording, return_output=return_output, parents=parents)
-        source = parents[0]
-        peaks = None if model is not None else peaks_from_source(source)
-        self.model = prepare_localizer(recording, peaks, model=model, verbose=verbose, **kwargs)
-        overrides = {k: kwargs[k] for k in INFERENCE_FIELDS if k in kwargs}
-        self.config = dataclasses.replace(feature_config_of(self.model), **overrides)
-        self.device = kwargs.get("device", None)
+        if prepared is None:
+            settings = self._drop_other_methods_settings(settings)
+            peaks = None
+            if model is None:
+                peaks = peaks_from_source(parents[0], recording, training_chunks, training_chunk_duration_s,
+                                          seed=int(settings.get("seed", 0)))
+            prepared = prepare_localizer(recording, peaks, model=model, verbose=verbose, **settings)
+        self.prepared = prepared
+        self.model = prepared.model
+        self.config = prepared.config
         self.inference_batch_size = int(inference_batch_size)
-        locations = recording.get_channel_locations()
-        self.channel_locations = np.asarray(locations, dtype="float64")[:, :2]
-        self.neighbourhood = neighbourhood_from_config(locations, self.config)
-        self.candidates = channel_neighbours_mask(locations, self.config.peak_radius_um)
+        self.channel_locations = np.asarray(recording.get_channel_locations(), dtype="float64")[:, :2]
         self.sampling_frequency = recording.sampling_frequency
         self._margin = margin_samples(self.config, self.sampling_frequency)
         self._recording = recording
         self._parent_pid = os.getpid()
-        self._worker_ready = False
+        self._worker_device = None
         self._dtype = vae_location_dtype
-        self._kwargs.update(dict(model=self.model, inference_batch_size=inference_batch_size))
+        # the prepared bundle travels to the workers: no retraining, no layout rebuilt there
+        self._kwargs.update(dict(prepared=prepared, inference_batch_size=inference_batch_size))
+
+    @staticmethod
+    def _drop_other_methods_settings(settings: dict) -> dict:
+        from .config import FeatureConfig, ModelConfig, TrainingConfig
+
+        ours = {f for cls in (FeatureConfig, ModelConfig, TrainingConfig) for f in cls.__dataclass_fields__}
+        foreign = sorted(k for k in settings if k not in ours and k in _other_methods_settings())
+        if foreign:
+            warnings.warn(f"the 'vae' localizer ignores {foreign} (settings of SpikeInterface's other localizers)")
+        return {k: v for k, v in settings.items() if k not in foreign}
 
     def get_dtype(self):
         return self._dtype
@@ -140,40 +147,49 @@ class LocalizeVae(PipelineNode):
         return self._margin
 
     def _device(self) -> torch.device:
-        device = resolve_device(self.device)
-        if device.type == "cuda":
-            try:
-                torch.zeros(1, device=device)
-            except RuntimeError:  # e.g. forked worker after CUDA initialisation
-                warnings.warn("CUDA unavailable in this worker (fork after CUDA init?): using the CPU")
-                device = torch.device("cpu")
-        return device
+        """The inference device, resolved once per process."""
+        if self._worker_device is None:
+            device = resolve_device(self.prepared.device)
+            if device.type == "cuda":
+                try:
+                    torch.zeros(1, device=device)
+                except RuntimeError:  # e.g. forked worker after CUDA initialisation
+                    warnings.warn("CUDA unavailable in this worker (fork after CUDA init?): using the CPU")
+                    device = torch.device("cpu")
+            self._worker_device = device
+        return self._worker_device
 
     def compute(self, traces, peaks, *args):
         out = np.zeros(peaks.size, dtype=self._dtype)
         if peaks.size == 0:
             return out
-        if os.getpid() != self._parent_pid and not self._worker_ready:
+        if os.getpid() != self._parent_pid:
             # a forked worker must not enter the thread pool inherited from the parent (it hangs):
             # re-set torch's pool once per worker; the workers are the parallelism
             torch.set_num_threads(1)
-            self._worker_ready = True
+            self._parent_pid = os.getpid()
+            self._worker_device = None
         traces = traces_in_uv(self._recording, traces)
         examples = compute_examples(
             traces,
             peaks["sample_index"],
             peaks["channel_index"],
-            self.neighbourhood,
-            self.candidates,
+            self.prepared.neighbourhood,
+            self.prepared.candidates,
             self.config,
             self.sampling_frequency,
         )
         with torch.no_grad():
             mean, var = predict_examples(self.model, examples, self.inference_batch_size, self._device())
         locations, std = aggregate_locations(examples, mean, var, self.channel_locations)
+        fallback = ~np.isfinite(locations).all(axis=1)
+        locations[fallback, :2] = self.channel_locations[peaks["channel_index"][fallback]]
+        locations[fallback, 2] = 0.0
+        std[fallback] = self.config.half_width_um
         for i, name in enumerate("xyz"):
             out[name] = locations[:, i]
             out[f"{name}_std"] = std[:, i]
+        out["fallback"] = fallback
         return out
 
 

@@ -3,7 +3,7 @@
 Importing this package registers the ``well_embeddings`` SortingAnalyzer extension.
 """
 
-from .config import RollAEConfig
+from .config import ExperimentalOptions, RollAEConfig
 from .downstream import (
     classify_wells,
     leave_one_well_out_classification,
@@ -41,6 +41,7 @@ from .wells import (
 __all__ = [
     "RollAE",
     "RollAEConfig",
+    "ExperimentalOptions",
     "RollAENet",
     "rollae_loss",
     "min_shift_mse",

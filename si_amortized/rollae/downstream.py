@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..scoring import linear_probe
+
 __all__ = [
     "classify_wells",
     "leave_one_well_out_classification",
@@ -12,14 +14,6 @@ __all__ = [
     "treatment_linkage",
     "neural_metric_regression",
 ]
-
-
-def _logreg(cv: int = 4, Cs: int = 8, seed: int = 0, max_iter: int = 2000):
-    from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=Cs, cv=cv, max_iter=max_iter, random_state=seed))
 
 
 def classify_wells(
@@ -38,7 +32,7 @@ def classify_wells(
     X = np.asarray(features, dtype=float)
     y = np.asarray(labels)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
-    clf = _logreg(cv=cv, Cs=Cs, seed=seed).fit(Xtr, ytr)
+    clf = linear_probe(C=None, Cs=Cs, inner_cv=cv, max_iter=2000, seed=seed).fit(Xtr, ytr)
     pred = clf.predict(Xte)
     classes = np.unique(y)
     return dict(accuracy=float(np.mean(pred == yte)), confusion=confusion_matrix(yte, pred, labels=classes), classes=classes, model=clf)
@@ -74,7 +68,8 @@ def leave_one_well_out_classification(features, labels, wells, cv: int = 4, Cs: 
         if np.unique(y[train]).size < 2:
             raise ValueError(f"leaving out well {w!r} leaves a single class to train on")
         n_min = int(pd.Series(y[train]).value_counts().min())
-        clf = _logreg(cv=max(2, min(cv, n_min)), Cs=Cs, seed=seed).fit(X[train], y[train])
+        clf = linear_probe(C=None, Cs=Cs, inner_cv=max(2, min(cv, n_min)), max_iter=2000, seed=seed)
+        clf.fit(X[train], y[train])
         pred[test] = clf.predict(X[test])
     return pd.DataFrame(dict(well=g, label=y, predicted=pred, correct=pred == y))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 
 from .._torch import predict_in_batches, resolve_device, seed_everything
 from ..model_store import load_model, register_model_kind, save_model
-from .config import RollAEConfig
+from .config import EXPERIMENTAL_FIELDS, RollAEConfig, move_experimental_settings
 from .model import RollAENet
 from .symmetry import check_positions, layout_symmetries
 from .train import train_rollae
@@ -54,6 +55,15 @@ class RollAE:
 
     def __init__(self, electrode_positions=None, *, config: RollAEConfig | None = None, **kwargs):
         base = config if config is not None else RollAEConfig()
+        moved = {k: kwargs.pop(k) for k in EXPERIMENTAL_FIELDS if k in kwargs}
+        if moved:
+            warnings.warn(
+                f"{sorted(moved)} are research options: pass experimental=ExperimentalOptions(...); "
+                "the top-level names go in the next release",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            kwargs["experimental"] = dataclasses.replace(kwargs.get("experimental", base.experimental), **moved)
         names = {f.name for f in dataclasses.fields(RollAEConfig)}
         unknown = sorted(set(kwargs) - names)
         if unknown:
@@ -101,7 +111,7 @@ class RollAE:
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:
         X = X.astype(np.float32)
-        if self.config.input_transform == "log1p":
+        if self.config.experimental.input_transform == "log1p":
             X = np.log1p(X)
         return X / np.float32(self.scale_)
 
@@ -110,17 +120,18 @@ class RollAE:
         """Train on wells ``X`` of shape ``(n_wells, n_electrodes, n_bins)`` (binned spike counts)."""
         X = self._check_input(X, fitting=True)
         cfg = self.config
+        exp = cfg.experimental
         n_el, n_bins = X.shape[1], X.shape[2]
         if self.electrode_positions is not None and cfg.use_symmetries:
             self.symmetries_ = layout_symmetries(self.electrode_positions)
         else:
             self.symmetries_ = np.arange(n_el)[None, :]
         Xt = X.astype(np.float32)
-        if cfg.input_transform == "log1p":
+        if exp.input_transform == "log1p":
             Xt = np.log1p(Xt)
-        if cfg.input_scale == "std":
+        if exp.input_scale == "std":
             scale = float(Xt.std())
-        elif cfg.input_scale == "max":
+        elif exp.input_scale == "max":
             scale = float(Xt.max())
         else:
             scale = 1.0
@@ -141,8 +152,8 @@ class RollAE:
             lr_schedule=cfg.lr_schedule,
             tau=cfg.tau,
             target_smoothing=cfg.target_smoothing,
-            scale_loss_by_set_size=cfg.scale_loss_by_set_size,
-            element_loss=cfg.reconstruction_loss,
+            scale_loss_by_set_size=exp.scale_loss_by_set_size,
+            element_loss=exp.reconstruction_loss,
             generator=generator,
             device=device,
             verbose=verbose,
@@ -161,7 +172,7 @@ class RollAE:
             symmetries=torch.as_tensor(self.symmetries_),
             receptive_field=cfg.receptive_field,
             activation=cfg.activation,
-            output_activation="softplus" if cfg.reconstruction_loss == "poisson" else "none",
+            output_activation="softplus" if cfg.experimental.reconstruction_loss == "poisson" else "none",
         )
 
     def transform(self, X, batch_size: int = 64, device: str | None = None, features: str = "embedding") -> np.ndarray:
@@ -227,10 +238,7 @@ class RollAE:
         """Rebuild a fitted model from :meth:`state`."""
         if meta.get("format_version") != _FORMAT_VERSION:
             raise ValueError(f"unsupported RollAE format version {meta.get('format_version')}")
-        cfg = dict(meta["config"])
-        for key in ("encoder_hidden", "decoder_hidden"):
-            if cfg.get(key) is not None:
-                cfg[key] = tuple(cfg[key])
+        cfg = move_experimental_settings(dict(meta["config"]))  # models saved before the options moved
         model = cls(meta["electrode_positions"], config=RollAEConfig(**cfg))
         model.symmetries_ = np.asarray(meta["symmetries"], dtype=np.int64)
         model.n_bins_ = int(meta["n_bins"])

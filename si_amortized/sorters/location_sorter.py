@@ -8,9 +8,11 @@ Pipeline, chunk by chunk through SpikeInterface's node pipeline (``job_kwargs`` 
    by default, or SpikeInterface's ``"center_of_mass"``, ``"monopolar_triangulation"``, ``"grid_convolution"``);
 4. features = locations (x, y) + ``n_pcs`` whitened PCs of the peak-channel waveform times ``pc_scale``
    (as HerdingSpikes does), the PCA fitted on a random subset of peaks;
-5. density clustering that needs no number of clusters (mean shift or HDBSCAN, scikit-learn).
+5. density clustering that needs no number of clusters (mean shift or HDBSCAN, scikit-learn);
+6. optionally (``matching="wobble"`` or ``"circus-omp"``), template matching with the clusters' templates,
+   which recovers spikes that overlap in time and space, then SpikeInterface's final cleaning (merges).
 
-No template matching: every detected peak belongs to at most one unit.
+Without matching every detected peak belongs to at most one unit.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from spikeinterface.sorters.internal.si_based import ComponentsBasedSorter
 
 from .clustering import ClusteringConfig, cluster_features
 from .features import PeakChannelWaveform, fit_whitened_pca, peak_channel_waveforms, random_peak_subset
+from .matching import MatchingConfig, match_templates
 
 _CLUSTERING_KEYS = ("clusterer", "bandwidth", "min_bin_freq", "min_cluster_size", "min_samples", "max_spikes_fit")
 
@@ -68,6 +71,8 @@ class LocationSorter(ComponentsBasedSorter):
         "min_cluster_size": 20,
         "min_samples": None,
         "max_spikes_fit": 50000,
+        "matching": None,
+        "matching_kwargs": {},
         "seed": 0,
         "save_features": True,
         "job_kwargs": {},
@@ -98,6 +103,9 @@ class LocationSorter(ComponentsBasedSorter):
         "min_cluster_size": "Smallest unit kept (and HDBSCAN min_cluster_size)",
         "min_samples": "HDBSCAN min_samples",
         "max_spikes_fit": "The clusterer is fitted on at most this many spikes, the rest assigned by nearest neighbour",
+        "matching": "Template matching after clustering: wobble | circus-omp (SpikeInterface's engines; recovers "
+        "overlapping spikes, merges over-split units) or None (every detected peak in at most one unit: fast)",
+        "matching_kwargs": "Fields of si_amortized.sorters.matching.MatchingConfig (ms_before, template_radius_um, ...)",
         "seed": "Seed of the random subsets",
         "save_features": "Save peaks, locations, features and labels as .npy in the sorter output folder",
         "job_kwargs": "SpikeInterface job kwargs (n_jobs, chunk_duration, progress_bar, ...)",
@@ -130,6 +138,8 @@ class LocationSorter(ComponentsBasedSorter):
             raise ValueError(f"location_features must be a non-empty subset of x, y, z; got {params['location_features']}")
         if params["n_pcs"] < 0 or params["pc_scale"] < 0:
             raise ValueError("n_pcs and pc_scale must be >= 0")
+        if params["matching"] is not None:
+            MatchingConfig(engine=params["matching"], **params["matching_kwargs"])
         return params
 
     @classmethod
@@ -243,6 +253,13 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
     labels = cluster_features(features, config, seed=seed)
     if verbose:
         print(f"location_sorter: {labels.max() + 1} units, {np.mean(labels >= 0):.0%} of peaks assigned")
+
+    if params["matching"] is not None and (labels >= 0).any():
+        config = MatchingConfig(engine=params["matching"], **params["matching_kwargs"])
+        sorting = match_templates(recording, peaks, labels, noise_levels, config, job_kwargs)
+        if verbose:
+            print(f"location_sorter: template matching ({config.engine}) -> {sorting.get_num_units()} units")
+        return sorting, dict(peaks=peaks, locations=locations, features=features, labels=labels)
 
     keep = labels >= 0
     unit_ids = np.arange(int(labels.max()) + 1 if keep.any() else 0)

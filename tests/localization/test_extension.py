@@ -11,7 +11,7 @@ from si_amortized.localization import ComputeVaeLocations, compute_vae_locations
 
 from .toy import FAST, grid_positions, make_toy_recording
 
-FIELDS = ("x", "y", "z", "x_std", "y_std", "z_std")
+FIELDS = ("x", "y", "z", "x_std", "y_std", "z_std", "fallback")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ TUTORIAL = Path(__file__).resolve().parents[2] / "tutorials" / "nemo_embeddings.
 
 
 def test_tutorial_quick(tmp_path):
-    env = dict(os.environ, SI_AMORTIZED_QUICK="1", SI_AMORTIZED_FIGURES=str(tmp_path), OMP_NUM_THREADS="1")
+    env = dict(os.environ, SI_AMORTIZED_QUICK="1", SI_AMORTIZED_TUTORIAL_OUT=str(tmp_path), OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, str(TUTORIAL)], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "representations: (12, 500)" in proc.stdout

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from si_amortized.rollae import RollAE, RollAEConfig
+from si_amortized.rollae import ExperimentalOptions, RollAE, RollAEConfig
 from si_amortized.rollae.symmetry import axion_323_positions, layout_symmetries
 
 SMALL = dict(embedding_dim=6, encoder_hidden=(16, 8), decoder_hidden=(8, 16), receptive_field=8, epochs=2, batch_size=8, seed=0)
@@ -69,14 +69,33 @@ def test_training_reduces_the_loss():
 
 def test_poisson_reconstruction_loss_fits_invariant_positive_rates():
     X = _wells(16, 30, seed=2)
-    model = RollAE(axion_323_positions(), **dict(SMALL, reconstruction_loss="poisson", epochs=6, learning_rate=3e-3))
+    model = RollAE(axion_323_positions(), **dict(SMALL, experimental=ExperimentalOptions(reconstruction_loss="poisson"),
+                                                 epochs=6, learning_rate=3e-3))
     model.fit(X)
     assert model.history_[-1] < model.history_[0]
     assert np.all(model.reconstruct(X[:3]) > 0)  # softplus rates
     g = layout_symmetries(axion_323_positions())[1]
     np.testing.assert_allclose(model.transform(np.roll(X[:, g], 7, axis=-1)), model.transform(X), atol=2e-5, rtol=1e-4)
     with pytest.raises(ValueError, match="reconstruction_loss"):
-        RollAEConfig(reconstruction_loss="l1")
+        ExperimentalOptions(reconstruction_loss="l1")
+
+
+def test_research_options_moved_and_old_saved_models_load(tmp_path):
+    # the old top-level keyword still works, with a DeprecationWarning, and lands in `experimental`
+    with pytest.warns(DeprecationWarning, match="research options"):
+        old_style = RollAE(axion_323_positions(), **dict(SMALL, input_scale="max"))
+    assert old_style.config.experimental == ExperimentalOptions(input_scale="max")
+    X = _wells(8, 30, seed=3)
+    model = RollAE(axion_323_positions(), **dict(SMALL, epochs=1)).fit(X)
+    meta, state = model.state()
+    # a model saved before the options moved (research keys at the top level of its config)
+    legacy = dict(meta, config={**{k: v for k, v in meta["config"].items() if k != "experimental"},
+                                **meta["config"]["experimental"]})
+    clone = RollAE.from_state(legacy, state)
+    assert clone.config == model.config
+    np.testing.assert_array_equal(clone.transform(X), model.transform(X))
+    # JSON gives lists back for tuples: the config still compares equal
+    assert RollAEConfig(encoder_hidden=[8, 6]) == RollAEConfig(encoder_hidden=(8, 6))
 
 
 def test_wells_with_no_spikes(fitted):

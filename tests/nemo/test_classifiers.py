@@ -1,4 +1,4 @@
-"""Probes, depth ensembling, clustering and the embedding plot."""
+"""Classifier probes (linear, MLP), depth ensembling, clustering and the embedding plot."""
 
 import matplotlib
 
@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from si_amortized.nemo.probes import (
+from si_amortized.nemo.classifiers import (
     MLPProbe,
     cluster_embeddings,
     cross_validate_probe,
@@ -114,3 +114,13 @@ def test_embedding_plot(tmp_path):
     assert (tmp_path / "emb.png").stat().st_size > 0
     with pytest.raises(ValueError):
         plot_nemo_embedding(X, color_by=y[:5])
+
+
+def test_probes_module_is_a_deprecated_alias_of_classifiers():
+    import importlib
+    import sys
+
+    sys.modules.pop("si_amortized.nemo.probes", None)
+    with pytest.warns(DeprecationWarning, match="si_amortized.nemo.classifiers"):
+        probes = importlib.import_module("si_amortized.nemo.probes")
+    assert probes.cross_validate_probe is cross_validate_probe and probes.MLPProbe is MLPProbe

@@ -1,0 +1,142 @@
+"""Template matching after location clustering: every spike, overlapping ones included.
+
+Clustering assigns each detected peak once, so two spikes that overlap in time and space give one peak.
+Templates estimated from the clusters go to SpikeInterface's matching engines
+(``spikeinterface.sortingcomponents.matching``), which peel spikes one after another and recover the
+hidden ones; SpikeInterface's final cleaning then merges over-split units (template similarity, distance
+between units, refractory periods), as its internal sorters do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["MatchingConfig", "match_templates"]
+
+MATCHING_ENGINES = ("wobble", "circus-omp")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchingConfig:
+    """Settings of the template-matching step.
+
+    Parameters
+    ----------
+    engine : "wobble" | "circus-omp", default: "wobble"
+        SpikeInterface matching engine.
+    ms_before, ms_after : float, default: 1.0, 2.5
+        Template window around the peak.
+    template_radius_um : float, default: 100.0
+        Templates are sparse: channels within this distance of the cluster's barycentre.
+    sparsify_threshold : float, default: 1.0
+        Channels whose template amplitude is below this many noise levels are dropped.
+    min_snr : float, default: 4.0
+        Templates with a lower peak-to-peak SNR are not matched.
+    max_jitter_ms : float, default: 0.2
+        Templates whose peak is off-centre by more are not matched.
+    merge : bool, default: True
+        Merge over-split units after matching (SpikeInterface's final cleaning).
+    merge_max_distance_um : float, default: 50.0
+        Units further apart than this are never merged.
+    """
+
+    engine: str = "wobble"
+    ms_before: float = 1.0
+    ms_after: float = 2.5
+    template_radius_um: float = 100.0
+    sparsify_threshold: float = 1.0
+    min_snr: float = 4.0
+    max_jitter_ms: float = 0.2
+    merge: bool = True
+    merge_max_distance_um: float = 50.0
+
+    def __post_init__(self):
+        if self.engine not in MATCHING_ENGINES:
+            raise ValueError(f"matching engine must be one of {MATCHING_ENGINES}, not {self.engine!r}")
+        if self.ms_before <= 0 or self.ms_after <= 0 or self.template_radius_um <= 0:
+            raise ValueError("ms_before, ms_after and template_radius_um must be positive")
+
+
+def _cluster_templates(recording, peaks, labels, noise_levels, config: MatchingConfig, job_kwargs):
+    from spikeinterface.core import NumpySorting, Templates
+    from spikeinterface.core.waveform_tools import estimate_templates_with_accumulator
+    from spikeinterface.sortingcomponents.tools import clean_templates, compute_sparsity_from_peaks_and_label
+
+    fs = recording.sampling_frequency
+    keep = labels >= 0
+    unit_ids = np.unique(labels[keep])
+    sorting = NumpySorting.from_samples_and_labels(
+        [peaks["sample_index"][keep & (peaks["segment_index"] == s)] for s in range(recording.get_num_segments())],
+        [labels[keep & (peaks["segment_index"] == s)] for s in range(recording.get_num_segments())],
+        fs, unit_ids=unit_ids,
+    )
+    spikes = sorting.to_spike_vector(concatenated=True)
+    sparsity, _ = compute_sparsity_from_peaks_and_label(
+        peaks[keep], np.searchsorted(unit_ids, labels[keep]), unit_ids, recording, config.template_radius_um
+    )
+    nbefore, nafter = int(round(config.ms_before * fs / 1000)), int(round(config.ms_after * fs / 1000))
+    array = estimate_templates_with_accumulator(
+        recording, spikes, unit_ids, nbefore, nafter, return_in_uV=False, sparsity_mask=sparsity.mask, **job_kwargs
+    )
+    templates = Templates(
+        templates_array=array, sampling_frequency=fs, nbefore=nbefore, channel_ids=recording.channel_ids,
+        unit_ids=unit_ids, sparsity_mask=sparsity.mask, probe=recording.get_probe(), is_in_uV=False,
+    )
+    return clean_templates(
+        templates, sparsify_threshold=config.sparsify_threshold, noise_levels=noise_levels, min_snr=config.min_snr,
+        max_jitter_ms=config.max_jitter_ms, remove_empty=True,
+    )
+
+
+def match_templates(recording, peaks: np.ndarray, labels: np.ndarray, noise_levels: np.ndarray,
+                    config: MatchingConfig, job_kwargs: dict):
+    """Spikes of every cluster found by template matching.
+
+    Parameters
+    ----------
+    recording : BaseRecording
+        The (filtered) recording the peaks were detected on.
+    peaks : np.ndarray, shape (num_peaks,)
+        Detected peaks (``sample_index``, ``channel_index``, ``segment_index``).
+    labels : np.ndarray, shape (num_peaks,)
+        Cluster of each peak, -1 for none.
+    noise_levels : np.ndarray, shape (num_channels,)
+        In the recording's units.
+    config : MatchingConfig
+    job_kwargs : dict
+
+    Returns
+    -------
+    NumpySorting
+        Unit ids are the cluster labels that kept a template.
+    """
+    from spikeinterface.core import NumpySorting
+    from spikeinterface.core.base import minimum_spike_dtype
+    from spikeinterface.sortingcomponents.matching import find_spikes_from_templates
+
+    templates = _cluster_templates(recording, peaks, labels, noise_levels, config, job_kwargs)
+    if templates.unit_ids.size == 0:
+        return NumpySorting.from_samples_and_labels(
+            [np.zeros(0, "int64")] * recording.get_num_segments(), [np.zeros(0, "int64")] * recording.get_num_segments(),
+            recording.sampling_frequency, unit_ids=np.zeros(0, "int64"),
+        )
+    found = find_spikes_from_templates(recording, templates, method=config.engine, method_kwargs={},
+                                       job_kwargs=dict(job_kwargs))
+    spikes = np.zeros(found.size, dtype=minimum_spike_dtype)
+    spikes["sample_index"] = found["sample_index"]
+    spikes["unit_index"] = found["cluster_index"]
+    spikes["segment_index"] = found["segment_index"]
+    sorting = NumpySorting(spikes, recording.sampling_frequency, templates.unit_ids)
+    if config.merge and templates.unit_ids.size > 1:
+        from spikeinterface.sorters.internal.spyking_circus2 import final_cleaning_circus
+
+        analyzer = final_cleaning_circus(
+            recording, sorting, templates, amplitude_scalings=found["amplitude"], noise_levels=noise_levels,
+            similarity_kwargs={"method": "l1", "support": "union", "max_lag_ms": 0.5}, sparsity_overlap=0.5,
+            censor_ms=3.0, max_distance_um=config.merge_max_distance_um,
+            template_diff_thresh=np.arange(0.05, 0.4, 0.05), job_kwargs=dict(job_kwargs),
+        )
+        sorting = NumpySorting.from_sorting(analyzer.sorting)
+    return sorting

@@ -1,0 +1,118 @@
+"""The "vae" localizer under a peak detector: correct_motion, detect-and-localize pipelines, multi-shank probes."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import si_amortized  # noqa: F401  (registers "vae")
+from spikeinterface.core import get_noise_levels
+from spikeinterface.core.node_pipeline import ExtractDenseWaveforms, run_node_pipeline
+from spikeinterface.sortingcomponents.peak_detection import detect_peaks
+from spikeinterface.sortingcomponents.peak_detection.method_list import detect_peak_methods
+
+from si_amortized.datasets.probes import neuropixels1_like_probe, neuropixels2_like_probe
+from si_amortized.localization import LocalizeVae, build_neighbourhood
+from si_amortized.localization.training_peaks import detect_training_peaks, random_chunks
+
+DETECT = dict(peak_sign="neg", detect_threshold=6.0, exclude_sweep_ms=0.8, radius_um=50.0)
+# on a Neuropixels-1.0 layout (staggered, 16 um columns, 20 um rows) the 3 x 3 window of 20 um is too narrow
+# to follow drift (RMS 15-18 um, like center_of_mass); 40 um gives 2.8 um (monopolar_triangulation 1.5)
+VAE = dict(epochs=5, max_spikes=1500, batch_size=64, seed=0, half_width_um=40.0)
+
+
+@pytest.fixture(scope="module")
+def drifting():
+    from spikeinterface.generation import generate_drifting_recording
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, recording, _, info = generate_drifting_recording(
+            num_units=12, duration=24.0, seed=0, probe=neuropixels1_like_probe(32), extra_outputs=True,
+            generate_displacement_vector_kwargs=dict(
+                displacement_sampling_frequency=5.0, drift_start_um=[0, 15], drift_stop_um=[0, -15], drift_step_um=1,
+                motion_list=[dict(drift_mode="zigzag", non_rigid_gradient=None, t_start_drift=4.0, t_end_drift=None,
+                                  period_s=16)],
+            ),
+        )
+    return recording.save(format="memory", n_jobs=1, progress_bar=False), info
+
+
+def _detector(recording):
+    noise = get_noise_levels(recording, return_in_uV=False, seed=0)
+    return detect_peak_methods["locally_exclusive"](recording, noise_levels=noise, **DETECT)
+
+
+def test_training_peaks_are_the_detector_peaks_of_random_chunks(drifting):
+    recording, _ = drifting
+    detector = _detector(recording)
+    peaks = detect_training_peaks(recording, detector, num_chunks=4, chunk_duration_s=1.0, seed=3)
+    again = detect_training_peaks(recording, detector, num_chunks=4, chunk_duration_s=1.0, seed=3)
+    np.testing.assert_array_equal(peaks, again)  # seeded
+    other = detect_training_peaks(recording, detector, num_chunks=4, chunk_duration_s=1.0, seed=4)
+    assert not np.array_equal(peaks["sample_index"], other["sample_index"])
+    # naive reference: SpikeInterface's own detection over the whole recording, kept inside the chunks
+    full = detect_peaks(recording, method="locally_exclusive", method_kwargs=dict(DETECT, noise_levels=detector.abs_thresholds / 6.0),
+                        job_kwargs=dict(n_jobs=1, progress_bar=False))
+    chunks = random_chunks(recording, 4, int(recording.sampling_frequency), seed=3)
+    inside = np.zeros(full.size, bool)
+    for segment, start, end in chunks:
+        inside |= (full["segment_index"] == segment) & (full["sample_index"] >= start) & (full["sample_index"] < end)
+    assert peaks.size > 20
+    np.testing.assert_array_equal(peaks["sample_index"], full["sample_index"][inside])
+    np.testing.assert_array_equal(peaks["channel_index"], full["channel_index"][inside])
+
+
+def _detect_and_localize(recording, n_jobs):
+    detector = _detector(recording)
+    waveforms = ExtractDenseWaveforms(recording, parents=[detector], ms_before=0.1, ms_after=0.3, return_output=False)
+    node = LocalizeVae(recording, parents=[detector, waveforms], training_chunks=6, **VAE)
+    return run_node_pipeline(recording, [detector, waveforms, node], dict(n_jobs=n_jobs, chunk_duration="1s",
+                                                                          progress_bar=False), gather_mode="memory")
+
+
+def test_detect_and_localize_pipeline_trains_on_chunks_and_ignores_n_jobs(drifting):
+    recording, _ = drifting
+    peaks_1, locs_1 = _detect_and_localize(recording, 1)
+    peaks_2, locs_2 = _detect_and_localize(recording, 2)
+    np.testing.assert_array_equal(peaks_1, peaks_2)
+    np.testing.assert_allclose(locs_1["y"], locs_2["y"], atol=1e-4)
+    assert np.isfinite(locs_1["y"]).mean() > 0.99
+
+
+@pytest.mark.slow
+def test_correct_motion_with_vae_recovers_the_drift(drifting):
+    from spikeinterface.preprocessing import correct_motion
+
+    recording, info = drifting
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, motion = correct_motion(
+            recording, preset="nonrigid_fast_and_accurate", output_motion=True, n_jobs=1, progress_bar=False,
+            localize_peaks_kwargs=dict(method="vae", **VAE),
+        )
+    true_y = info["displacement_vectors"][:, 1, 0]
+    true_t = np.arange(true_y.size) / 5.0
+    estimated = motion.displacement[0]  # (num_temporal_bins, num_spatial_bins)
+    truth = np.interp(motion.temporal_bins_s[0], true_t, true_y)
+    error = estimated - truth[:, None]
+    error -= error.mean(axis=0)  # motion is estimated up to an offset
+    rms = float(np.sqrt(np.mean(error**2)))
+    assert rms < 6.0, rms  # the drift spans 30 um
+    assert np.ptp(estimated) > 15.0
+
+
+def test_multi_shank_neighbourhoods_never_cross_shanks():
+    probe = neuropixels2_like_probe(num_shanks=2, channels_per_shank=16)
+    locations = probe.contact_positions.copy()
+    locations[locations[:, 0] > 100, 0] -= 200.0  # shanks 50 um apart: a 40 um window would reach across
+    groups = np.asarray(probe.shank_ids)
+    crossing = build_neighbourhood(locations, 40.0)
+    kept = build_neighbourhood(locations, 40.0, groups=groups)
+    rows, slots = np.nonzero(crossing.channel_table >= 0)
+    assert (groups[crossing.channel_table[rows, slots]] != groups[rows]).any()  # without groups it crosses
+    rows, slots = np.nonzero(kept.channel_table >= 0)
+    assert (groups[kept.channel_table[rows, slots]] == groups[rows]).all()
+    # the same channels within a shank
+    same = (crossing.channel_table >= 0) & (groups[np.maximum(crossing.channel_table, 0)] == groups[:, None])
+    assert same.sum() == (kept.channel_table >= 0).sum() or kept.num_slots != crossing.num_slots

@@ -1,0 +1,104 @@
+"""The shared linear probe and its scores, against the explicit scikit-learn pipeline written out here."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.metrics import balanced_accuracy_score, f1_score
+from sklearn.model_selection import GroupKFold, StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from si_amortized.scoring import cross_validated_scores, linear_probe, probe_scores, score_predictions
+
+
+def _blobs(n_per=(30, 30, 12), dim=6, sep=1.5, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(n_per), dim)) * sep
+    X = np.concatenate([c + rng.normal(size=(n, dim)) * (1 + 5 * (rng.random(dim) > 0.5)) for c, n in zip(centres, n_per)])
+    y = np.repeat(np.arange(len(n_per)), n_per)
+    return X, y
+
+
+def _split(X, y, seed=1):
+    test = np.random.default_rng(seed).random(len(y)) < 0.3
+    return X[~test], y[~test], X[test], y[test]
+
+
+def test_probe_scores_match_the_explicit_pipeline_fixed_penalty_balanced():
+    Xtr, ytr, Xte, yte = _split(*_blobs())
+    reference = make_pipeline(
+        StandardScaler(), LogisticRegression(C=0.02, class_weight="balanced", max_iter=1000, tol=1e-5, random_state=3)
+    ).fit(Xtr, ytr)
+    pred = reference.predict(Xte)
+    got = probe_scores(Xtr, ytr, Xte, yte, C=0.02, class_weight="balanced", max_iter=1000, tol=1e-5, seed=3,
+                       metrics=("accuracy", "balanced_accuracy", "macro_f1"))
+    assert got == dict(accuracy=float(np.mean(pred == yte)), balanced_accuracy=balanced_accuracy_score(yte, pred),
+                       macro_f1=f1_score(yte, pred, average="macro"))
+
+
+def test_probe_scores_match_the_explicit_pipeline_penalty_by_inner_cv():
+    Xtr, ytr, Xte, yte = _split(*_blobs(seed=4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=5, cv=4, max_iter=500, random_state=0))
+        expected = float(reference.fit(Xtr, ytr).score(Xte, yte))
+    got = probe_scores(Xtr, ytr, Xte, yte, C=None, Cs=5, inner_cv=4, max_iter=500, ignore_warnings=True)
+    assert got == {"accuracy": expected}
+
+
+def test_linear_probe_without_standardisation_and_an_estimator_of_ones_own():
+    X, y = _blobs(seed=5)
+    assert [type(step) for _, step in linear_probe(standardize=False).steps] == [LogisticRegression]
+    Xtr, ytr, Xte, yte = _split(X, y)
+    unscaled = LogisticRegression(max_iter=2000).fit(Xtr, ytr).predict(Xte)
+    assert probe_scores(Xtr, ytr, Xte, yte, standardize=False, max_iter=2000) == {"accuracy": np.mean(unscaled == yte)}
+    knn = KNeighborsClassifier(3)
+    expected = np.mean(KNeighborsClassifier(3).fit(Xtr, ytr).predict(Xte) == yte)
+    assert probe_scores(Xtr, ytr, Xte, yte, estimator=knn) == {"accuracy": expected}
+    assert not hasattr(knn, "classes_")  # the estimator given is cloned, not fitted
+    with pytest.raises(TypeError):
+        probe_scores(Xtr, ytr, Xte, yte, estimator=knn, C=1.0)
+
+
+def test_cross_validated_scores_match_a_naive_fold_loop():
+    X, y = _blobs(seed=6)
+    folds = StratifiedKFold(5, shuffle=True, random_state=2).split(X, y)
+    ba, f1 = [], []
+    for train, test in folds:
+        model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", random_state=2))
+        pred = model.fit(X[train], y[train]).predict(X[test])
+        ba.append(balanced_accuracy_score(y[test], pred))
+        f1.append(f1_score(y[test], pred, average="macro"))
+    got = cross_validated_scores(X, y, class_weight="balanced", seed=2, metrics=("balanced_accuracy", "macro_f1"))
+    assert got["folds"] == 5
+    assert got["balanced_accuracy"] == pytest.approx(np.mean(ba), abs=1e-15)
+    assert got["macro_f1"] == pytest.approx(np.mean(f1), abs=1e-15)
+    assert got["balanced_accuracy_std"] == pytest.approx(np.std(ba), abs=1e-15)
+    assert list(got) == ["balanced_accuracy", "macro_f1", "balanced_accuracy_std", "macro_f1_std", "folds"]
+
+
+def test_cross_validated_scores_folds_repeats_and_groups():
+    X, y = _blobs(n_per=(20, 20, 3), seed=7)
+    assert cross_validated_scores(X, y)["folds"] == 3  # no more folds than the smallest class has samples
+    assert cross_validated_scores(X, y, repeats=2)["folds"] == 6
+    groups = np.arange(len(y)) % 4
+    accuracies = []
+    for train, test in GroupKFold(n_splits=4).split(X, y, groups):
+        pred = make_pipeline(StandardScaler(), LogisticRegression()).fit(X[train], y[train]).predict(X[test])
+        accuracies.append(np.mean(pred == y[test]))
+    got = cross_validated_scores(X, y, groups=groups, folds=10, metrics=("accuracy",))
+    assert got["folds"] == 4 and got["accuracy"] == pytest.approx(np.mean(accuracies), abs=1e-15)
+
+
+def test_score_predictions_by_hand():
+    y = np.array([0, 0, 0, 1])
+    pred = np.array([0, 0, 1, 1])
+    s = score_predictions(y, pred, ("accuracy", "balanced_accuracy", "macro_f1"))
+    assert s["accuracy"] == 0.75
+    assert s["balanced_accuracy"] == pytest.approx((2 / 3 + 1) / 2)
+    assert s["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
+    with pytest.raises(ValueError):
+        score_predictions(y, pred, ("auc",))
