@@ -10,10 +10,14 @@ Methods, all with the same class-balanced linear probe (standardise + L2 logisti
   PCA            PCA (50 components, fit on the probe-training units) of the raw normalised waveform + ACG image
   random NEMO    representations of randomly initialised NEMO encoders
   NEMO           representations of the pretrained NEMO model (frozen)
+  NEMO+metrics   the NEMO representations followed by the hand-crafted features (the probe standardises each
+                 column; what nemo_embeddings(features="nemo+metrics") gives, plus the ISI / ACG summaries)
   supervised     the NEMO architecture trained end to end from random weights on the labelled units (MLP head)
   NEMO fine-tuned  the pretrained model fine-tuned end to end with an MLP head
 Label-ratio sweep: 1%, 10%, 30%, 100% of the probe-training units labelled (stratified draw, 3 repeats below
-100%). Also: the time to embed 1000 units (ACG images + waveforms + model) and SpikeInterface's acgs_3d time.
+100%). NEMO+metrics - hand-crafted: the difference in balanced accuracy with a 95 % paired bootstrap interval
+over the test units (each unit's correctness, averaged over the repeats, weighted by 1 / its class's size).
+Also: the time to embed 1000 units (ACG images + waveforms + model) and SpikeInterface's acgs_3d time.
 
 Usage: python benchmarks/nemo_celltypes.py [--train-recordings 4] [--test-recordings 6] [--duration 60]
        [--cache DIR] [--finetune-epochs 60] [--model PATH]
@@ -34,6 +38,7 @@ from si_amortized.nemo import NemoModel, embed, load_nemo_model, load_pretrained
 from si_amortized.nemo.acg import compute_acg_images
 from si_amortized.nemo.classifiers import fine_tune, make_linear_probe, score_predictions
 from si_amortized.nemo.waveforms import normalise_templates
+from si_amortized.scoring import bootstrap_difference
 
 RATIOS = (0.01, 0.1, 0.3, 1.0)
 
@@ -125,6 +130,12 @@ def impute(train, test):
     return fix(train), fix(test)
 
 
+def balanced_correctness(y_true, y_pred):
+    """Per-unit correctness weighted so that its mean is the balanced accuracy, shape (num_units,)."""
+    classes, inverse, counts = np.unique(y_true, return_inverse=True, return_counts=True)
+    return (y_pred == y_true) * len(y_true) / (len(classes) * counts[inverse])
+
+
 def speed(model):
     rng = np.random.default_rng(0)
     fs, duration, n_units = 30_000.0, 600.0, 1000
@@ -200,7 +211,10 @@ def main():
         "random NEMO": (embed(random_model, train["acg"], train["wf"]), embed(random_model, test["acg"], test["wf"])),
         "NEMO": (embed(model, train["acg"], train["wf"]), embed(model, test["acg"], test["wf"])),
     }
+    features["NEMO+metrics"] = tuple(np.concatenate([nemo, hand], axis=1)
+                                     for nemo, hand in zip(features["NEMO"], features["hand-crafted"]))
     results = {}
+    correct = {}  # (task, ratio, method) -> per-unit balanced correctness of each repeat
     for task in ("mtype", "cell_type"):
         y_tr, y_te = train[task], test[task]
         for ratio in RATIOS:
@@ -210,7 +224,9 @@ def main():
                 idx = labelled_subset(y_tr, ratio, rng)
                 for name, (f_tr, f_te) in features.items():
                     probe = make_linear_probe().fit(f_tr[idx], y_tr[idx])
-                    results.setdefault((task, ratio, name), []).append(score_predictions(y_te, probe.predict(f_te)))
+                    pred = probe.predict(f_te)
+                    results.setdefault((task, ratio, name), []).append(score_predictions(y_te, pred))
+                    correct.setdefault((task, ratio, name), []).append(balanced_correctness(y_te, pred))
                 if ratio in (0.1, 1.0) and rep == 0 and args.finetune_epochs > 0:
                     # from scratch: a higher encoder learning rate than for fine-tuning the pretrained model
                     for name, base, lr in (("supervised", None, 1e-3), ("NEMO fine-tuned", model, 1e-4)):
@@ -239,6 +255,12 @@ def main():
             ba = {n: np.mean([v["balanced_accuracy"] for v in results[(task, ratio, n)]]) for n in features}
             print(f"  {int(ratio * 100)}% labels: NEMO - hand-crafted = {ba['NEMO'] - ba['hand-crafted']:+.3f} "
                   f"balanced accuracy (target for m-type at 10%: >= +0.10; at 100%: >= 0)")
+        print(f"NEMO+metrics - hand-crafted, balanced accuracy [95% paired bootstrap interval over the "
+              f"{len(y_te)} test units, 2000 resamples]")
+        for ratio in RATIOS:
+            a, b = (np.mean(correct[(task, ratio, n)], axis=0) for n in ("NEMO+metrics", "hand-crafted"))
+            diff, low, high = bootstrap_difference(a, b, n_boot=2000, seed=0, level=0.95)
+            print(f"  {int(ratio * 100):>3}% labels: {diff:+.3f} [{low:+.3f}, {high:+.3f}]")
 
     if not args.skip_speed:
         sp = speed(model)

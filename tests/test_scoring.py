@@ -11,7 +11,13 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from si_amortized.scoring import cross_validated_scores, linear_probe, probe_scores, score_predictions
+from si_amortized.scoring import (
+    bootstrap_difference,
+    cross_validated_scores,
+    linear_probe,
+    probe_scores,
+    score_predictions,
+)
 
 
 def _blobs(n_per=(30, 30, 12), dim=6, sep=1.5, seed=0):
@@ -102,3 +108,44 @@ def test_score_predictions_by_hand():
     assert s["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
     with pytest.raises(ValueError):
         score_predictions(y, pred, ("auc",))
+
+
+def test_bootstrap_difference_finds_a_known_effect_and_no_effect():
+    rng = np.random.default_rng(0)
+    n = 2000
+    correct_a = (rng.random(n) < 0.8).astype(float)  # a classifier right with probability 0.8 ...
+    correct_b = (rng.random(n) < 0.7).astype(float)  # ... and one right with probability 0.7, on the same units
+    mean, low, high = bootstrap_difference(correct_a, correct_b, n_boot=2000, seed=0)
+    assert mean == pytest.approx(correct_a.mean() - correct_b.mean(), abs=1e-15)
+    assert low < 0.1 < high and low > 0
+    # the interval's half-width is about 1.96 standard errors of the mean paired difference
+    se = np.std(correct_a - correct_b) / np.sqrt(n)
+    assert (high - low) / 2 == pytest.approx(1.96 * se, rel=0.1)
+    # no effect: the interval covers 0
+    correct_c = (rng.random(n) < 0.7).astype(float)
+    mean0, low0, high0 = bootstrap_difference(correct_c, correct_b, seed=0)
+    assert low0 < 0 < high0 and abs(mean0) < 0.03
+    # deterministic given the seed; another seed moves the ends a little; a lower level narrows the interval
+    assert bootstrap_difference(correct_a, correct_b, seed=0) == (mean, low, high)
+    other = bootstrap_difference(correct_a, correct_b, seed=1)
+    assert other[0] == mean and other[1:] != (low, high) and other[1] == pytest.approx(low, abs=0.01)
+    _, low50, high50 = bootstrap_difference(correct_a, correct_b, seed=0, level=0.5)
+    assert low < low50 < mean < high50 < high
+
+
+def test_bootstrap_difference_is_paired():
+    rng = np.random.default_rng(1)
+    n = 500
+    correct_b = (rng.random(n) < 0.7).astype(float)
+    correct_a = correct_b.copy()
+    correct_a[rng.choice(np.flatnonzero(correct_b == 0), 25, replace=False)] = 1.0  # a fixes 25 of b's errors
+    mean, low, high = bootstrap_difference(correct_a, correct_b, seed=0)
+    assert mean == pytest.approx(25 / n)
+    # unpaired, the standard error would be ~0.028 and the interval would cover 0; paired it does not
+    assert 0 < low < mean < high and high - low < 0.05
+    with pytest.raises(ValueError):
+        bootstrap_difference(correct_a, correct_b[:-1])
+    with pytest.raises(ValueError):
+        bootstrap_difference([np.nan, 1.0], [0.0, 1.0])
+    with pytest.raises(ValueError):
+        bootstrap_difference(correct_a, correct_b, level=95)

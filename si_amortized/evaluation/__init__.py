@@ -29,7 +29,7 @@ from .localization import (
 )
 from .report import write_report
 from .scenarios import GROUPS, SCENARIOS, Scenario, get_scenarios, sized
-from .sorter_comparison import run_sorter_study, sorter_cases, summarize_study
+from .sorter_comparison import PEER_SORTERS, installed_peers, run_sorter_study, sorter_cases, summarize_study
 
 __all__ = [
     "BenchmarkConfig",
@@ -59,6 +59,8 @@ __all__ = [
     "sized",
     "subsample_spikes",
     "sorter_cases",
+    "installed_peers",
+    "PEER_SORTERS",
     "summarize_errors",
     "summarize_study",
     "train_vae_localizer",

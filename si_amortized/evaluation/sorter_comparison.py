@@ -15,11 +15,41 @@ import numpy as np
 from .. import sorters as _sorters  # noqa: F401  (registers "location_sorter" with spikeinterface.sorters)
 
 
+#: Sorters the study compares against when they are installed: SpikeInterface's internal ones, then the
+#: peers of the optional ``peers`` extra (``pip install "si_amortized[peers]"``).
+PEER_SORTERS = ("spykingcircus2", "tridesclous2", "lupin", "herdingspikes", "mountainsort5", "kilosort4", "dartsort")
+
+
+def installed_peers(names=PEER_SORTERS) -> tuple[list[str], dict]:
+    """Which of ``names`` can run here.
+
+    Returns
+    -------
+    installed : list of str
+    absent : dict of str -> str
+        Name -> why it cannot run (unknown to SpikeInterface, or its package is not installed), so that a
+        report lists it instead of dropping it silently.
+    """
+    from spikeinterface.sorters import available_sorters, installed_sorters
+
+    known, ready = set(available_sorters()), set(installed_sorters())
+    installed, absent = [], {}
+    for name in names:
+        if name not in known:
+            absent[name] = "unknown to spikeinterface.sorters"
+        elif name not in ready:
+            absent[name] = "not installed (pip install 'si_amortized[peers]')"
+        else:
+            installed.append(name)
+    return installed, absent
+
+
 def sorter_cases(
     dataset: str,
     *,
     localization_methods=("vae", "center_of_mass", "monopolar_triangulation"),
     internal_sorter: str | None = "tridesclous2",
+    peers=(),
     vae_epochs: int | None = None,
     location_sorter_params: dict | None = None,
     job_kwargs: dict | None = None,
@@ -34,6 +64,8 @@ def sorter_cases(
         One location-sorter case per method.
     internal_sorter : str | None, default: "tridesclous2"
         A SpikeInterface sorter to compare against; None leaves it out.
+    peers : sequence of str, default: ()
+        More sorters to compare against; those not installed are left out (see :func:`installed_peers`).
     vae_epochs : int | None, default: None
         Training epochs of the VAE localizer (None: the localizer's default).
     location_sorter_params : dict | None, default: None
@@ -51,11 +83,13 @@ def sorter_cases(
             job_kwargs=job_kwargs, **(location_sorter_params or {}),
         )
         cases[f"location_sorter[{method}]"] = dict(label=f"locations: {method}", dataset=dataset, params=params)
-    if internal_sorter is not None:
-        params = dict(sorter_name=internal_sorter)
-        if job_kwargs:
+    others = ([internal_sorter] if internal_sorter is not None else []) + list(peers)
+    installed, _ = installed_peers(others)
+    for name in dict.fromkeys(installed):
+        params = dict(sorter_name=name)
+        if job_kwargs and name in ("spykingcircus2", "tridesclous2", "lupin", "simple"):
             params["job_kwargs"] = job_kwargs
-        cases[internal_sorter] = dict(label=internal_sorter, dataset=dataset, params=params)
+        cases[name] = dict(label=name, dataset=dataset, params=params)
     return cases
 
 

@@ -9,13 +9,15 @@ import spikeinterface.postprocessing  # noqa: F401  (registers the dependencies 
 from spikeinterface.core.sortinganalyzer import AnalyzerExtension
 
 from .fit import embed
-from .inputs import prepare_inputs, usable_units
+from .inputs import METRIC_EXTENSIONS, prepare_inputs, unit_metrics, usable_units
 from ..extension_support import StoredModelExtension, register_extension, resolve_model
 from ..model_store import EXTENSION_DATA_KEYS
 from .io import MODEL_KIND, PRETRAINED_NAME, load_any_nemo_model, load_pretrained_model, model_from_legacy_vector
 from .model import NemoModel
 
 __all__ = ["ComputeNemoEmbeddings", "compute_nemo_embeddings"]
+
+FEATURES = ("nemo", "nemo+metrics")
 
 
 class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
@@ -26,6 +28,11 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
     The model is stored with the extension (:meth:`get_model`) and the params name it (``"pretrained"`` for
     the packaged model, else its digest), so a recompute from the stored params or a hard merge re-embeds
     with that same model; soft merges and splits re-embed the new units with it.
+
+    With ``features="nemo+metrics"`` the features are the representation followed by the numeric columns of
+    SpikeInterface's ``template_metrics`` and ``spiketrain_metrics`` for the same units (the analyzer's own
+    extensions when present, else computed from it with default params without attaching them; NaN where
+    SpikeInterface gives NaN). Merges and splits take the metrics of all units again from the new analyzer.
 
     Parameters
     ----------
@@ -40,13 +47,17 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
     batch_size : int, default: 1024
     device : str | None, default: None
         None = CPU; "auto" = CUDA when present.
+    features : "nemo" | "nemo+metrics", default: "nemo"
+        What ``get_data()`` returns: the NEMO representation alone, or followed by the hand-crafted metrics.
 
     Returns (``get_data``)
     ----------------------
-    representations : np.ndarray, shape (num_units, 500)
-        ``get_data("projections")``, ``get_data("acg_images")`` (num_units, 10, 101),
-        ``get_data("waveforms")`` (num_units, num_channels, 90) and ``get_data("valid")`` (num_units,)
-        give the rest.
+    features : np.ndarray, shape (num_units, 500) or (num_units, 500 + num_metrics)
+        In the analyzer's unit order. ``get_data("feature_names")`` names the columns (``nemo_0`` ...
+        ``nemo_499``, then the metric names); ``get_data("representations")`` (num_units, 500) and
+        ``get_data("metrics")`` (num_units, num_metrics) give the two parts; ``get_data("projections")``,
+        ``get_data("acg_images")`` (num_units, 10, 101), ``get_data("waveforms")``
+        (num_units, num_channels, 90) and ``get_data("valid")`` (num_units,) give the rest.
     """
 
     extension_name = "nemo_embeddings"
@@ -60,13 +71,21 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
     model_names = (PRETRAINED_NAME,)
 
     @classmethod
-    def _check_params(cls, model=None, return_projections=False, min_spikes=10, batch_size=1024, device=None):
+    def _check_params(cls, model=None, return_projections=False, min_spikes=10, batch_size=1024, device=None,
+                      features="nemo"):
         super()._check_params(model=model)
         if int(min_spikes) < 0 or int(batch_size) < 1:
             raise ValueError("min_spikes must be >= 0 and batch_size >= 1")
+        if not isinstance(features, str) or features not in FEATURES:
+            raise ValueError(f"features must be one of {FEATURES}, not {features!r}")
+
+    @classmethod
+    def get_optional_dependencies(cls, **params):
+        # ordering only: select / merge / split / hard-merge recompute handle the metrics extensions first
+        return list(METRIC_EXTENSIONS) if params.get("features", "nemo") == "nemo+metrics" else []
 
     def _set_params(self, model=None, return_projections: bool = False, min_spikes: int = 10,
-                    batch_size: int = 1024, device=None):
+                    batch_size: int = 1024, device=None, features: str = "nemo"):
         named = model is None or model == PRETRAINED_NAME
         model_obj = resolve_model(None if named else model, MODEL_KIND, NemoModel, load_any_nemo_model)
         digest = self._store_model(model_obj if model_obj is not None else load_pretrained_model())
@@ -76,6 +95,7 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
             min_spikes=int(min_spikes),
             batch_size=int(batch_size),
             device=None if device is None else str(device),
+            features=str(features),
         )
 
     def _legacy_model(self):
@@ -97,28 +117,47 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
             data["projections"] = outputs[1]
         return data
 
+    def _metrics(self, sorting_analyzer) -> dict:
+        """The metrics part of the data (all units of ``sorting_analyzer``); empty for ``features="nemo"``."""
+        if self.params.get("features", "nemo") != "nemo+metrics":
+            return {}
+        values, names = unit_metrics(sorting_analyzer)
+        return dict(metrics=values, metric_names=dict(columns=names))
+
     def _run(self, verbose=False):
         self.data.update(self._embed(self.sorting_analyzer))
+        self.data.update(self._metrics(self.sorting_analyzer))
 
-    def _get_data(self, output: str = "representations"):
+    def _get_data(self, output: str = "features"):
+        with_metrics = "metrics" in self.data
+        if output == "features":
+            rep = np.asarray(self.data["representations"])
+            return np.concatenate([rep, np.asarray(self.data["metrics"])], axis=1) if with_metrics else rep
+        if output == "feature_names":
+            names = [f"nemo_{i}" for i in range(np.shape(self.data["representations"])[1])]
+            return names + list(self.data["metric_names"]["columns"]) if with_metrics else names
         if output not in self._per_unit_keys():
-            raise ValueError(f"output must be one of {sorted(self._per_unit_keys())}")
+            raise ValueError(f"output must be one of {sorted(['features', 'feature_names', *self._per_unit_keys()])}")
         return self.data[output]
 
     def _per_unit_keys(self):
-        return [k for k in self.data if k not in EXTENSION_DATA_KEYS]
+        return [k for k in self.data if k not in EXTENSION_DATA_KEYS and k != "metric_names"]
 
     def _select_units_extension_data(self, unit_ids):
         idx = self.sorting_analyzer.sorting.ids_to_indices(unit_ids)
         new_data = {k: np.asarray(self.data[k])[idx] for k in self._per_unit_keys()}
+        if "metric_names" in self.data:
+            new_data["metric_names"] = self.data["metric_names"]
         return {**new_data, **self._model_data()}
 
     def _recompute_new_units(self, new_unit_ids, new_sorting_analyzer):
         new_ids = list(new_unit_ids)
         fresh = self._embed(new_sorting_analyzer, unit_ids=new_ids)
         all_ids = list(new_sorting_analyzer.unit_ids)
-        new_data = {}
+        new_data = self._metrics(new_sorting_analyzer)  # metrics of all units, from the new analyzer
         for key in self._per_unit_keys():
+            if key == "metrics":
+                continue
             old = np.asarray(self.data[key])
             arr = np.zeros((len(all_ids),) + old.shape[1:], dtype=old.dtype)
             for i, uid in enumerate(all_ids):

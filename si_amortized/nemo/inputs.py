@@ -16,7 +16,12 @@ __all__ = [
     "waveforms_from_analyzer",
     "prepare_inputs",
     "usable_units",
+    "METRIC_EXTENSIONS",
+    "unit_metrics",
 ]
+
+#: SpikeInterface extensions whose numeric columns ``nemo_embeddings(features="nemo+metrics")`` appends.
+METRIC_EXTENSIONS = ("template_metrics", "spiketrain_metrics")
 
 
 def _segment_num_samples(sorting, sorting_analyzer=None) -> list[int]:
@@ -151,3 +156,84 @@ def usable_units(unit_ids, spike_counts: np.ndarray, waveforms: np.ndarray, min_
     if (empty & ~few).any():
         warnings.warn(f"units {list(unit_ids[empty & ~few])} have zero or non-finite templates: NaN embeddings")
     return ~(few | empty)
+
+
+def _numeric_columns(table) -> list[str]:
+    """Columns of a metrics table that hold numbers (NaN allowed); bool and text columns are left out.
+
+    SpikeInterface leaves a column of a metric that failed for some units as ``object`` (its integer cast
+    fails on NaN): such a column counts as numeric when every value converts to a number.
+    """
+    import pandas as pd
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    keep = []
+    for name in table.columns:
+        column = table[name]
+        if is_bool_dtype(column):
+            continue
+        if is_numeric_dtype(column):
+            keep.append(name)
+            continue
+        try:
+            pd.to_numeric(column, errors="raise")
+        except (TypeError, ValueError):
+            continue
+        keep.append(name)
+    return keep
+
+
+def _metrics_table(sorting_analyzer, extension_name: str):
+    """The analyzer's metrics table ``extension_name``, or one computed from it but not attached to it."""
+    from spikeinterface.core.sortinganalyzer import get_extension_class
+
+    ext = sorting_analyzer.get_extension(extension_name)
+    if ext is None:
+        ext = get_extension_class(extension_name)(sorting_analyzer)
+        ext.set_params(save=False)
+        ext.run(save=False)
+    return ext.get_data()
+
+
+def unit_metrics(sorting_analyzer, unit_ids=None, extensions=METRIC_EXTENSIONS) -> tuple[np.ndarray, list[str]]:
+    """SpikeInterface's hand-crafted unit metrics as one array: the numeric columns of ``template_metrics``
+    and ``spiketrain_metrics``.
+
+    The analyzer's own extensions are used when present (whatever metrics and params they were computed
+    with); an absent one is computed from the analyzer with default params without being attached to it,
+    so a saved analyzer is left as it was (SpikeInterface 0.105.3 cannot reload a folder holding
+    ``spiketrain_metrics``: its ``_handle_backward_compatibility_on_load`` raises NotImplementedError).
+
+    Parameters
+    ----------
+    sorting_analyzer : SortingAnalyzer
+        Needs ``templates`` for ``template_metrics``.
+    unit_ids : list | None, default: None
+        Units (default: all, in the analyzer's order), in that order.
+    extensions : sequence of str, default: ("template_metrics", "spiketrain_metrics")
+
+    Returns
+    -------
+    values : np.ndarray, shape (num_units, num_metrics)
+        float64; metrics SpikeInterface could not compute for a unit stay NaN.
+    names : list of str, length num_metrics
+        Column names, in the extensions' order.
+    """
+    import pandas as pd
+
+    ids = list(sorting_analyzer.unit_ids if unit_ids is None else unit_ids)
+    blocks, names = [], []
+    for name in extensions:
+        table = _metrics_table(sorting_analyzer, name)
+        columns = _numeric_columns(table)
+        # rows by unit id (a zarr round trip can turn the index into strings)
+        index = {str(uid): row for row, uid in enumerate(table.index)}
+        try:
+            rows = [index[str(uid)] for uid in ids]
+        except KeyError as error:
+            raise ValueError(f"the analyzer's {name} has no row for unit {error.args[0]!r}") from None
+        values = table[columns].iloc[rows].apply(pd.to_numeric, errors="coerce")
+        values = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        blocks.append(values.reshape(len(ids), len(columns)))
+        names.extend(str(c) for c in columns)
+    return np.concatenate(blocks, axis=1) if blocks else np.zeros((len(ids), 0)), names

@@ -71,7 +71,7 @@ class LocationSorter(ComponentsBasedSorter):
         "min_cluster_size": 20,
         "min_samples": None,
         "max_spikes_fit": 50000,
-        "matching": None,
+        "matching": "circus-omp",
         "matching_kwargs": {},
         "seed": 0,
         "save_features": True,

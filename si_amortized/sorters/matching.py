@@ -24,7 +24,7 @@ class MatchingConfig:
 
     Parameters
     ----------
-    engine : "wobble" | "circus-omp", default: "wobble"
+    engine : "wobble" | "circus-omp", default: "circus-omp"
         SpikeInterface matching engine.
     ms_before, ms_after : float, default: 1.0, 2.5
         Template window around the peak.
@@ -42,7 +42,7 @@ class MatchingConfig:
         Units further apart than this are never merged.
     """
 
-    engine: str = "wobble"
+    engine: str = "circus-omp"
     ms_before: float = 1.0
     ms_after: float = 2.5
     template_radius_um: float = 100.0

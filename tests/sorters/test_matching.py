@@ -10,7 +10,7 @@ from si_amortized.sorters import sort_by_locations
 from si_amortized.sorters.matching import MatchingConfig
 
 FS = 30_000.0
-PARAMS = dict(localization_method="center_of_mass", n_pcs=0, apply_preprocessing=False, bandwidth=10.0,
+PARAMS = dict(localization_method="center_of_mass", n_pcs=0, apply_preprocessing=False, bandwidth=10.0, matching=None,
               min_cluster_size=10, job_kwargs=dict(n_jobs=1, chunk_duration="1s", progress_bar=False))
 
 
@@ -82,3 +82,14 @@ def test_bad_matching_settings_are_refused():
         MatchingConfig(engine="kilosort")
     with pytest.raises(TypeError):
         MatchingConfig(no_such_field=1)
+
+
+def test_absent_peers_are_reported_not_dropped():
+    from si_amortized.evaluation import installed_peers, sorter_cases
+
+    installed, absent = installed_peers(["tridesclous2", "no_such_sorter"])
+    assert installed == ["tridesclous2"]
+    assert "unknown" in absent["no_such_sorter"]
+    cases = sorter_cases("gt", localization_methods=("center_of_mass",), internal_sorter=None,
+                         peers=["tridesclous2", "no_such_sorter"])
+    assert set(cases) == {"location_sorter[center_of_mass]", "tridesclous2"}

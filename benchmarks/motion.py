@@ -1,0 +1,122 @@
+"""Benchmark: motion estimation (``correct_motion``, preset nonrigid_fast_and_accurate) with each peak localizer.
+
+Drifting recordings from ``spikeinterface.generation.generate_drifting_recording`` on an NP1-like probe, in the
+scenarios of ``si_amortized.evaluation.motion.drift_scenarios`` (slow rigid zigzag, rigid jumps, non-rigid
+zigzag). For each scenario and localization method: RMS and 95th percentile of the displacement error over
+time bins and depths (offset removed per depth), and the wall time of ``correct_motion`` (VAE training
+included), with ratios against monopolar_triangulation measured in the same run.
+
+Results are written as they come (a stop loses nothing done): ``results.csv``, ``table.md``,
+``motion_<scenario>.png`` (estimated vs true displacement) and ``motions/<scenario>/<method>/`` (the Motion
+objects) in ``--output``.
+
+Examples
+--------
+python benchmarks/motion.py --output /tmp/motion_bench                    # 3 scenarios, 60 s, 64 ch, 30 units
+python benchmarks/motion.py --duration 45 --num-channels 48 --num-units 20 --output /tmp/motion_bench
+python benchmarks/motion.py --scenarios nonrigid --methods center_of_mass vae
+python benchmarks/motion.py --quick --output /tmp/motion_quick            # one scenario, 12 s, 32 ch: < 2 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import shutil
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+import si_amortized  # noqa: F401  (registers the "vae" localization method)
+from si_amortized.evaluation.motion import (
+    MOTION_METHODS,
+    add_reference_ratios,
+    drift_scenarios,
+    format_motion_table,
+    plot_motion,
+    run_motion_benchmark,
+)
+
+
+def parse_args(argv=None):
+    scenarios = drift_scenarios()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenarios", nargs="+", choices=list(scenarios), default=list(scenarios))
+    parser.add_argument("--methods", nargs="+", default=list(MOTION_METHODS))
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds per recording")
+    parser.add_argument("--num-channels", type=int, default=64, help="NP1-like probe channels (multiple of 4)")
+    parser.add_argument("--num-units", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--vae-half-width", type=float, default=40.0, help="half_width_um of the 'vae' method")
+    parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--output", type=Path, default=Path("motion_benchmark"))
+    parser.add_argument("--no-gc-freeze", action="store_true",
+                        help="do not gc.freeze() the imported modules: SpikeInterface's decentralized estimator "
+                             "calls gc.collect() ~40 times, ~0.35 s each with torch imported (the same for "
+                             "every method)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: zigzag only, 12 s, 32 channels, 8 units")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.scenarios, args.duration, args.num_channels, args.num_units = ["zigzag"], 12.0, 32, 8
+    return args
+
+
+class ResultWriter:
+    """Writes results.csv, table.md, the figures and the Motion objects after each (scenario, method)."""
+
+    def __init__(self, output: Path):
+        self.output = output
+        self.rows = []
+        self.motions = {}
+        output.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, row, motion, info):
+        self.rows.append(row)
+        self.motions.setdefault(row["scenario"], {})[row["method"]] = motion
+        print(f"  {row['scenario']:<10} {row['method']:<24} RMS {row['rms_um']:6.2f} um  p95 {row['p95_um']:6.2f} um"
+              f"  wall {row['wall_s']:7.1f} s  ({row['num_peaks']} peaks)", flush=True)
+        folder = self.output / "motions" / row["scenario"] / row["method"]
+        if folder.exists():
+            shutil.rmtree(folder)
+        motion.save(folder)
+        table = self.table()
+        table.to_csv(self.output / "results.csv", index=False)
+        (self.output / "table.md").write_text(format_motion_table(table))
+        title = f"{row['scenario']}: estimated vs true displacement"
+        fig = plot_motion(self.motions[row["scenario"]], info, title=title)
+        fig.savefig(self.output / f"motion_{row['scenario']}.png", dpi=110)
+
+    def table(self) -> pd.DataFrame:
+        return add_reference_ratios(pd.DataFrame(self.rows))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore", message="the 'vae' localizer ignores")
+    scenarios = drift_scenarios()
+    chosen = [scenarios[name] for name in args.scenarios]
+    print(f"motion benchmark: {args.duration:g} s, {args.num_channels} channels (NP1-like), {args.num_units} units, "
+          f"seed {args.seed}, preset nonrigid_fast_and_accurate, n_jobs {args.n_jobs}, "
+          f"vae half_width_um {args.vae_half_width:g}")
+    for s in chosen:
+        print(f"  {s.name}: {s.description}")
+    if not args.no_gc_freeze:
+        gc.collect()
+        gc.freeze()
+    writer = ResultWriter(args.output)
+    t0 = time.perf_counter()
+    run_motion_benchmark(
+        chosen, methods=args.methods, duration=args.duration, num_channels=args.num_channels,
+        num_units=args.num_units, seed=args.seed, vae_kwargs=dict(half_width_um=args.vae_half_width, seed=args.seed),
+        job_kwargs=dict(n_jobs=args.n_jobs, chunk_duration="1s", progress_bar=False), on_result=writer,
+    )
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s; speed x monopolar = monopolar wall time / wall time, "
+          "RMS x monopolar = RMS / monopolar RMS (same scenario, same run)\n")
+    print(format_motion_table(writer.table()))
+    print(f"results, table and figures in {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,518 @@
+"""Motion benchmark: ``correct_motion`` with each peak localizer on drifting recordings with known drift.
+
+The recordings come from ``spikeinterface.generation.generate_drifting_recording`` (NP1-like probe built
+offline), in three named drift scenarios (:func:`drift_scenarios`). The estimated displacement is compared
+with the ground truth at the estimate's own temporal and spatial bins (:func:`true_displacement_at`), after
+removing its mean over time per spatial bin, since motion is only estimated up to an offset
+(:func:`motion_errors`).
+
+Examples
+--------
+>>> from si_amortized.evaluation.motion import drift_scenarios, run_motion_benchmark, format_motion_table
+>>> result = run_motion_benchmark(drift_scenarios(), methods=("center_of_mass", "vae"), duration=30.0)
+>>> print(format_motion_table(result.table))
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .formatting import format_number, markdown_table
+
+__all__ = [
+    "MOTION_METHODS",
+    "REFERENCE_METHOD",
+    "DriftScenario",
+    "MotionBenchmarkResult",
+    "add_reference_ratios",
+    "drift_scenarios",
+    "estimate_motion_with",
+    "format_motion_table",
+    "generate_scenario_recording",
+    "motion_errors",
+    "motion_residuals",
+    "plot_motion",
+    "run_motion_benchmark",
+    "true_displacement_at",
+]
+
+#: Localization methods compared by default (SpikeInterface's three, and the plugin's "vae").
+MOTION_METHODS = ("center_of_mass", "monopolar_triangulation", "grid_convolution", "vae")
+#: The method the ratios of the table are taken against.
+REFERENCE_METHOD = "monopolar_triangulation"
+#: ``correct_motion`` preset of the benchmark.
+PRESET = "nonrigid_fast_and_accurate"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriftScenario:
+    """A drift pattern, in fractions of the recording's duration so that it fits any duration.
+
+    Parameters
+    ----------
+    name : str
+        Short name (table and figure file names).
+    description : str
+        One line for the report.
+    drift_mode : "zigzag" | "bump", default: "zigzag"
+        ``make_one_displacement_vector``'s mode.
+    drift_um : float, default: 30.0
+        Peak-to-peak vertical drift of the units that move most (from +drift_um / 2 to -drift_um / 2).
+    start_fraction : float, default: 0.1
+        The drift starts at this fraction of the duration.
+    period_fraction : float, default: 0.5
+        Zigzag period, as a fraction of the duration.
+    bump_interval_fraction : tuple of float, default: (0.12, 0.25)
+        Bumps: the range of the random intervals between jumps, as fractions of the duration.
+    non_rigid_gradient : float | None, default: None
+        None: rigid. f in (0, 1): the displacement factor goes linearly with depth from 1 (bottom of the units)
+        to f (top), so the top moves f times as much as the bottom.
+    """
+
+    name: str
+    description: str
+    drift_mode: str = "zigzag"
+    drift_um: float = 30.0
+    start_fraction: float = 0.1
+    period_fraction: float = 0.5
+    bump_interval_fraction: tuple = (0.12, 0.25)
+    non_rigid_gradient: float | None = None
+
+    def __post_init__(self):
+        if self.drift_mode not in ("zigzag", "bump"):
+            raise ValueError(f"drift_mode must be 'zigzag' or 'bump', not {self.drift_mode!r}")
+        if not 0.0 <= self.start_fraction < 1.0:
+            raise ValueError("start_fraction must be in [0, 1)")
+
+    def displacement_kwargs(self, duration: float) -> dict:
+        """``generate_displacement_vector_kwargs`` of ``generate_drifting_recording`` for ``duration`` s.
+
+        Parameters
+        ----------
+        duration : float
+            Recording duration in seconds.
+
+        Returns
+        -------
+        dict
+            Sampled at 5 Hz, vertical drift between +drift_um / 2 and -drift_um / 2, one motion.
+        """
+        motion = dict(drift_mode=self.drift_mode, non_rigid_gradient=self.non_rigid_gradient,
+                      t_start_drift=self.start_fraction * duration, t_end_drift=None)
+        if self.drift_mode == "zigzag":
+            motion["period_s"] = self.period_fraction * duration
+        else:
+            motion["bump_interval_s"] = tuple(f * duration for f in self.bump_interval_fraction)
+        half = self.drift_um / 2.0
+        return dict(displacement_sampling_frequency=5.0, drift_start_um=[0.0, half], drift_stop_um=[0.0, -half],
+                    drift_step_um=1.0, motion_list=[motion])
+
+
+def drift_scenarios() -> dict[str, DriftScenario]:
+    """The benchmark's drift scenarios, by name.
+
+    Returns
+    -------
+    dict of str to DriftScenario
+        ``"zigzag"``: slow rigid zigzag, 30 um peak to peak, period half the duration;
+        ``"bumps"``: rigid jumps between -12.5, 0 and +12.5 um every 12-25 % of the duration (+-15 um jumps,
+        multiples of the decentralized estimator's 5 um histogram bins, were recovered exactly by most methods);
+        ``"nonrigid"``: the zigzag with a depth gradient (the top moves 0.2 times as much as the bottom).
+    """
+    scenarios = [
+        DriftScenario(name="zigzag", description="slow rigid zigzag, 30 um peak to peak, period duration / 2"),
+        DriftScenario(name="bumps", drift_mode="bump", drift_um=25.0,
+                      description="rigid jumps between -12.5, 0 and +12.5 um every 12-25 % of the duration"),
+        DriftScenario(name="nonrigid", description="zigzag 30 um at the bottom, 6 um at the top (linear in depth)",
+                      non_rigid_gradient=0.2),
+    ]
+    return {s.name: s for s in scenarios}
+
+
+def generate_scenario_recording(scenario: DriftScenario, duration: float = 60.0, num_channels: int = 64,
+                                num_units: int = 30, seed: int = 0):
+    """The drifting recording of a scenario on an NP1-like probe.
+
+    Parameters
+    ----------
+    scenario : DriftScenario
+    duration : float, default: 60.0
+        Seconds.
+    num_channels : int, default: 64
+        Channels of :func:`si_amortized.datasets.probes.neuropixels1_like_probe` (a multiple of 4).
+    num_units : int, default: 30
+    seed : int, default: 0
+
+    Returns
+    -------
+    recording : BaseRecording
+        The drifting recording (lazy).
+    info : dict
+        ``generate_drifting_recording``'s extra outputs: ``unit_displacements`` (num_times, num_units, 2),
+        ``unit_locations`` (num_units, 3), ``displacement_sampling_frequency``, ...
+    """
+    from spikeinterface.generation import generate_drifting_recording
+
+    from ..datasets.probes import neuropixels1_like_probe
+
+    _, recording, _, info = generate_drifting_recording(
+        num_units=num_units, duration=float(duration), seed=seed, probe=neuropixels1_like_probe(num_channels),
+        extra_outputs=True, generate_displacement_vector_kwargs=scenario.displacement_kwargs(duration),
+    )
+    return recording, info
+
+
+def _truth_times(info: dict) -> np.ndarray:
+    """Times (s) of the rows of ``info["unit_displacements"]``: sampled from t = 0, shape (num_times,)."""
+    return np.arange(info["unit_displacements"].shape[0]) / float(info["displacement_sampling_frequency"])
+
+
+def _interp_in_time(values: np.ndarray, times: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Linear interpolation of ``values`` (num_times, num_units) along time, clamped at both ends.
+
+    Returns
+    -------
+    np.ndarray
+        Shape (len(at), num_units).
+    """
+    out = np.empty((at.size, values.shape[1]))
+    for u in range(values.shape[1]):
+        out[:, u] = np.interp(at, times, values[:, u])
+    return out
+
+
+def _interp_in_depth(depths: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Piecewise-linear interpolation across units by depth, extrapolated linearly beyond the end units.
+
+    Parameters
+    ----------
+    depths : np.ndarray
+        Unit depths, shape (num_units,); units at the same depth are averaged.
+    values : np.ndarray
+        Per-unit displacement at each time, shape (num_times, num_units).
+    at : np.ndarray
+        Depths to evaluate, shape (num_bins,).
+
+    Returns
+    -------
+    np.ndarray
+        Shape (num_times, num_bins).
+    """
+    unique, inverse = np.unique(depths, return_inverse=True)
+    summed = np.zeros((values.shape[0], unique.size))
+    np.add.at(summed.T, inverse, values.T)
+    mean = summed / np.bincount(inverse, minlength=unique.size)
+    if unique.size == 1:
+        return np.repeat(mean, at.size, axis=1)
+    # segment index of each depth: 0 .. num_unique - 2 (the end segments extend beyond the units)
+    seg = np.clip(np.searchsorted(unique, at, side="right") - 1, 0, unique.size - 2)
+    w = (at - unique[seg]) / (unique[seg + 1] - unique[seg])
+    return mean[:, seg] * (1.0 - w) + mean[:, seg + 1] * w
+
+
+def true_displacement_at(info: dict, temporal_bins_s, spatial_bins_um) -> np.ndarray:
+    """Ground-truth vertical displacement at a motion estimate's bins.
+
+    At each time the units' y displacements are interpolated across units by depth (their y location),
+    linearly, and extrapolated linearly beyond the deepest and shallowest units (the generator's non-rigid
+    drift is linear in depth). Rigid drift gives the same value at every depth.
+
+    Parameters
+    ----------
+    info : dict
+        Extra outputs of ``generate_drifting_recording``: ``unit_displacements`` (num_times, num_units, 2),
+        ``unit_locations`` (num_units, 3) and ``displacement_sampling_frequency`` (Hz, rows from t = 0).
+    temporal_bins_s : array-like
+        Bin centres in seconds, shape (num_temporal_bins,); clamped to the ground truth's time range.
+    spatial_bins_um : array-like
+        Bin depths in um, shape (num_spatial_bins,).
+
+    Returns
+    -------
+    np.ndarray
+        Displacement in um, shape (num_temporal_bins, num_spatial_bins).
+    """
+    temporal_bins_s = np.asarray(temporal_bins_s, dtype="float64").ravel()
+    spatial_bins_um = np.asarray(spatial_bins_um, dtype="float64").ravel()
+    dy = np.asarray(info["unit_displacements"], dtype="float64")[:, :, 1]
+    depths = np.asarray(info["unit_locations"], dtype="float64")[:, 1]
+    at_times = _interp_in_time(dy, _truth_times(info), temporal_bins_s)
+    return _interp_in_depth(depths, at_times, spatial_bins_um)
+
+
+def motion_residuals(motion, info: dict, segment_index: int = 0) -> np.ndarray:
+    """Estimated minus true displacement, minus its mean over time per spatial bin.
+
+    Parameters
+    ----------
+    motion : spikeinterface.core.motion.Motion
+        An estimate (vertical direction).
+    info : dict
+        See :func:`true_displacement_at`.
+    segment_index : int, default: 0
+
+    Returns
+    -------
+    np.ndarray
+        Residual in um, shape (num_temporal_bins, num_spatial_bins).
+    """
+    estimate = np.asarray(motion.displacement[segment_index], dtype="float64")
+    truth = true_displacement_at(info, motion.temporal_bins_s[segment_index], motion.spatial_bins_um)
+    error = estimate - truth
+    return error - error.mean(axis=0, keepdims=True)
+
+
+def motion_errors(motion, info: dict, segment_index: int = 0) -> dict:
+    """RMS and 95th percentile of the absolute residual over time bins and depths (offset removed).
+
+    Parameters
+    ----------
+    motion : spikeinterface.core.motion.Motion
+    info : dict
+        See :func:`true_displacement_at`.
+    segment_index : int, default: 0
+
+    Returns
+    -------
+    dict
+        ``rms_um``, ``p95_um`` (um), ``num_temporal_bins``, ``num_spatial_bins``.
+    """
+    residual = motion_residuals(motion, info, segment_index)
+    return dict(rms_um=float(np.sqrt(np.mean(residual ** 2))), p95_um=float(np.percentile(np.abs(residual), 95)),
+                num_temporal_bins=int(residual.shape[0]), num_spatial_bins=int(residual.shape[1]))
+
+
+def _localize_kwargs(method: str, vae_kwargs: dict | None) -> dict:
+    """``localize_peaks_kwargs`` of ``correct_motion`` for ``method``: the preset's own settings, or the VAE's."""
+    kwargs = dict(method=method)
+    if method == "vae":
+        kwargs.update(dict(half_width_um=40.0) if vae_kwargs is None else vae_kwargs)
+    return kwargs
+
+
+def estimate_motion_with(recording, method: str, vae_kwargs: dict | None = None, job_kwargs: dict | None = None):
+    """``correct_motion`` (preset ``"nonrigid_fast_and_accurate"``) with one localization method, timed.
+
+    Parameters
+    ----------
+    recording : BaseRecording
+    method : str
+        A ``localize_peaks`` method.
+    vae_kwargs : dict | None, default: None
+        Settings of the "vae" method; None: ``half_width_um=40.0``.
+    job_kwargs : dict | None, default: None
+        None: one job, 1 s chunks, no progress bar.
+
+    Returns
+    -------
+    motion : spikeinterface.core.motion.Motion
+    run : dict
+        ``wall_s`` (whole call, VAE training included), ``detect_localize_s``, ``estimate_s`` and ``num_peaks``.
+    """
+    from spikeinterface.preprocessing import correct_motion
+
+    job_kwargs = dict(n_jobs=1, chunk_duration="1s", progress_bar=False) if job_kwargs is None else job_kwargs
+    t0 = time.perf_counter()
+    _, motion, motion_info = correct_motion(
+        recording, preset=PRESET, localize_peaks_kwargs=_localize_kwargs(method, vae_kwargs),
+        output_motion=True, output_motion_info=True, **job_kwargs,
+    )
+    wall = time.perf_counter() - t0
+    times = motion_info.get("run_times", {})
+    run = dict(wall_s=wall, detect_localize_s=times.get("detect_and_localize", np.nan),
+               estimate_s=times.get("estimate_motion", np.nan), num_peaks=int(motion_info["peaks"].size))
+    return motion, run
+
+
+@dataclass(frozen=True)
+class MotionBenchmarkResult:
+    """What :func:`run_motion_benchmark` returns.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per (scenario, method): ``scenario``, ``method``, ``rms_um``, ``p95_um``, ``wall_s``,
+        ``speedup_vs_monopolar``, ``rms_vs_monopolar``, ``detect_localize_s``, ``estimate_s``, ``num_peaks``.
+    motions : dict
+        ``motions[scenario][method]``: the estimated ``Motion``.
+    infos : dict
+        ``infos[scenario]``: the generator's ground truth (see :func:`true_displacement_at`).
+    """
+
+    table: object
+    motions: dict = field(default_factory=dict)
+    infos: dict = field(default_factory=dict)
+
+
+def add_reference_ratios(df, reference: str = REFERENCE_METHOD):
+    """Speed and error ratios against ``reference`` measured on the same scenario.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        With ``scenario``, ``method``, ``wall_s`` and ``rms_um``.
+    reference : str, default: "monopolar_triangulation"
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``speedup_vs_monopolar`` (reference wall time / wall time: > 1 is faster) and
+        ``rms_vs_monopolar`` (RMS / reference RMS: < 1 is more accurate); NaN where the scenario has no
+        reference row.
+    """
+    df = df.copy()
+    ref = df[df["method"] == reference].set_index("scenario")
+    ref_wall = df["scenario"].map(ref["wall_s"]).astype(float)
+    ref_rms = df["scenario"].map(ref["rms_um"]).astype(float)
+    df["speedup_vs_monopolar"] = ref_wall / df["wall_s"].astype(float)
+    df["rms_vs_monopolar"] = df["rms_um"].astype(float) / ref_rms
+    return df
+
+
+def run_motion_benchmark(
+    scenarios: dict[str, DriftScenario] | list[DriftScenario],
+    methods=MOTION_METHODS,
+    duration: float = 60.0,
+    num_channels: int = 64,
+    num_units: int = 30,
+    seed: int = 0,
+    vae_kwargs: dict | None = None,
+    job_kwargs: dict | None = None,
+    on_result: Callable | None = None,
+) -> MotionBenchmarkResult:
+    """Estimate motion with each method on each scenario's recording and score it against the ground truth.
+
+    Parameters
+    ----------
+    scenarios : dict of str to DriftScenario | list of DriftScenario
+        E.g. :func:`drift_scenarios` or a selection of it.
+    methods : sequence of str, default: MOTION_METHODS
+        ``localize_peaks`` methods (center_of_mass, monopolar_triangulation, grid_convolution, vae).
+    duration : float, default: 60.0
+        Seconds per recording.
+    num_channels : int, default: 64
+        NP1-like probe channels.
+    num_units : int, default: 30
+    seed : int, default: 0
+        Seed of the recordings (and of the VAE unless ``vae_kwargs`` sets one).
+    vae_kwargs : dict | None, default: None
+        Settings of the "vae" method; None: ``half_width_um=40.0``.
+    job_kwargs : dict | None, default: None
+        None: one job, 1 s chunks, no progress bar.
+    on_result : callable | None, default: None
+        Called as ``on_result(row, motion, info)`` after each (scenario, method), e.g. to write results as
+        they come.
+
+    Returns
+    -------
+    MotionBenchmarkResult
+        ``table`` (pandas DataFrame), ``motions[scenario][method]`` and ``infos[scenario]``.
+    """
+    import pandas as pd
+
+    scenario_list = list(scenarios.values()) if isinstance(scenarios, dict) else list(scenarios)
+    if vae_kwargs is None:
+        vae_kwargs = dict(half_width_um=40.0, seed=seed)
+    rows, motions, infos = [], {}, {}
+    for scenario in scenario_list:
+        recording, info = generate_scenario_recording(scenario, duration, num_channels, num_units, seed)
+        infos[scenario.name], motions[scenario.name] = info, {}
+        for method in methods:
+            motion, run = estimate_motion_with(recording, method, vae_kwargs, job_kwargs)
+            row = dict(scenario=scenario.name, method=method, **motion_errors(motion, info), **run)
+            rows.append(row)
+            motions[scenario.name][method] = motion
+            if on_result is not None:
+                on_result(row, motion, info)
+    table = add_reference_ratios(pd.DataFrame(rows)) if rows else pd.DataFrame()
+    return MotionBenchmarkResult(table=table, motions=motions, infos=infos)
+
+
+def format_motion_table(df) -> str:
+    """Markdown table of the benchmark, one row per (scenario, method).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        ``run_motion_benchmark(...).table`` (``scenario``, ``method``, ``rms_um``, ``p95_um``, ``wall_s``;
+        ``speedup_vs_monopolar``, ``rms_vs_monopolar`` and ``num_peaks`` when present).
+
+    Returns
+    -------
+    str
+        The table, ending with a newline.
+    """
+    columns = [("scenario", "scenario", None), ("method", "method", None), ("rms_um", "RMS error (um)", 2),
+               ("p95_um", "p95 error (um)", 2), ("wall_s", "wall (s)", 1),
+               ("speedup_vs_monopolar", "speed x monopolar", 2), ("rms_vs_monopolar", "RMS x monopolar", 2),
+               ("num_peaks", "peaks", None)]
+    columns = [c for c in columns if c[0] in df.columns]
+    rows = []
+    for record in df.to_dict("records"):
+        rows.append([record[key] if digits is None else format_number(record[key], digits)
+                     for key, _, digits in columns])
+    return "\n".join(markdown_table([title for _, title, _ in columns], rows))
+
+
+def _aligned(estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """``estimate`` shifted by its mean difference to ``truth`` over time (motion is known up to an offset)."""
+    return estimate - np.mean(estimate - truth, axis=0, keepdims=True)
+
+
+def plot_motion(motions: dict, info: dict, title: str = "", all_bins: bool = False, segment_index: int = 0):
+    """Estimated vs true displacement over time, one line per method, and the error per depth.
+
+    Parameters
+    ----------
+    motions : dict of str to Motion
+        Estimates by method name.
+    info : dict
+        Ground truth; see :func:`true_displacement_at`.
+    title : str, default: ""
+    all_bins : bool, default: False
+        Also draw every spatial bin faintly (estimate and truth) behind the middle one.
+    segment_index : int, default: 0
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Not attached to pyplot (nothing to close); save it with ``fig.savefig(path)``. Left: displacement of
+        the middle spatial bin (estimates aligned to the truth by their mean offset); right: RMS error by
+        depth.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12.0, 4.6), layout="constrained")
+    ax_time, ax_depth = fig.subplots(1, 2, width_ratios=[2.4, 1.0])
+    colors = {m: f"C{i}" for i, m in enumerate(motions)}
+    truth_drawn = False
+    for method, motion in motions.items():
+        times = np.asarray(motion.temporal_bins_s[segment_index])
+        depths = np.asarray(motion.spatial_bins_um)
+        truth = true_displacement_at(info, times, depths)
+        estimate = _aligned(np.asarray(motion.displacement[segment_index], dtype="float64"), truth)
+        mid = (depths.size - 1) // 2
+        if all_bins:
+            ax_time.plot(times, estimate, color=colors[method], lw=0.6, alpha=0.25)
+        if not truth_drawn:
+            if all_bins:
+                ax_time.plot(times, truth, color="k", lw=0.6, alpha=0.25)
+            ax_time.plot(times, truth[:, mid], color="k", lw=3.0, alpha=0.35,
+                         label=f"ground truth (bin at {depths[mid]:.0f} um)")
+            truth_drawn = True
+        rms = np.sqrt(np.mean((estimate - truth) ** 2))
+        ax_time.plot(times, estimate[:, mid], color=colors[method], lw=1.3, label=f"{method} (RMS {rms:.1f} um)")
+        ax_depth.plot(np.sqrt(np.mean((estimate - truth) ** 2, axis=0)), depths, "o-", color=colors[method],
+                      label=method)
+    ax_time.set_xlabel("time (s)")
+    ax_time.set_ylabel("displacement (um)")
+    ax_time.legend(fontsize=8, loc="best")
+    ax_depth.set_xlabel("RMS error (um)")
+    ax_depth.set_ylabel("depth of the spatial bin (um)")
+    ax_depth.set_xlim(left=0)
+    fig.suptitle(title or "estimated vs true displacement")
+    return fig
