@@ -106,18 +106,28 @@ def resolve_model(model, kind: str, model_type: type, load_path: Callable):
 class StoredModelExtension:
     """Mixin of an ``AnalyzerExtension`` whose result comes from a trained model kept with it.
 
-    Subclasses set ``model_kind`` and ``model_type``, may define ``_check_params(**params)`` (cheap checks,
+    Subclasses set ``model_kind``, ``model_type`` and ``legacy_params``, may define ``_check_params(**params)`` (cheap checks,
     run before SpikeInterface touches the saved result) and ``_legacy_model()`` (older data layouts).
     """
 
     model_kind: str = ""
     model_type: type = object
+    #: Param names of results saved by earlier versions (ignored, so those results still select / merge).
+    legacy_params: tuple = ()
+
+    @classmethod
+    def _current(cls, params: dict) -> dict:
+        return {k: v for k, v in params.items() if k not in cls.legacy_params}
 
     @classmethod
     def get_required_dependencies(cls, **params):
+        params = cls._current(params)
         if params:
             cls._check_params(**params)
         return super().get_required_dependencies(**params)
+
+    def set_params(self, save=True, **params):
+        super().set_params(save=save, **self._current(params))
 
     @classmethod
     def _check_params(cls, **params) -> None:

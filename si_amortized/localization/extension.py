@@ -70,6 +70,7 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
     depend_on = []
     nodepipeline_variables = ["vae_locations"]
     model_kind = MODEL_KIND
+    legacy_params = ("model_given",)
     model_type = VaeLocalizer
 
     @classmethod

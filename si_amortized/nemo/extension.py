@@ -67,6 +67,7 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
     need_job_kwargs = False
     need_backward_compatibility_on_load = False
     model_kind = MODEL_KIND
+    legacy_params = ("model_source", "config")
     model_type = NemoModel
     model_names = (PRETRAINED_NAME,)
 
@@ -107,7 +108,7 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
         ids = sorting_analyzer.unit_ids if unit_ids is None else np.asarray(unit_ids)
         counts = sorting_analyzer.sorting.count_num_spikes_per_unit(outputs="array")
         counts = counts[sorting_analyzer.sorting.ids_to_indices(ids)]
-        valid = usable_units(ids, counts, wf, self.params["min_spikes"])
+        valid = usable_units(ids, counts, wf, self.params.get("min_spikes", 0))  # results saved before 0.2: none
         out = embed(model, acg, np.nan_to_num(wf), projections=self.params["return_projections"],
                     batch_size=self.params["batch_size"], device=self.params["device"])
         outputs = out if self.params["return_projections"] else (out,)

@@ -44,6 +44,7 @@ class ComputeWellEmbeddings(StoredModelExtension, AnalyzerExtension):
     use_nodepipeline = False
     need_job_kwargs = False
     model_kind = MODEL_KIND
+    legacy_params = ("model_path",)
     model_type = RollAE
 
     @classmethod
@@ -68,10 +69,16 @@ class ComputeWellEmbeddings(StoredModelExtension, AnalyzerExtension):
         return json_native(dict(model=self._store_model(fitted), **settings))
 
     def _embed(self, analyzer, unit_ids=None) -> dict:
-        settings = {k: v for k, v in self.params.items() if k != "model"}
+        settings = {k: self.params.get(k) for k in ("bin_width_s", "well_property", "grid_shape")}
         embeddings, _ = embed_wells(analyzer, model=self.get_model(), unit_ids=unit_ids, **settings)
         data = dict(embeddings=embeddings.to_numpy(), well_ids=embeddings.index.to_numpy().astype(str))
         return {**data, **self._model_data()}
+
+    def _legacy_model(self):
+        """A model stored by si_amortized <= 0.5: ``model_meta`` plus one ``model_param_i`` array per tensor."""
+        meta = dict(self.data["model_meta"])
+        keys = meta.pop("state_keys")
+        return RollAE.from_state(meta, {k: self.data[f"model_param_{i}"] for i, k in enumerate(keys)})
 
     def _run(self, verbose=False):
         self.data.update(self._embed(self.sorting_analyzer))

@@ -157,3 +157,22 @@ def test_extension_with_saved_model_path(plate, tmp_path):
     assert ext.params["model"] == to_record(model).digest
     direct, _ = embed_wells(analyzer, model=model, bin_width_s=0.5)
     np.testing.assert_allclose(ext.get_data().to_numpy(), direct.to_numpy(), atol=1e-6)
+
+
+def test_results_saved_by_earlier_versions_still_work(plate):
+    """si_amortized <= 0.5 stored params with `model_path` and the model as `model_meta` + `model_param_i`."""
+    _, _, analyzer, model = plate
+    ext = analyzer.compute("well_embeddings", model=model, bin_width_s=0.5)
+    expected = ext.get_data().to_numpy()
+    meta, state = model.state()
+    legacy = dict(embeddings=ext.data["embeddings"], well_ids=ext.data["well_ids"],
+                  model_meta=dict(meta, state_keys=list(state)))
+    legacy.update({f"model_param_{i}": v.numpy() for i, v in enumerate(state.values())})
+    ext.data = legacy
+    ext.params = dict(model_path=None, bin_width_s=0.5, well_property=None, grid_shape=None, fit_kwargs={})
+    ext._model = None
+    X = np.random.default_rng(5).poisson(1.0, size=(2, 8, 12)).astype(np.float32)
+    np.testing.assert_allclose(ext.get_model().transform(X), model.transform(X), atol=1e-6)
+    sub = analyzer.select_units(analyzer.unit_ids[:3])
+    assert sub.get_extension("well_embeddings").get_data().shape[0] == 2
+    np.testing.assert_allclose(ext.get_data().to_numpy(), expected)
