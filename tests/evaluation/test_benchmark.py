@@ -10,6 +10,9 @@ import pytest
 from si_amortized.evaluation import BenchmarkConfig, get_scenarios, map_dask, map_local
 from si_amortized.evaluation.report import SECTION_TITLES
 
+# end-to-end: MEArec simulations, whole tutorials or the benchmark report
+pytestmark = pytest.mark.slow
+
 
 def _numbers(obj):
     if isinstance(obj, dict):

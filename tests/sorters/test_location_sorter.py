@@ -19,6 +19,7 @@ def test_registered_with_spikeinterface():
     assert set(params) == set(LocationSorter._default_params)
 
 
+@pytest.mark.slow
 def test_run_sorter_center_of_mass_finds_ground_truth_units(mearec_small, tmp_path):
     from spikeinterface.comparison import compare_sorter_to_ground_truth
     from spikeinterface.sorters import run_sorter
@@ -35,6 +36,7 @@ def test_run_sorter_center_of_mass_finds_ground_truth_units(mearec_small, tmp_pa
     assert np.array_equal(np.unique(saved["labels"][saved["labels"] >= 0]), np.arange(sorting.get_num_units()))
 
 
+@pytest.mark.slow
 def test_run_sorter_vae_locations(mearec_small, tmp_path):
     from spikeinterface.sorters import run_sorter
 
@@ -72,6 +74,7 @@ def test_bad_parameters_are_refused(mearec_small, tmp_path):
                                           job_kwargs=dict(progress_bar=False)))
 
 
+@pytest.mark.slow
 def test_sorter_study_runs_location_sorter_by_name(mearec_small, tmp_path):
     from spikeinterface.benchmark import SorterStudy
 
