@@ -164,8 +164,3 @@ class StoredModelExtension:
         super().load_data(lazy=lazy)
         if "model_info" in self.data:
             remember(record_from_extension_data(self.data))
-
-    def set_data(self, ext_data_name, ext_data):
-        if ext_data_name == "model_info" and isinstance(ext_data, dict):
-            self._model = None
-        super().set_data(ext_data_name, ext_data)

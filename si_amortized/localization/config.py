@@ -168,6 +168,15 @@ INFERENCE_FIELDS = (
 )
 
 
+#: The three configs whose fields are the localizer's settings (keyword arguments everywhere).
+CONFIG_CLASSES = (FeatureConfig, ModelConfig, TrainingConfig)
+
+
+def setting_names() -> set:
+    """Every keyword :func:`split_config_kwargs` accepts."""
+    return {f.name for cls in CONFIG_CLASSES for f in fields(cls)}
+
+
 def split_config_kwargs(kwargs: dict) -> tuple[FeatureConfig, ModelConfig, TrainingConfig]:
     """Build the three configs from one flat dict of keyword arguments.
 
@@ -180,7 +189,7 @@ def split_config_kwargs(kwargs: dict) -> tuple[FeatureConfig, ModelConfig, Train
     -------
     feature_config, model_config, training_config
     """
-    groups = {cls: {} for cls in (FeatureConfig, ModelConfig, TrainingConfig)}
+    groups = {cls: {} for cls in CONFIG_CLASSES}
     names = {cls: {f.name for f in fields(cls)} for cls in groups}
     for key, value in kwargs.items():
         for cls in groups:

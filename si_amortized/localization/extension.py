@@ -123,8 +123,6 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
             prepared = prepare_localizer(self.sorting_analyzer.recording, model=self.get_model(),
                                          device=self.params["training_config"]["device"], **inference)
             self._prepared = prepared
-        if "model_info" not in self.data:
-            self._store_model(prepared.model)
         return [retriever, LocalizeVae(self.sorting_analyzer.recording, parents=[retriever], prepared=prepared)]
 
     def _legacy_model(self):

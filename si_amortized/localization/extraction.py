@@ -35,6 +35,12 @@ def channel_groups(recording) -> np.ndarray | None:
     return np.asarray(groups)
 
 
+def peak_candidates(recording, config: FeatureConfig) -> np.ndarray:
+    """Peak-channel search mask, shape (num_channels, num_channels): same shank, within ``config.peak_radius_um``."""
+    return channel_neighbours_mask(recording.get_channel_locations(), config.peak_radius_um,
+                                   groups=channel_groups(recording))
+
+
 def recording_layout(recording, config: FeatureConfig):
     """The recording's neighbourhoods and peak-channel candidates for ``config`` (never across shanks).
 
@@ -43,12 +49,9 @@ def recording_layout(recording, config: FeatureConfig):
     neighbourhood : Neighbourhood
     candidates : np.ndarray, shape (num_channels, num_channels)
     """
-    locations = recording.get_channel_locations()
-    groups = channel_groups(recording)
-    return (
-        neighbourhood_from_config(locations, config, groups=groups),
-        channel_neighbours_mask(locations, config.peak_radius_um, groups=groups),
-    )
+    neighbourhood = neighbourhood_from_config(recording.get_channel_locations(), config,
+                                              groups=channel_groups(recording))
+    return neighbourhood, peak_candidates(recording, config)
 
 
 def examples_from_recording(
@@ -77,8 +80,10 @@ def examples_from_recording(
         ``spike_index`` refers to the order of ``peaks``.
     """
     fs = recording.sampling_frequency
-    layout, candidates = recording_layout(recording, config)
-    neighbourhood = layout if neighbourhood is None else neighbourhood
+    if neighbourhood is None:
+        neighbourhood, candidates = recording_layout(recording, config)
+    else:
+        candidates = peak_candidates(recording, config)
     margin = margin_samples(config, fs)
     block = max(int(block_duration_s * fs), 1)
     order = np.lexsort((peaks["sample_index"], peaks["segment_index"]))

@@ -11,6 +11,7 @@ import torch
 from spikeinterface.core.node_pipeline import PeakDetector, PeakRetriever, PipelineNode, SpikeRetriever
 
 from .._torch import resolve_device
+from .config import setting_names
 from .extraction import traces_in_uv
 from .fit import aggregate_locations, predict_examples
 from .neighbourhood import compute_examples, margin_samples
@@ -132,9 +133,7 @@ class LocalizeVae(PipelineNode):
 
     @staticmethod
     def _drop_other_methods_settings(settings: dict) -> dict:
-        from .config import FeatureConfig, ModelConfig, TrainingConfig
-
-        ours = {f for cls in (FeatureConfig, ModelConfig, TrainingConfig) for f in cls.__dataclass_fields__}
+        ours = setting_names()
         foreign = sorted(k for k in settings if k not in ours and k in _other_methods_settings())
         if foreign:
             warnings.warn(f"the 'vae' localizer ignores {foreign} (settings of SpikeInterface's other localizers)")
