@@ -7,7 +7,7 @@ spread more widely in the test recordings), probes trained on some recordings an
 
 Methods, all with the same class-balanced linear probe (standardise + L2 logistic regression) unless noted:
   hand-crafted   SpikeInterface template_metrics + spiketrain_metrics + ISI / ACG summary features
-  PCA            PCA (50 components, fit on the probe-training units) of the raw normalised waveform + ACG image
+  PCA            PCA (50 components, fit on the probe-training units) of the raw normalized waveform + ACG image
   random NEMO    representations of randomly initialised NEMO encoders
   NEMO           representations of the pretrained NEMO model (frozen)
   NEMO+metrics   the NEMO representations followed by the hand-crafted features (the probe standardises each
@@ -37,7 +37,7 @@ from si_amortized.datasets import simulate_celltype_analyzer
 from si_amortized.nemo import NemoModel, embed, load_nemo_model, load_pretrained_model, prepare_inputs
 from si_amortized.nemo.acg import compute_acg_images
 from si_amortized.nemo.classifiers import fine_tune, make_linear_probe, score_predictions
-from si_amortized.nemo.waveforms import normalise_templates
+from si_amortized.nemo.waveforms import normalize_templates
 from si_amortized.scoring import bootstrap_difference
 
 RATIOS = (0.01, 0.1, 0.3, 1.0)
@@ -148,7 +148,7 @@ def speed(model):
     t0 = time.perf_counter()
     acg = compute_acg_images(s, u, np.zeros_like(u), n_units, fs, [int(duration * fs)])
     t1 = time.perf_counter()
-    wf = normalise_templates(templates, fs, 30)
+    wf = normalize_templates(templates, fs, 30)
     t2 = time.perf_counter()
     embed(model, acg, wf)
     t3 = time.perf_counter()
@@ -229,9 +229,10 @@ def main():
                     correct.setdefault((task, ratio, name), []).append(balanced_correctness(y_te, pred))
                 if ratio in (0.1, 1.0) and rep == 0 and args.finetune_epochs > 0:
                     # from scratch: a higher encoder learning rate than for fine-tuning the pretrained model
-                    for name, base, lr in (("supervised", None, 1e-3), ("NEMO fine-tuned", model, 1e-4)):
+                    for name, base, learning_rate in (("supervised", None, 1e-3), ("NEMO fine-tuned", model, 1e-4)):
                         predict, _ = fine_tune(base, train["acg"][idx], train["wf"][idx], y_tr[idx],
-                                               epochs=args.finetune_epochs, lr=lr, batch_size=64, seed=rep)
+                                               epochs=args.finetune_epochs, learning_rate=learning_rate,
+                                               batch_size=64, seed=rep)
                         results.setdefault((task, ratio, name), []).append(
                             score_predictions(y_te, predict(test["acg"], test["wf"])))
         print(f"\n== {task} ({len(np.unique(y_te))} classes in test; chance balanced accuracy "

@@ -1,8 +1,16 @@
-"""Benchmark: VAE spike localization vs SpikeInterface's localizers on MEArec ground truth.
+"""Benchmark: VAE spike localization vs SpikeInterface's and DARTsort's localizers on MEArec ground truth.
 
-Prints, per noise level: per-spike 2D error to the soma (mean +- sd, median; and split into
-isolated spikes of somas under the array / spikes with another spike within 1 ms / somas outside
-the array), the point-source floor (every spike placed at the point source fitted by least squares
+Every localizer runs on the same ground-truth spikes in the same run: SpikeInterface's
+center_of_mass, monopolar_triangulation and grid_convolution; DARTsort's point-source, dipole and
+amortized localizers when the optional ``dartsort`` package is installed (listed absent otherwise);
+the VAE trained unsupervised on the recording (the default), the shipped ``model="pretrained"``
+localizer when one fits the layout, and a localizer trained on simulated spikes of the packaged
+template library minus the recording's own cells (no leakage).
+
+Prints, per noise level: the 2D error to the soma, mean (median), per stratum (all spikes, isolated,
+colliding within 1 ms, soma over the array, soma outside, isolated with the soma over the array), the
+mean |z| error and the per-unit correlation of z with the soma's distance, the posterior coverage
+(share of somas within 1 and 2 reported standard deviations), the point-source floor (every spike placed at the point source fitted by least squares
 to its unit's average template: the error of the amplitude model itself, without noise or
 collisions), throughput (spikes/s; VAE training and inference separately) with ratios to
 center_of_mass measured in the same run, and GMM sorting from locations (and locations + 2
@@ -15,7 +23,8 @@ python benchmarks/vae_localization.py                       # SqMEA-10-15, 50 ce
 python benchmarks/vae_localization.py --noise 10 20 30
 python benchmarks/vae_localization.py --probe Neuropixels-64
 python benchmarks/vae_localization.py --quick               # 10 cells, 10 s
-python benchmarks/vae_localization.py --paper               # also the paper's encoder (raw waveforms, 500-250)
+python benchmarks/vae_localization.py --paper               # also the paper's settings
+python benchmarks/vae_localization.py --recording FILE.h5     # a given MEArec recording
 """
 
 from __future__ import annotations
@@ -51,17 +60,6 @@ def simulate(probe, noise, n_cells, duration, seed, folder):
     raise RuntimeError("could not simulate the recording")
 
 
-def error_table(name, loc, gt, isolated_inside, colliding, outside):
-    err = np.hypot(loc["x"] - gt[:, 0], loc["y"] - gt[:, 1])
-    ok = np.isfinite(err)
-    row = (
-        f"{name:<26} {np.mean(err[ok]):6.2f} +- {np.std(err[ok]):5.2f}  median {np.median(err[ok]):6.2f}  "
-        f"| isolated-inside {np.nanmean(err[isolated_inside]):6.2f}  colliding {np.nanmean(err[colliding]):6.2f}  "
-        f"outside {np.nanmean(err[outside]):6.2f}  | NaN {np.sum(~ok)}"
-    )
-    return row, err
-
-
 def gmm_table(recording, gt_sorting, spikes, main_channels, results, args, job):
     """GMM sorting from each method's locations, alone and with 2 whitened PCs: the benchmark report's scoring."""
     from spikeinterface.core.node_pipeline import base_peak_dtype
@@ -90,6 +88,9 @@ def gmm_table(recording, gt_sorting, spikes, main_channels, results, args, job):
 def run_one(path, args):
     import spikeinterface.core as sc
 
+    from si_amortized.evaluation.localization import simulated_localizer_without_recording_templates
+    from si_amortized.evaluation.localization_strata import format_strata_table, spike_strata, stratified_errors
+
     recording, gt_sorting = load_mearec(path)
     if args.max_duration is not None:
         end = int(min(args.max_duration * recording.sampling_frequency, recording.get_num_samples()))
@@ -103,18 +104,12 @@ def run_one(path, args):
     analyzer.compute(["random_spikes", "templates"], **job)
     spikes = gt_sorting.to_spike_vector()
     num_spikes = spikes.size
-    gt = gt_sorting.get_property("gt_unit_locations")[spikes["unit_index"]]
     contacts = recording.get_channel_locations()
-    lo, hi = contacts.min(axis=0), contacts.max(axis=0)
-    inside = np.all((gt[:, :2] >= lo) & (gt[:, :2] <= hi), axis=1)
-    gap = np.diff(spikes["sample_index"])
-    limit = int(recording.sampling_frequency / 1000.0)
-    colliding = np.zeros(num_spikes, bool)
-    colliding[1:] |= gap < limit
-    colliding[:-1] |= gap < limit
+    strata = spike_strata(gt_sorting, contacts)
     print(
         f"{path.name} ({recording.get_total_duration():.0f} s): {gt_sorting.get_num_units()} units, {num_spikes} spikes, "
-        f"{np.mean(colliding):.0%} with another spike within 1 ms, {np.mean(~inside):.0%} of spikes from somas outside the array"
+        f"{np.mean(strata['colliding']):.0%} with another spike within 1 ms, "
+        f"{np.mean(strata['outside']):.0%} of spikes from somas outside the array"
     )
 
     results, timings = {}, {}
@@ -124,6 +119,8 @@ def run_one(path, args):
         timings[method] = time.perf_counter() - t0
         results[method] = ext.get_data()
         print(f"  {method} done in {timings[method]:.1f} s", flush=True)
+    main_channels = analyzer.get_main_channels(outputs="index")[spikes["unit_index"]]
+    run_dartsort_peers(recording, spikes, main_channels, results, timings, args)
 
     vae_kwargs = dict(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, half_width_um=args.half_width)
     t0 = time.perf_counter()
@@ -136,41 +133,80 @@ def run_one(path, args):
     timings["vae (training)"] = total - timings["vae (inference)"]
     timings["vae (end-to-end)"] = total
     print(f"  vae done: {total:.1f} s end-to-end", flush=True)
+    try:
+        t0 = time.perf_counter()
+        results["vae pretrained"] = analyzer.compute("vae_locations", model="pretrained", save=False, **job).get_data()
+        timings["vae pretrained (inference)"] = time.perf_counter() - t0
+        print("  vae pretrained done", flush=True)
+    except ValueError as error:
+        print(f"  vae pretrained: none fits this layout ({str(error).splitlines()[0]})")
+    if not args.no_simulated:
+        t0 = time.perf_counter()
+        simulated, excluded = simulated_localizer_without_recording_templates(
+            gt_sorting, args.probe, seed=args.seed, half_width_um=args.half_width,
+        )
+        timings["vae simulation-trained (training)"] = time.perf_counter() - t0
+        results["vae simulation-trained"] = analyzer.compute(
+            "vae_locations", model=simulated, save=False, **job
+        ).get_data()
+        print(f"  vae simulation-trained on the packaged library minus this recording's {excluded} cells: "
+              f"{timings['vae simulation-trained (training)']:.0f} s training", flush=True)
     if args.paper:
         paper_kwargs = dict(vae_kwargs, **PAPER_SETTINGS)
         t0 = time.perf_counter()
-        paper = analyzer.compute("vae_locations", save=False, **paper_kwargs, **job)
-        timings["vae paper encoder (end-to-end)"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        results["vae paper encoder"] = analyzer.compute(
-            "vae_locations", model=paper.get_model(), save=False, max_jitter_examples=4, **job
-        ).get_data()
-        timings["vae paper encoder (inference)"] = time.perf_counter() - t0
-        print(f"  vae with the paper's encoder done", flush=True)
+        results["vae paper settings"] = analyzer.compute("vae_locations", save=False, **paper_kwargs, **job).get_data()
+        timings["vae paper settings (end-to-end)"] = time.perf_counter() - t0
+        print("  vae with the paper's settings done", flush=True)
 
-    print("\n2D error to the soma (um)")
-    for name, loc in results.items():
-        row, _ = error_table(name, loc, gt, (~colliding) & inside, colliding, ~inside)
-        print("  " + row)
-    print("  reference, not a localizer: every spike at the point source fitted to its unit's average template")
+    print("\nError to the soma (um): 2D mean (median) per stratum; |z| error, per-unit z correlation and posterior "
+          "coverage on all spikes")
+    table = {name: stratified_errors(loc, gt_sorting, strata) for name, loc in results.items()}
+    print(format_strata_table(table))
+    for name, res in table.items():
+        if res["num_non_finite"]:
+            print(f"  {name}: {res['num_non_finite']} spikes without a finite location")
+    print("\nReference, not a localizer: every spike at the point source fitted to its unit's average template")
     templates = analyzer.get_extension("templates").get_data()
+    floors = {}
     for amplitude_model in AMPLITUDE_MODELS:
         sources = fit_template_sources(templates, contacts, half_width_um=args.half_width, model=amplitude_model)
         floor = np.zeros(num_spikes, dtype=[("x", "float64"), ("y", "float64")])
         floor["x"], floor["y"] = sources[spikes["unit_index"], 0], sources[spikes["unit_index"], 1]
-        row, _ = error_table(f"floor: {amplitude_model}", floor, gt, (~colliding) & inside, colliding, ~inside)
-        print("  " + row)
+        floors[f"floor: {amplitude_model}"] = stratified_errors(floor, gt_sorting, strata)
+    print(format_strata_table(floors))
 
     print("\nThroughput (spikes/s, n_jobs=%d) and ratio to center_of_mass" % args.n_jobs)
     com_rate = num_spikes / timings["center_of_mass"]
     for name, seconds in timings.items():
         rate = num_spikes / seconds
-        print(f"  {name:<26} {seconds:7.2f} s  {rate:10.0f} spikes/s  x{rate / com_rate:5.2f}")
+        print(f"  {name:<36} {seconds:7.2f} s  {rate:10.0f} spikes/s  x{rate / com_rate:5.2f}")
     print(f"  (VAE trained on {model.metadata['num_training_spikes']} spikes, {model.metadata['num_training_examples']} examples, "
           f"{args.epochs} epochs)")
 
     if not args.no_sorting:
         gmm_table(recording, gt_sorting, spikes, analyzer.get_main_channels(), results, args, job)
+
+
+def run_dartsort_peers(recording, spikes, main_channels, results, timings, args):
+    """DARTsort's localizers on the same spikes, when the optional package is installed (else listed absent)."""
+    from si_amortized.evaluation.localization_peers import (
+        dartsort_amortized_locations,
+        dartsort_point_source_locations,
+        dartsort_status,
+    )
+
+    installed, detail = dartsort_status()
+    if not installed:
+        print(f"  DARTsort localizers: absent ({detail}); pip install 'si_amortized[peers]'")
+        return
+    for model in ("pointsource", "dipole"):
+        t0 = time.perf_counter()
+        results[f"dartsort {model}"] = dartsort_point_source_locations(recording, spikes, main_channels, model=model)
+        timings[f"dartsort {model}"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    results["dartsort amortized"] = dartsort_amortized_locations(recording, spikes, main_channels, seed=args.seed)
+    timings["dartsort amortized (end-to-end)"] = time.perf_counter() - t0
+    print(f"  DARTsort {detail} localizers done", flush=True)
 
 
 def main():
@@ -182,7 +218,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--half-width", type=float, default=20.0)
+    parser.add_argument("--half-width", type=float, default=40.0)
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--folder", type=Path, default=Path.home() / ".cache" / "si_amortized" / "benchmarks")
     parser.add_argument("--recording", type=Path, default=None, help="use this MEArec file instead of simulating")
@@ -190,7 +226,10 @@ def main():
     parser.add_argument("--no-sorting", action="store_true")
     parser.add_argument("--in-memory", action="store_true", help="load the traces in memory first")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--paper", action="store_true", help="also run the paper's encoder (raw waveforms, 500-250)")
+    parser.add_argument("--paper", action="store_true", help="also run the paper's settings (3 x 3, per-example "
+                        "amplitude, raw waveforms, 500-250 encoder)")
+    parser.add_argument("--no-simulated", action="store_true",
+                        help="skip the localizer trained on the packaged library minus the recording's cells")
     args = parser.parse_args()
     if args.quick:
         args.n_cells, args.duration, args.epochs = 10, 10.0, 5

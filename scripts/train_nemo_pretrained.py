@@ -3,7 +3,7 @@
 Simulates MEArec recordings (packaged SqMEA-10-15 template library, "train" fold: 8 of the 12 templates of
 each of the 13 BBP m-types; the other 4 are kept for the benchmark) driven by the cell-type-specific spike
 trains of ``si_amortized.datasets.firing``; estimates templates from 100-500 random spikes per unit; computes
-the 3D ACG images and normalised waveforms; trains NEMO with the paper's loss, augmentations and schedule,
+the 3D ACG images and normalized waveforms; trains NEMO with the paper's loss, augmentations and schedule,
 choosing the checkpoint on the cross-modal retrieval of one held-out recording. Writes the weights (``.pt``) and
 a JSON + Markdown record of everything above.
 
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from si_amortized.datasets import FIRING_PROFILES, simulate_celltype_analyzer
-from si_amortized.nemo import NemoConfig, TrainConfig, AugmentConfig, fit_nemo, prepare_inputs, save_nemo_model
+from si_amortized.nemo import NemoConfig, TrainConfig, AugmentConfig, prepare_inputs, save_nemo_model, train_nemo
 from si_amortized.nemo.io import PRETRAINED_DIR
 
 
@@ -104,7 +104,7 @@ def main():
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, eval_every=10)
     augment_config = AugmentConfig()
     t0 = time.perf_counter()
-    model, history = fit_nemo(
+    model, history = train_nemo(
         acg[~val], wf[~val], config=config, train_config=train_config, augment_config=augment_config,
         validation=(acg[val], wf[val]), seed=args.seed, device=args.device, progress_bar=True,
     )

@@ -1,10 +1,14 @@
-"""The ``si-amortized`` command line: numbers checked by argparse, defaults of ``benchmark`` and ``demo``."""
+"""The ``si-amortized`` command line: numbers checked by argparse, defaults of ``benchmark`` and ``demo``,
+``simulate recording`` end to end and its errors."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from si_amortized.cli import build_parser, default_benchmark_output, main
+from si_amortized.datasets import load_mearec
 
 
 @pytest.mark.parametrize(
@@ -62,3 +66,26 @@ def test_default_benchmark_output_names_are_safe(tmp_path, monkeypatch):
     assert default_benchmark_output("sqmea,np64") == tmp_path / "si_amortized_benchmark_sqmea_np64"
     assert default_benchmark_output(" all ") == tmp_path / "si_amortized_benchmark_all"
     assert default_benchmark_output("a/../b") == tmp_path / "si_amortized_benchmark_a_.._b"
+
+
+def test_cli_simulate_writes_a_readable_file(tmp_path):
+    out = tmp_path / "cli.h5"
+    proc = subprocess.run(
+        [sys.executable, "-m", "si_amortized.cli", "simulate", "recording", "--duration", "1.5",
+         "--n-exc", "2", "--n-inh", "1", "--output", str(out)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    recording, sorting = load_mearec(out)
+    assert sorting.get_num_units() == 3
+    assert abs(recording.get_total_duration() - 1.5) < 1e-3
+
+
+def test_cli_reports_errors_without_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "si_amortized.cli", "simulate", "recording", "--probe", "NoSuchProbe",
+         "--output", str(tmp_path / "x.h5")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert "Unknown probe 'NoSuchProbe'" in proc.stderr and "Traceback" not in proc.stderr

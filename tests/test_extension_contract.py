@@ -34,9 +34,9 @@ def _toy_analyzer(sparse: bool, folder):
 
 
 def _plate_analyzer(sparse: bool, folder):
-    from tests.rollae.test_wells import _plate_recording
+    from tests.rollae.helpers import plate_recording
 
-    return _analyzer(*_plate_recording(), sparse, folder)
+    return _analyzer(*plate_recording(), sparse, folder)
 
 
 def _vae_params(analyzer):

@@ -18,7 +18,7 @@ import numpy as np
 import spikeinterface.full as si
 
 import si_amortized  # importing registers the "nemo_embeddings" extension
-from si_amortized.nemo import TrainConfig, train_nemo
+from si_amortized.nemo import TrainConfig, fit_nemo
 from si_amortized.nemo.classifiers import cross_validate_probe
 from si_amortized.plotting.nemo import plot_nemo_embedding
 
@@ -61,8 +61,8 @@ print("ACG images:", ext.get_data("acg_images").shape, " waveforms:", ext.get_da
 
 # 3. Train your own model on one or several analyzers -------------------------------------------------
 epochs = 5 if QUICK else 150
-model, history = train_nemo(analyzers, train_config=TrainConfig(epochs=epochs, batch_size=256, eval_every=5),
-                            progress_bar=not QUICK)
+model, history = fit_nemo(analyzers, train_config=TrainConfig(epochs=epochs, batch_size=256, eval_every=5),
+                          progress_bar=not QUICK)
 print(f"own model: train loss {history['train_loss'][0]:.3f} -> {history['train_loss'][-1]:.3f}, "
       f"best epoch {history['best_epoch']}")
 for a in analyzers:

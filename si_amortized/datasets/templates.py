@@ -68,6 +68,22 @@ class TemplateLibrary:
     def mtypes(self) -> np.ndarray:
         return np.array([mtype_from_cell_model(c) for c in self.cell_models])
 
+    @property
+    def soma_locations(self) -> np.ndarray:
+        """``(num_templates, 3)`` somas in SpikeInterface axes: x, y in the probe plane, z the distance from it."""
+        return np.asarray(self.locations, dtype="float64")[:, [1, 2, 0]]
+
+    @property
+    def sampling_frequency(self) -> float:
+        """Sampling frequency of the templates (Hz), from MEArec's ``dt`` (ms)."""
+        return 1000.0 / float(self.params["dt"])
+
+    def channel_locations(self) -> np.ndarray:
+        """``(num_channels, 2)`` contact positions in the probe plane, as SpikeInterface reads a MEArec recording."""
+        import MEAutility as mu
+
+        return np.asarray(mu.return_mea(self.probe).positions, dtype="float64")[:, 1:]
+
     def to_template_generator(self):
         """Return a MEArec ``TemplateGenerator`` holding these templates (for ``gen_recordings``)."""
         import MEArec as mr

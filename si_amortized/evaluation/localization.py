@@ -242,3 +242,49 @@ def train_vae_localizer(recording, peaks: np.ndarray, **vae_kwargs):
     from ..localization import prepare_localizer
 
     return prepare_localizer(recording, peaks, **vae_kwargs).model
+
+
+def simulated_localizer_without_recording_templates(gt_sorting, probe: str, tolerance_um: float = 1e-3, **settings):
+    """A simulation-trained localizer whose templates exclude every cell of a ground-truth recording.
+
+    The packaged MEArec template library of ``probe`` minus the templates whose soma coincides with a
+    ground-truth unit (the recording's own cells): no benchmark template is in the training data.
+
+    Parameters
+    ----------
+    gt_sorting : BaseSorting
+        With ``gt_unit_locations`` (SpikeInterface axes).
+    probe : str
+        A packaged library probe (``si_amortized.datasets.templates.LIBRARY_PROBES``).
+    tolerance_um : float, default: 1e-3
+    **settings
+        Fields of the localizer's configs and of ``SimulationConfig`` (``spikes_per_template``, ...).
+
+    Returns
+    -------
+    model : VaeLocalizer
+    num_excluded : int
+        Templates left out.
+    """
+    from dataclasses import fields
+
+    from ..datasets.templates import load_template_library
+    from ..localization import SimulationConfig, band_pass_templates, fit_simulated_localizer
+    from ..localization.config import split_config_kwargs
+
+    library = load_template_library(probe)
+    somas = library.soma_locations
+    units = np.asarray(gt_sorting.get_property("gt_unit_locations"), dtype="float64")
+    distance = np.linalg.norm(somas[:, None, :] - units[None, :, :], axis=2).min(axis=1)
+    keep = distance > tolerance_um
+    simulation_names = {f.name for f in fields(SimulationConfig)}
+    simulation = SimulationConfig(**{k: v for k, v in settings.items() if k in simulation_names})
+    feature, model, training = split_config_kwargs({k: v for k, v in settings.items() if k not in simulation_names})
+    fs = library.sampling_frequency
+    templates = band_pass_templates(library.templates[keep].transpose(0, 2, 1), fs, simulation.bandpass_hz)
+    localizer = fit_simulated_localizer(
+        templates, somas[keep], library.channel_locations(), fs, feature, model, training, simulation,
+        description=dict(probe=probe, source="packaged library minus the recording's cells",
+                         num_excluded=int(np.sum(~keep))),
+    )
+    return localizer, int(np.sum(~keep))

@@ -26,7 +26,7 @@ NEMO_DESCRIPTION = (
     "Unit embeddings of the ground-truth units of the first scenario (pretrained NEMO model, "
     "`analyzer.compute('nemo_embeddings')`), scored by a cross-validated linear probe (balanced accuracy, "
     "macro F1) for the cell class (E/I) and the m-type, against the same probe on the raw model inputs "
-    "(normalised peak-channel waveform + 3D ACG image, flattened)."
+    "(normalized peak-channel waveform + 3D ACG image, flattened)."
 )
 
 

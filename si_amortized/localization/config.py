@@ -11,10 +11,12 @@ class FeatureConfig:
 
     Parameters
     ----------
-    half_width_um : float, default: 20.0
+    half_width_um : float, default: 40.0
         Half-width (``shape="square"``) or radius (``shape="disk"``) of the neighbourhood around the
-        peak channel, in micrometres. 20 um gives the paper's best 3 x 3 (4-9 real channels)
-        neighbourhood on a 15 um square MEA; 40 um gives 5 x 5.
+        peak channel, in micrometres. 40 um gives 5 x 5 channels on a 15 um square MEA and 4 columns x
+        5 rows on Neuropixels 1.0; 20 um gives the paper's 3 x 3. With the closed-form amplitude the
+        wider window is more accurate on MEArec (mean 2D error 13.9 vs 14.4 um) and it is what motion
+        estimation on Neuropixels needs (drift RMS 2.8 vs 17.8 um).
     shape : "square" | "disk", default: "square"
         Shape of the neighbourhood.
     ms_before : float, default: 1.0
@@ -47,7 +49,7 @@ class FeatureConfig:
         Two channel offsets closer than this are the same neighbourhood slot.
     """
 
-    half_width_um: float = 20.0
+    half_width_um: float = 40.0
     shape: str = "square"
     ms_before: float = 1.0
     ms_after: float = 1.0
@@ -83,8 +85,25 @@ class ModelConfig:
         Hidden layers of the encoder (Linear -> BatchNorm -> ReLU each). The paper's encoder is
         (500, 250) on raw waveforms (``temporal_components=0``); on 8 temporal components the smaller
         encoder is as accurate on MEArec data and ~5x faster.
+    amplitude_model : "exponential" | "monopole" | "dipole" | "learned", default: "exponential"
+        How a source's amplitude falls with distance: ``a * exp(-r / decay_length_um)`` (the paper),
+        ``a / r`` (monopolar triangulation's), a monopole plus dipole, or a monotone profile learned
+        with the encoder (see :mod:`si_amortized.localization.model`).
+    amplitude_fit : "least_squares" | "per_example", default: "least_squares"
+        How the source amplitude (and dipole moment) of an example is found while training: in closed
+        form by weighted least squares given the location, or as a learned ``log a`` per training
+        example (the paper; one-coefficient models only).
+    likelihood : "squared_error" | "gaussian", default: "squared_error"
+        ``"squared_error"``: the paper's sum of squared amplitude errors over observed channels.
+        ``"gaussian"``: each channel's error is weighted by its inverse variance
+        ``1 / (noise^2 + (amplitude_noise_fraction * amplitude)^2)`` (the noise measured on the
+        recording), so that far, small channels inform without the large ones swamping them.
+    amplitude_noise_fraction : float, default: 0.1
+        Amplitude-dependent part of a channel's standard deviation for ``likelihood="gaussian"``.
     decay_length_um : float, default: 28.0
-        Fixed decay length of the amplitude model ``a * exp(-r / decay_length_um)``.
+        Decay length of the exponential amplitude model (fixed, or the starting value when learned).
+    learn_decay_length : bool, default: False
+        Learn the exponential model's decay length on the recording, with the encoder.
     prior_std_um : float, default: 80.0
         Standard deviation of the N(0, prior_std_um^2) prior on each coordinate (relative to the
         centre channel).
@@ -96,7 +115,12 @@ class ModelConfig:
     """
 
     hidden_sizes: tuple = (256, 128)
+    amplitude_model: str = "exponential"
+    amplitude_fit: str = "least_squares"
+    likelihood: str = "squared_error"
+    amplitude_noise_fraction: float = 0.1
     decay_length_um: float = 28.0
+    learn_decay_length: bool = False
     prior_std_um: float = 80.0
     amplitude_init_factor: float = 2.0
     temporal_components: int = 8
@@ -107,6 +131,20 @@ class ModelConfig:
             raise ValueError("decay_length_um, prior_std_um and amplitude_init_factor must be positive")
         if self.temporal_components < 0:
             raise ValueError("temporal_components must be >= 0 (0: raw waveforms)")
+        from .model import AMPLITUDE_MODELS
+
+        if self.amplitude_model not in AMPLITUDE_MODELS:
+            raise ValueError(f"amplitude_model must be one of {AMPLITUDE_MODELS}, not {self.amplitude_model!r}")
+        if self.amplitude_fit not in ("least_squares", "per_example"):
+            raise ValueError(f"amplitude_fit must be 'least_squares' or 'per_example', not {self.amplitude_fit!r}")
+        if self.amplitude_fit == "per_example" and self.amplitude_model == "dipole":
+            raise ValueError("amplitude_fit='per_example' needs a one-coefficient amplitude model (not 'dipole')")
+        if self.likelihood not in ("squared_error", "gaussian"):
+            raise ValueError(f"likelihood must be 'squared_error' or 'gaussian', not {self.likelihood!r}")
+        if self.amplitude_noise_fraction < 0:
+            raise ValueError("amplitude_noise_fraction must be >= 0")
+        if self.learn_decay_length and self.amplitude_model != "exponential":
+            raise ValueError("learn_decay_length applies to amplitude_model='exponential' only")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,11 +159,12 @@ class TrainingConfig:
         Passes over the training examples.
     batch_size : int, default: 128
         Minibatch size (the reference uses 50; 128 trains 2x faster on a CPU for the same accuracy).
-    lr : float, default: 1e-3
-        Adam learning rate of the encoder.
+    learning_rate : float, default: 1e-3
+        Adam learning rate of the encoder (was ``lr``, still accepted with a DeprecationWarning until the
+        next release).
     betas : tuple of float, default: (0.99, 0.999)
         Adam betas (the reference's).
-    amplitude_lr : float, default: 1e-2
+    amplitude_learning_rate : float, default: 1e-2
         Learning rate of the per-example ``log a`` (sparse Adam: only the examples of a batch move).
     seed : int, default: 0
         Seed for the subset, the initialisation, the shuffles and the reparameterisation noise.
@@ -139,9 +178,9 @@ class TrainingConfig:
     max_spikes: int = 100_000
     epochs: int = 20
     batch_size: int = 128
-    lr: float = 1e-3
+    learning_rate: float = 1e-3
     betas: tuple = (0.99, 0.999)
-    amplitude_lr: float = 1e-2
+    amplitude_learning_rate: float = 1e-2
     seed: int = 0
     device: str | None = None
     num_threads: int | None = 1
@@ -154,7 +193,10 @@ class TrainingConfig:
 
 #: Settings of the paper's (and reference code's) encoder and training, to pass as keyword arguments
 #: (``analyzer.compute("vae_locations", **PAPER_SETTINGS)``); the defaults are a faster encoder.
-PAPER_SETTINGS = dict(hidden_sizes=(500, 250), temporal_components=0, batch_size=50, max_jitter_examples=4)
+PAPER_SETTINGS = dict(
+    hidden_sizes=(500, 250), temporal_components=0, batch_size=50, max_jitter_examples=4, half_width_um=20.0,
+    amplitude_model="exponential", amplitude_fit="per_example", likelihood="squared_error",
+)
 
 #: FeatureConfig fields that only change how examples are cut at inference: they may differ from
 #: the values a reused model was trained with. The others fix the model's input layout.
@@ -172,9 +214,29 @@ INFERENCE_FIELDS = (
 CONFIG_CLASSES = (FeatureConfig, ModelConfig, TrainingConfig)
 
 
+#: Setting names of earlier versions -> today's (accepted until the next release).
+RENAMED_SETTINGS = {"lr": "learning_rate", "amplitude_lr": "amplitude_learning_rate"}
+
+
 def setting_names() -> set:
-    """Every keyword :func:`split_config_kwargs` accepts."""
-    return {f.name for cls in CONFIG_CLASSES for f in fields(cls)}
+    """Every keyword :func:`split_config_kwargs` accepts (deprecated names included)."""
+    return {f.name for cls in CONFIG_CLASSES for f in fields(cls)} | set(RENAMED_SETTINGS)
+
+
+def renamed_settings(kwargs: dict, warn: bool = True) -> dict:
+    """``kwargs`` with the deprecated setting names replaced by today's (a DeprecationWarning when ``warn``)."""
+    import warnings
+
+    out = dict(kwargs)
+    for old, new in RENAMED_SETTINGS.items():
+        if old in out:
+            if new in out:
+                raise TypeError(f"Got both {new!r} and its deprecated name {old!r}")
+            if warn:
+                warnings.warn(f"The VAE localization setting {old!r} is now {new!r}; {old!r} goes in the next release",
+                              DeprecationWarning, stacklevel=3)
+            out[new] = out.pop(old)
+    return out
 
 
 def split_config_kwargs(kwargs: dict) -> tuple[FeatureConfig, ModelConfig, TrainingConfig]:
@@ -191,7 +253,7 @@ def split_config_kwargs(kwargs: dict) -> tuple[FeatureConfig, ModelConfig, Train
     """
     groups = {cls: {} for cls in CONFIG_CLASSES}
     names = {cls: {f.name for f in fields(cls)} for cls in groups}
-    for key, value in kwargs.items():
+    for key, value in renamed_settings(kwargs).items():
         for cls in groups:
             if key in names[cls]:
                 groups[cls][key] = value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
@@ -11,11 +12,12 @@ from spikeinterface.core.node_pipeline import SpikeRetriever
 
 from ..model_store import json_native
 from ..extension_support import StoredModelExtension, register_extension, resolve_model
-from .config import INFERENCE_FIELDS, ModelConfig, split_config_kwargs
+from .config import INFERENCE_FIELDS, ModelConfig, renamed_settings, split_config_kwargs
 from .fit import MODEL_KIND, _localizer_from_legacy_bytes, load_localizer
 from .model import VaeLocalizer
 from .nodes import LocalizeVae, peaks_from_source
 from .prepare import prepare_localizer
+from .pretrained import PRETRAINED_NAME
 from .unit_channels import resolve_peak_sign, unit_channels
 
 PEAK_SIGNS = ("auto", "neg", "pos", "both")
@@ -23,7 +25,8 @@ PEAK_SIGNS = ("auto", "neg", "pos", "both")
 
 def _flat_settings(feature_config, model_config, training_config, kwargs) -> dict:
     """Stored config dicts overlaid with flat keyword arguments (the flat ones win)."""
-    flat = {**(feature_config or {}), **(model_config or {}), **(training_config or {})}
+    stored = renamed_settings({**(feature_config or {}), **(model_config or {}), **(training_config or {})}, warn=False)
+    flat = dict(stored)
     flat.update(kwargs)
     return flat
 
@@ -41,11 +44,16 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
     ----------
     model : VaeLocalizer | str | Path | None, default: None
         A trained localizer; a path to one (a file from ``save_localizer``, an extension folder or an
-        analyzer folder); or the digest stored in the params of an earlier result. Training is then
-        skipped. Its probe layout must match.
+        analyzer folder); ``"pretrained"``, the localizer shipped for the recording's layout (trained on
+        simulated spikes with known somas; see ``pretrained_files()``); or the digest stored in the params
+        of an earlier result. Training is then skipped. Its probe layout must match.
     peak_sign : "auto" | "neg" | "pos" | "both", default: "auto"
         Polarity of the spikes. "auto" reads it from the units' average waveforms on their main channels
         (negative for almost all units -> "neg", positive -> "pos", mixed -> "both").
+    subtract_overlaps : bool | None, default: None
+        Localize each spike that overlaps another spike in time after subtracting the overlapping spikes'
+        templates (scaled to each spike's amplitude on its unit's main channel) from a copy of the traces
+        around it. None: on when the analyzer has the ``templates`` extension. Stored resolved.
     verbose : bool, default: False
         Print the training loss per epoch.
     feature_config, model_config, training_config : dict | None, default: None
@@ -72,11 +80,14 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
     model_kind = MODEL_KIND
     legacy_params = ("model_given",)
     model_type = VaeLocalizer
+    model_names = (PRETRAINED_NAME,)
 
     @classmethod
     def _check_params(cls, model=None, peak_sign="auto", verbose=False, feature_config=None, model_config=None,
-                      training_config=None, **kwargs):
+                      training_config=None, subtract_overlaps=None, **kwargs):
         super()._check_params(model=model)
+        if subtract_overlaps not in (None, True, False):
+            raise ValueError(f"subtract_overlaps must be None, True or False, not {subtract_overlaps!r}")
         if peak_sign not in PEAK_SIGNS:
             raise ValueError(f"peak_sign must be one of {PEAK_SIGNS}, not {peak_sign!r}")
         flat = _flat_settings(feature_config, model_config, training_config, kwargs)
@@ -84,9 +95,14 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
         split_config_kwargs(flat)
 
     def _set_params(self, model=None, peak_sign="auto", verbose=False, feature_config=None, model_config=None,
-                    training_config=None, **kwargs):
+                    training_config=None, subtract_overlaps=None, **kwargs):
+        has_templates = self.sorting_analyzer.has_extension("templates")
+        if subtract_overlaps is None:
+            subtract_overlaps = has_templates
+        elif subtract_overlaps and not has_templates:
+            raise ValueError("subtract_overlaps=True needs the templates: analyzer.compute('templates') first")
         flat = _flat_settings(feature_config, model_config, training_config, kwargs)
-        given = resolve_model(model, MODEL_KIND, VaeLocalizer, load_localizer)
+        given = model if model == PRETRAINED_NAME else resolve_model(model, MODEL_KIND, VaeLocalizer, load_localizer)
         channels = unit_channels(self.sorting_analyzer, seed=int(flat.get("seed", 0)))
         flat["peak_sign"] = resolve_peak_sign(peak_sign, channels.positive)
         self._main_channel_indices = channels.main_channel_indices
@@ -95,35 +111,48 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
         localizer = self._prepared.model
         _, model_cfg, training = split_config_kwargs(flat)
         if given is not None:  # what the model was made with
-            model_cfg = ModelConfig(**given.metadata.get("model_config", dataclasses.asdict(model_cfg)))
+            model_cfg = ModelConfig(**localizer.metadata.get("model_config", dataclasses.asdict(model_cfg)))
         return json_native(dict(
             model=self._store_model(localizer),
             peak_sign=peak_sign,
+            subtract_overlaps=bool(subtract_overlaps),
             verbose=bool(verbose),
             feature_config=dataclasses.asdict(self._prepared.config),
             model_config=dataclasses.asdict(model_cfg),
             training_config=dataclasses.asdict(training),
         ))
 
-    def _spike_peaks(self) -> SpikeRetriever:
+    def _spike_peaks(self, include_margin: bool = False) -> SpikeRetriever:
         """The analyzer's spikes as a pipeline peak source, on finite main channels."""
         retriever = SpikeRetriever(self.sorting_analyzer.sorting, self.sorting_analyzer.recording,
-                                   channel_from_template=True)
+                                   channel_from_template=True, include_spikes_in_margin=include_margin)
         main = getattr(self, "_main_channel_indices", None)
         if main is None:
             main = unit_channels(self.sorting_analyzer, seed=self.params["training_config"]["seed"]).main_channel_indices
         retriever.main_channel_indices = np.asarray(main)
         return retriever
 
+    def _overlap_templates(self) -> dict:
+        """Templates for the subtraction of overlapping spikes (empty when off or unavailable)."""
+        if not self.params.get("subtract_overlaps", False):
+            return {}
+        ext = self.sorting_analyzer.get_extension("templates")
+        if ext is None:
+            warnings.warn("vae_locations: the templates extension is gone, overlapping spikes are not subtracted")
+            return {}
+        return dict(templates=ext.get_data(operator="average"), template_nbefore=ext.nbefore)
+
     def _get_pipeline_nodes(self):
-        retriever = self._spike_peaks()
+        overlap = self._overlap_templates()
+        retriever = self._spike_peaks(include_margin=bool(overlap))
         prepared = getattr(self, "_prepared", None)
         if prepared is None:  # reloaded: the stored model and settings, prepared for this recording
             inference = {k: self.params["feature_config"][k] for k in INFERENCE_FIELDS}
             prepared = prepare_localizer(self.sorting_analyzer.recording, model=self.get_model(),
                                          device=self.params["training_config"]["device"], **inference)
             self._prepared = prepared
-        return [retriever, LocalizeVae(self.sorting_analyzer.recording, parents=[retriever], prepared=prepared)]
+        return [retriever, LocalizeVae(self.sorting_analyzer.recording, parents=[retriever], prepared=prepared,
+                                       **overlap)]
 
     def _legacy_model(self):
         return _localizer_from_legacy_bytes(np.asarray(self.data["vae_model"]).astype(np.uint8).tobytes())

@@ -152,6 +152,23 @@ def check_layout(model: VaeLocalizer, recording, config: FeatureConfig, neighbou
         )
 
 
+def recording_noise_uv(recording, seed: int = 0) -> float:
+    """Median over channels of the traces' noise standard deviation (MAD), in microvolts.
+
+    Uses SpikeInterface's ``get_noise_levels`` (random chunks, seeded), so that the value is the one
+    SpikeInterface's own detection sees.
+    """
+    from spikeinterface.core import get_noise_levels
+
+    scaled = recording.has_scaleable_traces() and not np.issubdtype(recording.get_dtype(), np.floating)
+    levels = get_noise_levels(recording, return_in_uV=scaled, random_slices_kwargs=dict(seed=seed))
+    levels = np.asarray(levels, dtype="float64")
+    levels = levels[np.isfinite(levels) & (levels > 0)]
+    if levels.size == 0:
+        raise ValueError("The recording's noise level is zero or undefined on every channel")
+    return float(np.median(levels))
+
+
 def select_training_peaks(peaks: np.ndarray, max_spikes: int, seed: int) -> np.ndarray:
     """Random subset (sorted, without replacement) of at most ``max_spikes`` peaks."""
     if peaks.size <= max_spikes:
@@ -197,7 +214,11 @@ def fit_localizer_on_recording(
     subset = select_training_peaks(peaks, training_config.max_spikes, training_config.seed)
     examples = examples_from_recording(recording, subset, feature_config, neighbourhood=neighbourhood)
     model = build_localizer(neighbourhood, sum(waveform_samples(feature_config, fs)), feature_config, model_config, fs)
-    history = train_localizer(model, examples, model_config, training_config, verbose=verbose)
+    noise_uv = None
+    if model_config.likelihood == "gaussian":
+        noise_uv = recording_noise_uv(recording, seed=training_config.seed)
+        model.metadata["noise_uv"] = noise_uv
+    history = train_localizer(model, examples, model_config, training_config, verbose=verbose, noise_uv=noise_uv)
     model.metadata["history"] = [float(h) for h in history]
     model.metadata["num_training_spikes"] = int(subset.size)
     model.metadata["num_training_examples"] = int(examples.waveforms.shape[0])

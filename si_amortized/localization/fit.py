@@ -13,8 +13,8 @@ from torch import nn
 from .._torch import predict_in_batches, resolve_device, seed_everything
 from ..model_store import from_record, load_model, record_from_extension_data, register_model_kind, remember, save_model
 from .config import FeatureConfig, ModelConfig, TrainingConfig
-from .loss import negative_elbo
-from .model import VaeLocalizer, temporal_basis_from_waveforms
+from .loss import gaussian_location_nll, negative_elbo
+from .model import VaeLocalizer, amplitude_weights, temporal_basis_from_waveforms
 from .neighbourhood import Neighbourhood, SpikeExamples
 
 MODEL_FILE_NAME = "vae_model.pt"
@@ -44,6 +44,8 @@ def build_localizer(
         normalize_waveforms=feature_config.normalize_waveforms,
         temporal_components=model_config.temporal_components,
         metadata=metadata,
+        amplitude_model=model_config.amplitude_model,
+        learn_decay_length=model_config.learn_decay_length,
     )
 
 
@@ -53,8 +55,9 @@ def train_localizer(
     model_config: ModelConfig,
     training_config: TrainingConfig,
     verbose: bool = False,
+    noise_uv: float | None = None,
 ) -> list[float]:
-    """Fit the encoder and the per-example amplitudes ``log a`` by maximising the ELBO.
+    """Fit the encoder (and, with ``amplitude_fit="per_example"``, each example's ``log a``) by maximising the ELBO.
 
     Parameters
     ----------
@@ -65,6 +68,8 @@ def train_localizer(
     model_config : ModelConfig
     training_config : TrainingConfig
     verbose : bool, default: False
+    noise_uv : float | None, default: None
+        Noise standard deviation of the traces (uV); required by ``likelihood="gaussian"``.
 
     Returns
     -------
@@ -75,12 +80,16 @@ def train_localizer(
     if training_config.num_threads is not None:
         torch.set_num_threads(int(training_config.num_threads))
     try:
-        return _train(model, examples, model_config, training_config, verbose)
+        return _train(model, examples, model_config, training_config, verbose, noise_uv)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train(model, examples, model_config, training_config, verbose):
+def _train(model, examples, model_config, training_config, verbose, noise_uv):
+    gaussian = model_config.likelihood == "gaussian"
+    if gaussian and not (noise_uv is not None and np.isfinite(noise_uv) and noise_uv > 0):
+        raise ValueError(f"likelihood='gaussian' needs the recording's noise level (noise_uv > 0), got {noise_uv}")
+    per_example = model_config.amplitude_fit == "per_example"
     generator = seed_everything(training_config.seed)
     device = resolve_device(training_config.device)
     keep = examples.amplitudes.max(axis=1) > 0
@@ -91,26 +100,15 @@ def _train(model, examples, model_config, training_config, verbose):
     if num < 2:
         raise ValueError(f"VAE localization needs at least 2 training examples with a negative peak, got {num}")
 
-    # the encoder is re-initialised from the seed so that training is reproducible
-    torch.manual_seed(training_config.seed)
-    for module in model.modules():
-        if isinstance(module, nn.Linear):
-            nn.init.xavier_uniform_(module.weight)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.BatchNorm1d):
-            module.reset_parameters()
-            module.reset_running_stats()
-    if model.temporal_components:
-        with torch.no_grad():
-            basis = temporal_basis_from_waveforms(model.scaled_waveforms(wf, amps), obs, model.temporal_components)
-            model.temporal_basis.copy_(basis)
+    _reset_for_training(model, wf, obs, amps, training_config.seed)
     model.to(device).train()
-    log_a = nn.Embedding(num, 1, sparse=True).to(device)
-    with torch.no_grad():
-        peak = amps.max(dim=1).values.clamp_min(1e-3)
-        log_a.weight.copy_(torch.log(model_config.amplitude_init_factor * peak)[:, None].to(device))
-    optimizer = torch.optim.Adam(model.parameters(), lr=training_config.lr, betas=training_config.betas)
-    amp_optimizer = torch.optim.SparseAdam(log_a.parameters(), lr=training_config.amplitude_lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=training_config.learning_rate, betas=training_config.betas)
+    if per_example:
+        log_a = nn.Embedding(num, 1, sparse=True).to(device)
+        with torch.no_grad():
+            peak = amps.max(dim=1).values.clamp_min(1e-3)
+            log_a.weight.copy_(torch.log(model_config.amplitude_init_factor * peak)[:, None].to(device))
+        amp_optimizer = torch.optim.SparseAdam(log_a.parameters(), lr=training_config.amplitude_learning_rate)
 
     batch_size = min(training_config.batch_size, num)
     history = []
@@ -125,13 +123,24 @@ def _train(model, examples, model_config, training_config, verbose):
             mean, var = model(b_wf, b_obs, b_amps)
             eps = torch.randn(mean.shape, generator=generator).to(device)
             sample = (mean + var.sqrt() * eps) * model.free_axes
-            predicted = model.decode(sample, log_a(idx.to(device))[:, 0])
-            loss = negative_elbo(b_amps, predicted, b_obs, mean, var, model_config.prior_std_um, model.free_axes)
+            if gaussian:
+                weights = amplitude_weights(b_amps, b_obs, noise_uv, model_config.amplitude_noise_fraction)
+            else:
+                weights = b_obs
+            if per_example:
+                predicted = model.decode(sample, log_a=log_a(idx.to(device))[:, 0])
+            else:
+                predicted = model.decode(sample, amplitudes=b_amps, weights=weights)
+            # a Gaussian log-likelihood carries 1/2; the paper's squared error does not
+            error_weights = 0.5 * weights if gaussian else weights
+            loss = negative_elbo(b_amps, predicted, error_weights, mean, var, model_config.prior_std_um, model.free_axes)
             optimizer.zero_grad()
-            amp_optimizer.zero_grad()
+            if per_example:
+                amp_optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            amp_optimizer.step()
+            if per_example:
+                amp_optimizer.step()
             total += float(loss.detach()) * idx.numel()
             seen += idx.numel()
         history.append(total / max(seen, 1))
@@ -139,6 +148,92 @@ def _train(model, examples, model_config, training_config, verbose):
             print(f"vae localization epoch {epoch + 1}/{training_config.epochs}: loss {history[-1]:.2f}")
     model.cpu().eval()
     return history
+
+
+def _reset_for_training(model: VaeLocalizer, wf, obs, amps, seed: int) -> None:
+    """Re-initialise the encoder from the seed (reproducible training) and set the temporal basis."""
+    torch.manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm1d):
+            module.reset_parameters()
+            module.reset_running_stats()
+    model.reset_amplitude_model()
+    if model.temporal_components:
+        with torch.no_grad():
+            basis = temporal_basis_from_waveforms(model.scaled_waveforms(wf, amps), obs, model.temporal_components)
+            model.temporal_basis.copy_(basis)
+
+
+def train_localizer_supervised(
+    model: VaeLocalizer,
+    examples: SpikeExamples,
+    targets: np.ndarray,
+    model_config: ModelConfig,
+    training_config: TrainingConfig,
+    verbose: bool = False,
+) -> list[float]:
+    """Fit the encoder to known source locations: Gaussian negative log-likelihood of the targets.
+
+    Parameters
+    ----------
+    model : VaeLocalizer
+        Trained in place; returned on the CPU in eval mode.
+    examples : SpikeExamples
+    targets : np.ndarray, shape (num_examples, 3)
+        True source of each example: x, y relative to its centre channel, z the distance from the plane.
+    model_config : ModelConfig
+    training_config : TrainingConfig
+    verbose : bool, default: False
+
+    Returns
+    -------
+    list of float
+        Mean loss per epoch.
+    """
+    previous_threads = torch.get_num_threads()
+    if training_config.num_threads is not None:
+        torch.set_num_threads(int(training_config.num_threads))
+    try:
+        generator = seed_everything(training_config.seed)
+        device = resolve_device(training_config.device)
+        keep = examples.amplitudes.max(axis=1) > 0
+        wf = torch.as_tensor(examples.waveforms[keep])
+        obs = torch.as_tensor(examples.observed[keep])
+        amps = torch.as_tensor(examples.amplitudes[keep])
+        target = torch.as_tensor(np.asarray(targets, dtype="float32")[keep])
+        num = wf.shape[0]
+        if num < 2:
+            raise ValueError(f"Supervised training needs at least 2 examples with a negative peak, got {num}")
+        _reset_for_training(model, wf, obs, amps, training_config.seed)
+        model.posterior_std_scale.fill_(1.0)
+        model.to(device).train()
+        optimizer = torch.optim.Adam(model.encoder.parameters(), lr=training_config.learning_rate, betas=training_config.betas)
+        batch_size = min(training_config.batch_size, num)
+        history = []
+        for epoch in range(training_config.epochs):
+            order = torch.randperm(num, generator=generator)
+            total, seen = 0.0, 0
+            for start in range(0, num, batch_size):
+                idx = order[start : start + batch_size]
+                if idx.numel() < 2:
+                    continue
+                mean, var = model(wf[idx].to(device), obs[idx].to(device), amps[idx].to(device))
+                loss = gaussian_location_nll(mean, var, target[idx].to(device), model.free_axes)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * idx.numel()
+                seen += idx.numel()
+            history.append(total / max(seen, 1))
+            if verbose:
+                print(f"simulation-trained localizer epoch {epoch + 1}/{training_config.epochs}: loss {history[-1]:.3f}")
+        model.cpu().eval()
+        return history
+    finally:
+        torch.set_num_threads(previous_threads)
 
 
 def predict_examples(
@@ -214,7 +309,13 @@ def _localizer_from_parts(architecture: dict, state_dict: dict) -> VaeLocalizer:
         normalize_waveforms=arch["normalize_waveforms"],
         temporal_components=arch.get("temporal_components", 0),
         metadata=arch["metadata"],
+        amplitude_model=arch.get("amplitude_model", "exponential"),
+        learn_decay_length=arch.get("learn_decay_length", False),
     )
+    state_dict = dict(state_dict)
+    for key in ("log_decay_length", "posterior_std_scale"):  # saved before the amplitude models / calibration
+        if key not in state_dict:
+            state_dict[key] = getattr(model, key).detach().clone()
     model.load_state_dict(state_dict)
     return model.eval()
 

@@ -14,7 +14,8 @@ from .._torch import resolve_device
 from .config import setting_names
 from .extraction import traces_in_uv
 from .fit import aggregate_locations, predict_examples
-from .neighbourhood import compute_examples, margin_samples
+from .collisions import cleaned_windows, overlapping_spikes, template_scales
+from .neighbourhood import SpikeExamples, compute_examples, margin_samples
 from .prepare import PreparedLocalizer, prepare_localizer
 from .training_peaks import detect_training_peaks, peak_dtype
 
@@ -75,8 +76,9 @@ class LocalizeVae(PipelineNode):
     need_waveforms = False
     params_doc = """
     model: VaeLocalizer | str | Path | None, default: None
-        Trained localizer (or path to one) to reuse; None trains one on these peaks first.
-    half_width_um: float, default: 20.0
+        Trained localizer (or path to one) to reuse; "pretrained": the shipped one for this layout
+        (no training); None trains one on these peaks first.
+    half_width_um: float, default: 40.0
         Half-width of the square neighbourhood around the peak channel (virtual channels outside the array).
     amp_jitter_uv: float, default: 10.0
         Amplitude jitter: channels within this many uV of the largest become extra centred examples, averaged.
@@ -92,6 +94,13 @@ class LocalizeVae(PipelineNode):
         localizer trains on the peaks detected in this many random chunks (seeded by seed).
     training_chunk_duration_s: float, default: 1.0
         Duration of those chunks.
+    templates: np.ndarray | None, default: None
+        (num_units, num_samples, num_channels) average waveforms (uV) of a sorting's units: with a
+        ``SpikeRetriever(include_spikes_in_margin=True)`` parent, each spike whose window overlaps another
+        spike is localized after the overlapping spikes' scaled templates are subtracted
+        (si_amortized.localization.collisions).
+    template_nbefore: int | None, default: None
+        Template sample of the spike time.
     Settings of SpikeInterface's other localizers (radius_um, ... which motion presets pass along) are
     ignored with a warning.
     """
@@ -107,9 +116,15 @@ class LocalizeVae(PipelineNode):
         verbose: bool = False,
         training_chunks: int = 20,
         training_chunk_duration_s: float = 1.0,
+        templates: np.ndarray | None = None,
+        template_nbefore: int | None = None,
         **settings,
     ):
         PipelineNode.__init__(self, recording, return_output=return_output, parents=parents)
+        if templates is not None:
+            templates = np.asarray(templates, dtype="float32")
+            if templates.ndim != 3 or templates.shape[2] != recording.get_num_channels() or template_nbefore is None:
+                raise ValueError("templates must be (num_units, num_samples, num_channels) with template_nbefore")
         if prepared is None:
             settings = self._drop_other_methods_settings(settings)
             peaks = None
@@ -124,12 +139,21 @@ class LocalizeVae(PipelineNode):
         self.channel_locations = np.asarray(recording.get_channel_locations(), dtype="float64")[:, :2]
         self.sampling_frequency = recording.sampling_frequency
         self._margin = margin_samples(self.config, self.sampling_frequency)
+        self.templates = templates
+        self.template_nbefore = None if template_nbefore is None else int(template_nbefore)
+        if templates is not None:
+            self._half_window = self._margin
+            # spikes up to a template length away overlap a window; they must be inside the traces
+            self._overlap_distance = self._half_window + templates.shape[1]
+            self._margin = self._overlap_distance + templates.shape[1]
+            self._main_channels = np.argmax(np.abs(templates).max(axis=1), axis=1)
         self._recording = recording
         self._parent_pid = os.getpid()
         self._worker_device = None
         self._dtype = vae_location_dtype
         # the prepared bundle travels to the workers: no retraining, no layout rebuilt there
-        self._kwargs.update(dict(prepared=prepared, inference_batch_size=inference_batch_size))
+        self._kwargs.update(dict(prepared=prepared, inference_batch_size=inference_batch_size, templates=templates,
+                                 template_nbefore=template_nbefore))
 
     @staticmethod
     def _drop_other_methods_settings(settings: dict) -> dict:
@@ -159,6 +183,9 @@ class LocalizeVae(PipelineNode):
         return self._worker_device
 
     def compute(self, traces, peaks, *args):
+        all_peaks = peaks
+        if "in_margin" in peaks.dtype.names:  # a retriever giving the margin's spikes too (for subtraction)
+            peaks = peaks[~peaks["in_margin"]]
         out = np.zeros(peaks.size, dtype=self._dtype)
         if peaks.size == 0:
             return out
@@ -169,15 +196,7 @@ class LocalizeVae(PipelineNode):
             self._parent_pid = os.getpid()
             self._worker_device = None
         traces = traces_in_uv(self._recording, traces)
-        examples = compute_examples(
-            traces,
-            peaks["sample_index"],
-            peaks["channel_index"],
-            self.prepared.neighbourhood,
-            self.prepared.candidates,
-            self.config,
-            self.sampling_frequency,
-        )
+        examples = self._examples(traces, peaks, all_peaks)
         with torch.no_grad():
             mean, var = predict_examples(self.model, examples, self.inference_batch_size, self._device())
         locations, std = aggregate_locations(examples, mean, var, self.channel_locations)
@@ -190,6 +209,45 @@ class LocalizeVae(PipelineNode):
             out[f"{name}_std"] = std[:, i]
         out["fallback"] = fallback
         return out
+
+
+    def _cut(self, traces, sample_index, channel_index):
+        return compute_examples(traces, sample_index, channel_index, self.prepared.neighbourhood,
+                                self.prepared.candidates, self.config, self.sampling_frequency)
+
+    def _examples(self, traces, peaks, all_peaks):
+        """Examples of ``peaks``; with templates, overlapping spikes are cut from cleaned windows."""
+        if self.templates is None or "unit_index" not in all_peaks.dtype.names:
+            return self._cut(traces, peaks["sample_index"], peaks["channel_index"])
+        times = all_peaks["sample_index"].astype(np.int64)
+        order = np.argsort(times, kind="stable")
+        times, units = times[order], all_peaks["unit_index"][order]
+        own = np.flatnonzero(~all_peaks["in_margin"][order]) if "in_margin" in all_peaks.dtype.names \
+            else np.arange(times.size)
+        neighbours = overlapping_spikes(times, own, self._overlap_distance)
+        colliding = np.array([n.size > 0 for n in neighbours], dtype=bool)
+        # rows of `peaks` in time order: own[k] is the k-th of them
+        peak_order = np.argsort(peaks["sample_index"], kind="stable")
+        if not colliding.any():
+            return self._cut(traces, peaks["sample_index"], peaks["channel_index"])
+        scales = template_scales(traces, times, units, self.templates, self.template_nbefore, self._main_channels)
+        targets = own[colliding]
+        windows = cleaned_windows(traces, times, units, self.templates, self.template_nbefore, targets,
+                                  [n for n, c in zip(neighbours, colliding) if c], self._half_window, scales)
+        width = windows.shape[1]
+        clean_rows = peak_order[colliding]
+        plain_rows = peak_order[~colliding]
+        plain = self._cut(traces, peaks["sample_index"][plain_rows], peaks["channel_index"][plain_rows])
+        cleaned = self._cut(windows.reshape(-1, windows.shape[2]), np.arange(targets.size) * width + self._half_window,
+                            peaks["channel_index"][clean_rows])
+        merged = SpikeExamples.concatenate([plain, cleaned])
+        rows = np.concatenate([plain_rows, clean_rows])  # merged spike k is row rows[k] of `peaks`
+        merged.spike_index = rows[merged.spike_index]
+        valid = np.zeros(peaks.size, dtype=bool)
+        valid[rows] = merged.valid
+        merged.valid = valid
+        # examples of one spike contiguous, spikes in the order of `peaks` (as aggregate_locations expects)
+        return merged.select(np.argsort(merged.spike_index, kind="stable"))
 
 
 def register_vae_localization_method() -> None:

@@ -4,8 +4,10 @@
 
     analyzer.compute(["random_spikes", "templates"])
     analyzer.compute("nemo_embeddings")              # default pretrained model, (num_units, 500)
-    model, history = train_nemo([analyzer_a, analyzer_b])  # train your own
+    model, history = fit_nemo([analyzer_a, analyzer_b])  # train your own
     analyzer.compute("nemo_embeddings", model=model)
+
+Naming rule of every wing: ``fit_*`` / ``.fit`` = user-level entry point; ``train_*`` = inner loop on arrays/tensors.
 """
 
 from .acg import compute_acg_images, linear_acg_density, log_lag_edges_ms, resample_log_axis
@@ -13,12 +15,18 @@ from .augment import augment_acg, augment_waveform
 from .config import ACGConfig, AugmentConfig, ModelConfig, NemoConfig, TrainConfig, WaveformConfig
 from .extension import ComputeNemoEmbeddings, compute_nemo_embeddings
 from .fit import embed, fit_nemo
-from .inputs import acg_images_from_acgs_3d, acg_images_from_sorting, prepare_inputs, waveforms_from_analyzer
+from .inputs import (
+    acg_images_from_acgs_3d,
+    acg_images_from_sorting,
+    inputs_from_analyzers,
+    prepare_inputs,
+    waveforms_from_analyzer,
+)
 from .io import load_nemo_model, load_pretrained_model, pretrained_model_path, save_nemo_model
 from .loss import clip_loss, retrieval_accuracy
 from .model import NemoModel
-from .train import inputs_from_analyzers, train_nemo
-from .waveforms import normalise_templates
+from .train import train_nemo
+from .waveforms import normalise_templates, normalize_templates
 
 __all__ = [
     "ACGConfig",
@@ -43,6 +51,7 @@ __all__ = [
     "load_pretrained_model",
     "log_lag_edges_ms",
     "normalise_templates",
+    "normalize_templates",
     "prepare_inputs",
     "pretrained_model_path",
     "resample_log_axis",

@@ -82,7 +82,7 @@ def augment_acg(acg: torch.Tensor, config: AugmentConfig = AugmentConfig(), gene
 def augment_waveform(
     waveform: torch.Tensor, config: AugmentConfig = AugmentConfig(), generator: torch.Generator | None = None
 ):
-    """Augment a batch of normalised waveforms.
+    """Augment a batch of normalized waveforms.
 
     Parameters
     ----------

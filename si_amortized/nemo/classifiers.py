@@ -9,6 +9,7 @@ multi-unit ensembling by depth, and graph clustering (UMAP + Louvain when ``umap
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import torch
@@ -54,17 +55,43 @@ class _MLP(nn.Module):
         return self.net(x)
 
 
+def _renamed_keyword(old_name: str, new_name: str, where: str, stacklevel: int = 3) -> None:
+    warnings.warn(
+        f"{where}: {old_name} is now {new_name}; the name {old_name} goes in the next release",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+
+
 class MLPProbe:
     """One-hidden-layer MLP on frozen features (paper: 256 units, dropout 0.2), class-balanced cross-entropy,
-    standardised inputs; a scikit-learn-style estimator (``fit``, ``predict``, ``decision_function``)."""
+    standardised inputs; a scikit-learn-style estimator (``fit``, ``predict``, ``decision_function``).
 
-    def __init__(self, hidden: int = 256, dropout: float = 0.2, lr: float = 1e-3, epochs: int = 300,
-                 weight_decay: float = 1e-4, seed: int = 0, device: str | None = None):
-        self.hidden, self.dropout, self.lr, self.epochs = hidden, dropout, lr, epochs
+    ``learning_rate`` was ``lr``: ``MLPProbe(lr=...)``, ``set_params(lr=...)`` and ``probe.lr`` still work until
+    the next release, with a DeprecationWarning.
+    """
+
+    def __init__(self, hidden: int = 256, dropout: float = 0.2, learning_rate: float = 1e-3, epochs: int = 300,
+                 weight_decay: float = 1e-4, seed: int = 0, device: str | None = None, *, lr: float | None = None):
+        if lr is not None:
+            _renamed_keyword("lr", "learning_rate", "MLPProbe")
+            learning_rate = lr
+        self.hidden, self.dropout, self.learning_rate, self.epochs = hidden, dropout, learning_rate, epochs
         self.weight_decay, self.seed, self.device = weight_decay, seed, device
 
+    @property
+    def lr(self) -> float:
+        """Deprecated name of ``learning_rate``."""
+        _renamed_keyword("lr", "learning_rate", "MLPProbe")
+        return self.learning_rate
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        _renamed_keyword("lr", "learning_rate", "MLPProbe")
+        self.learning_rate = value
+
     def get_params(self, deep=True):
-        return dict(hidden=self.hidden, dropout=self.dropout, lr=self.lr, epochs=self.epochs,
+        return dict(hidden=self.hidden, dropout=self.dropout, learning_rate=self.learning_rate, epochs=self.epochs,
                     weight_decay=self.weight_decay, seed=self.seed, device=self.device)
 
     def set_params(self, **params):
@@ -82,7 +109,7 @@ class MLPProbe:
         xt = torch.as_tensor((X - self.mean_) / self.std_, device=dev)
         yt = torch.as_tensor(y_idx, device=dev)
         weight = _class_weights(y_idx, len(self.classes_)).to(dev)
-        opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        opt = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
         self.net_.train()
         for _ in range(self.epochs):  # full batch: probe data sets are small
             loss = F.cross_entropy(self.net_(xt), yt, weight=weight)
@@ -155,16 +182,21 @@ def fine_tune(
     labels: np.ndarray,
     *,
     epochs: int = 100,
-    lr: float = 1e-4,
-    head_lr: float = 1e-3,
+    learning_rate: float = 1e-4,
+    head_learning_rate: float = 1e-3,
     batch_size: int = 128,
     augment: bool = True,
     seed: int = 0,
     device: str | None = None,
+    lr: float | None = None,
+    head_lr: float | None = None,
 ):
     """End-to-end fine-tuning of a NEMO model with a classification head (class-balanced cross-entropy).
 
     ``model=None`` trains the same architecture from random weights: the paper's supervised baseline.
+
+    ``learning_rate`` (encoders) and ``head_learning_rate`` (head) were ``lr`` and ``head_lr``: the old
+    keywords still work until the next release, with a DeprecationWarning.
 
     Returns
     -------
@@ -173,6 +205,12 @@ def fine_tune(
     classifier : NemoClassifier
         In eval mode on the CPU; ``classifier.classes_`` holds the label values.
     """
+    if lr is not None:
+        _renamed_keyword("lr", "learning_rate", "fine_tune")
+        learning_rate = lr
+    if head_lr is not None:
+        _renamed_keyword("head_lr", "head_learning_rate", "fine_tune")
+        head_learning_rate = head_lr
     gen = seed_everything(seed)
     base = NemoModel() if model is None else copy.deepcopy(model)
     classes, y_idx = np.unique(np.asarray(labels), return_inverse=True)
@@ -184,7 +222,8 @@ def fine_tune(
     wf = torch.as_tensor(wf[:, None, :] if wf.ndim == 2 else wf, device=dev)
     y = torch.as_tensor(y_idx, device=dev)
     weight = _class_weights(y_idx, len(classes)).to(dev)
-    opt = torch.optim.Adam([{"params": clf.model.parameters(), "lr": lr}, {"params": clf.head.parameters(), "lr": head_lr}])
+    opt = torch.optim.Adam([{"params": clf.model.parameters(), "lr": learning_rate},
+                            {"params": clf.head.parameters(), "lr": head_learning_rate}])
     aug_gen = torch.Generator(device=dev)
     aug_gen.manual_seed(seed)
     n = len(y)

@@ -6,6 +6,8 @@ form stored in the extension params and next to trained weights, and the ``from_
 
 from __future__ import annotations
 
+import functools
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "AugmentConfig",
     "TrainConfig",
     "nemo_config_from_dict",
+    "train_config_from_dict",
 ]
 
 
@@ -58,7 +61,7 @@ class ACGConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class WaveformConfig:
-    """Template waveform normalisation.
+    """Template waveform normalization.
 
     Parameters
     ----------
@@ -173,7 +176,9 @@ class TrainConfig:
     epochs : int, default: 200
         Far fewer than the paper: simulated data sets are small and CPUs slow. Say so when reporting.
     batch_size : int, default: 1024
-    lr : float, default: 5e-4
+    learning_rate : float, default: 5e-4
+        Adam learning rate. Was ``lr``: ``TrainConfig(lr=...)`` and ``config.lr`` still work until the next
+        release, with a DeprecationWarning.
     t0_epochs : int, default: 20
         Period of the cosine warm restarts, in epochs.
     eval_every : int, default: 5
@@ -185,16 +190,50 @@ class TrainConfig:
 
     epochs: int = 200
     batch_size: int = 1024
-    lr: float = 5e-4
+    learning_rate: float = 5e-4
     t0_epochs: int = 20
     eval_every: int = 5
     val_fraction: float = 0.1
     weight_decay: float = 0.0
 
+    @property
+    def lr(self) -> float:
+        """Deprecated name of :attr:`learning_rate` (goes in the next release)."""
+        warnings.warn(_LR_RENAMED, DeprecationWarning, stacklevel=2)
+        return self.learning_rate
 
-def _build(cls, values: dict | None):
+
+_LR_RENAMED = "TrainConfig's lr is now learning_rate; the name lr goes in the next release"
+
+
+def _accept_renamed_lr(init):
+    """Wrap the generated ``__init__`` so the old keyword ``lr=`` still works (until the next release).
+
+    Not a dataclass field: ``asdict`` and the saved JSON hold ``learning_rate`` only, ``replace`` and ``==``
+    are unchanged; stored dicts with ``lr`` are read by :func:`train_config_from_dict`.
+    """
+
+    @functools.wraps(init)
+    def __init__(self, **kwargs):
+        if "lr" in kwargs:
+            if "learning_rate" in kwargs:
+                raise TypeError("TrainConfig got both learning_rate and its deprecated name lr")
+            warnings.warn(_LR_RENAMED, DeprecationWarning, stacklevel=2)
+            kwargs["learning_rate"] = kwargs.pop("lr")
+        init(self, **kwargs)
+
+    return __init__
+
+
+TrainConfig.__init__ = _accept_renamed_lr(TrainConfig.__init__)
+
+
+def _build(cls, values: dict | None, renamed: dict | None = None):
     if values is None:
         return cls()
+    for old, new in (renamed or {}).items():  # field names of earlier versions in stored files
+        if old in values and new not in values:
+            values = {new if k == old else k: v for k, v in values.items()}
     names = {f.name for f in fields(cls)}
     unknown = set(values) - names
     if unknown:
@@ -213,3 +252,14 @@ def nemo_config_from_dict(values: dict | NemoConfig | None) -> NemoConfig:
         waveform=_build(WaveformConfig, values.get("waveform")),
         model=_build(ModelConfig, values.get("model")),
     )
+
+
+def train_config_from_dict(values: dict | TrainConfig | None) -> TrainConfig:
+    """Rebuild a :class:`TrainConfig` from :func:`dataclasses.asdict` output (e.g. a training record's JSON).
+
+    Records written before the rename hold ``lr``: it is read as ``learning_rate`` (no warning: stored files
+    stay readable).
+    """
+    if isinstance(values, TrainConfig):
+        return values
+    return _build(TrainConfig, values, renamed={"lr": "learning_rate"})

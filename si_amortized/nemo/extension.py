@@ -40,7 +40,7 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
         None or ``"pretrained"``: the default model shipped with the package; a path: a file written by
         ``save_nemo_model``; a trained :class:`NemoModel`; or the digest stored in earlier params.
     return_projections : bool, default: False
-        Also keep the normalised 512-d projections of both modalities, shape (num_units, 2, 512).
+        Also keep the normalized 512-d projections of both modalities, shape (num_units, 2, 512).
     min_spikes : int, default: 10
         Units with fewer spikes, and units whose template is zero or not finite on every channel, get NaN
         rows (with a warning): their ACG image or waveform carries no information.

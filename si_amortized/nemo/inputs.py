@@ -1,4 +1,4 @@
-"""NEMO inputs from SpikeInterface objects: ACG images from a sorting, normalised waveforms from templates."""
+"""NEMO inputs from SpikeInterface objects: ACG images from a sorting, normalized waveforms from templates."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import numpy as np
 
 from .acg import acg_images_from_linear_acgs, compute_acg_images
 from .config import ACGConfig, NemoConfig, WaveformConfig
-from .waveforms import normalise_templates
+from .waveforms import normalize_templates
 
 __all__ = [
     "acg_images_from_sorting",
     "acg_images_from_acgs_3d",
     "waveforms_from_analyzer",
     "prepare_inputs",
+    "inputs_from_analyzers",
     "usable_units",
     "METRIC_EXTENSIONS",
     "unit_metrics",
@@ -98,7 +99,7 @@ def waveforms_from_analyzer(sorting_analyzer, config: WaveformConfig = WaveformC
         raise ValueError("compute the 'templates' extension first (random_spikes + templates)")
     templates = ext.get_templates(unit_ids=unit_ids, operator="average")
     templates = finite_channels_only(templates, sorting_analyzer.channel_ids)
-    return normalise_templates(
+    return normalize_templates(
         templates,
         sorting_analyzer.sampling_frequency,
         ext.nbefore,
@@ -237,3 +238,42 @@ def unit_metrics(sorting_analyzer, unit_ids=None, extensions=METRIC_EXTENSIONS) 
         blocks.append(values.reshape(len(ids), len(columns)))
         names.extend(str(c) for c in columns)
     return np.concatenate(blocks, axis=1) if blocks else np.zeros((len(ids), 0)), names
+
+
+def are_sorting_analyzers(obj) -> bool:
+    """Whether ``obj`` is a SortingAnalyzer or a non-empty list / tuple of them (rather than arrays)."""
+    from spikeinterface.core import SortingAnalyzer
+
+    items = obj if isinstance(obj, (list, tuple)) else [obj]
+    return len(items) > 0 and all(isinstance(a, SortingAnalyzer) for a in items)
+
+
+def inputs_from_analyzers(sorting_analyzers, config: NemoConfig = NemoConfig(), compute_templates: bool = True):
+    """Concatenated ACG images and waveforms of all units of one or several analyzers.
+
+    Parameters
+    ----------
+    sorting_analyzers : SortingAnalyzer | list of SortingAnalyzer
+    config : NemoConfig
+    compute_templates : bool, default: True
+        Compute ``random_spikes`` + ``templates`` where missing (needs the recording).
+
+    Returns
+    -------
+    acg_images : np.ndarray, shape (num_units_total, num_rate_bins, num_log_bins)
+    waveforms : np.ndarray, shape (num_units_total, num_channels, num_samples)
+    analyzer_index : np.ndarray, shape (num_units_total,)
+    """
+    if not isinstance(sorting_analyzers, (list, tuple)):
+        sorting_analyzers = [sorting_analyzers]
+    acgs, wfs, which = [], [], []
+    for i, analyzer in enumerate(sorting_analyzers):
+        if not analyzer.has_extension("templates"):
+            if not compute_templates:
+                raise ValueError("analyzer has no 'templates' extension")
+            analyzer.compute(["random_spikes", "templates"])
+        acg, wf = prepare_inputs(analyzer, config)
+        acgs.append(acg)
+        wfs.append(wf)
+        which.append(np.full(acg.shape[0], i))
+    return np.concatenate(acgs), np.concatenate(wfs), np.concatenate(which)

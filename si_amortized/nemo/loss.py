@@ -14,7 +14,7 @@ def clip_loss(z_acg: torch.Tensor, z_wf: torch.Tensor, temperature: float | torc
     Parameters
     ----------
     z_acg, z_wf : torch.Tensor, shape (batch, dim)
-        L2-normalised projections; row ``i`` of each comes from the same unit.
+        L2-normalized projections; row ``i`` of each comes from the same unit.
     temperature : float | torch.Tensor, default: 0.5
 
     Returns

@@ -3,7 +3,7 @@
 ACG encoder (after Beau et al. 2025): Conv2d(1->8, 1x10) -> AvgPool(2x2) -> GELU -> BatchNorm ->
 Conv2d(8->16, 5x1) -> AvgPool(1x2) -> GELU -> BatchNorm -> flatten -> Linear(acg_dim) -> GELU -> Dropout.
 Waveform encoder: MLP (in -> 600 -> 300) with GELU and dropout. One linear projection per modality to
-``projection_dim``, then L2 normalisation. The model owns its fixed temperature (as open_clip owns
+``projection_dim``, then L2 normalization. The model owns its fixed temperature (as open_clip owns
 ``logit_scale``); the loss is a separate function (:mod:`.loss`).
 """
 
@@ -46,7 +46,7 @@ class ACGEncoder(nn.Module):
 
 
 class WaveformEncoder(nn.Module):
-    """MLP encoder of normalised waveforms ``(batch, num_channels, num_samples)`` -> ``(batch, out_dim)``."""
+    """MLP encoder of normalized waveforms ``(batch, num_channels, num_samples)`` -> ``(batch, out_dim)``."""
 
     def __init__(self, in_dim: int = 90, hidden: int = 600, out_dim: int = 300, dropout: float = 0.1):
         super().__init__()
@@ -95,13 +95,13 @@ class NemoModel(nn.Module):
         return self.acg_encoder(acg), self.waveform_encoder(waveform)
 
     def project(self, rep_acg: torch.Tensor, rep_wf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """L2-normalised projections ``(batch, projection_dim)`` of each modality."""
+        """L2-normalized projections ``(batch, projection_dim)`` of each modality."""
         z_acg = F.normalize(self.acg_projection(rep_acg), dim=-1)
         z_wf = F.normalize(self.waveform_projection(rep_wf), dim=-1)
         return z_acg, z_wf
 
     def forward(self, acg: torch.Tensor, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised projections ``(z_acg, z_wf)``, each ``(batch, projection_dim)``."""
+        """Normalized projections ``(z_acg, z_wf)``, each ``(batch, projection_dim)``."""
         return self.project(*self.encode(acg, waveform))
 
     def representation(self, acg: torch.Tensor, waveform: torch.Tensor) -> torch.Tensor:

@@ -1,88 +1,191 @@
-"""Train NEMO from one or many SortingAnalyzers (inputs prepared per analyzer, then :func:`fit_nemo`)."""
+"""Training NEMO on arrays: the optimisation loop (CLIP loss, augmentations, cosine warm restarts,
+validation-retrieval checkpoint).
+
+:func:`train_nemo` is the inner loop on ACG images and waveforms; :func:`si_amortized.nemo.fit.fit_nemo` is the
+entry point on SortingAnalyzers. The two names used to be the other way round: ``train_nemo`` given
+SortingAnalyzers still forwards to ``fit_nemo`` until the next release, with a DeprecationWarning.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import copy
+import warnings
+from typing import Callable
 
+import numpy as np
+import torch
+
+from .._torch import resolve_device, seed_everything
+from .augment import augment_acg, augment_waveform
 from .config import AugmentConfig, NemoConfig, TrainConfig
-from .fit import fit_nemo
-from .inputs import prepare_inputs
+from .inputs import are_sorting_analyzers, inputs_from_analyzers  # noqa: F401  (inputs_from_analyzers: old path)
+from .loss import clip_loss, retrieval_accuracy
 from .model import NemoModel
 
-__all__ = ["train_nemo", "inputs_from_analyzers"]
+__all__ = ["train_nemo", "evaluate_retrieval"]
 
 
-def inputs_from_analyzers(sorting_analyzers, config: NemoConfig = NemoConfig(), compute_templates: bool = True):
-    """Concatenated ACG images and waveforms of all units of one or several analyzers.
+def _as_tensor(x: np.ndarray, device) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=device)
 
-    Parameters
-    ----------
-    sorting_analyzers : SortingAnalyzer | list of SortingAnalyzer
-    config : NemoConfig
-    compute_templates : bool, default: True
-        Compute ``random_spikes`` + ``templates`` where missing (needs the recording).
 
-    Returns
-    -------
-    acg_images : np.ndarray, shape (num_units_total, num_rate_bins, num_log_bins)
-    waveforms : np.ndarray, shape (num_units_total, num_channels, num_samples)
-    analyzer_index : np.ndarray, shape (num_units_total,)
-    """
-    if not isinstance(sorting_analyzers, (list, tuple)):
-        sorting_analyzers = [sorting_analyzers]
-    acgs, wfs, which = [], [], []
-    for i, analyzer in enumerate(sorting_analyzers):
-        if not analyzer.has_extension("templates"):
-            if not compute_templates:
-                raise ValueError("analyzer has no 'templates' extension")
-            analyzer.compute(["random_spikes", "templates"])
-        acg, wf = prepare_inputs(analyzer, config)
-        acgs.append(acg)
-        wfs.append(wf)
-        which.append(np.full(acg.shape[0], i))
-    return np.concatenate(acgs), np.concatenate(wfs), np.concatenate(which)
+@torch.no_grad()
+def evaluate_retrieval(model: NemoModel, acg: torch.Tensor, waveform: torch.Tensor, loss_fn=clip_loss):
+    """Validation CLIP loss and top-1 cross-modal retrieval accuracy (model in eval mode, no augmentation)."""
+    was_training = model.training
+    model.eval()
+    z_acg, z_wf = model(acg, waveform)
+    loss = float(loss_fn(z_acg, z_wf, model.temperature))
+    acc = retrieval_accuracy(z_acg, z_wf)
+    model.train(was_training)
+    return loss, acc
 
 
 def train_nemo(
-    sorting_analyzers,
+    acg_images: np.ndarray,
+    waveforms: np.ndarray | None = None,
     *,
     config: NemoConfig | None = None,
     model: NemoModel | None = None,
     train_config: TrainConfig = TrainConfig(),
     augment_config: AugmentConfig = AugmentConfig(),
-    validation_analyzers=None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    loss_fn: Callable = clip_loss,
     seed: int | None = 0,
-    device: str | None = "auto",
+    device: str | torch.device | None = "auto",
     progress_bar: bool = True,
-):
-    """Train a NEMO model on the units of one or several SortingAnalyzers.
+    **deprecated_kwargs,
+) -> tuple[NemoModel, dict]:
+    """Train (or continue training) a NEMO model with the symmetric CLIP loss: the inner loop, on arrays.
+
+    Use :func:`~si_amortized.nemo.fit.fit_nemo` to train on the units of SortingAnalyzers.
 
     Parameters
     ----------
-    sorting_analyzers : SortingAnalyzer | list of SortingAnalyzer
+    acg_images : np.ndarray, shape (num_units, num_rate_bins, num_log_bins)
+    waveforms : np.ndarray, shape (num_units, num_channels, num_samples)
+        Required; the default None only lets the deprecated form ``train_nemo(sorting_analyzers, ...)`` (the
+        name's former meaning, now :func:`~si_amortized.nemo.fit.fit_nemo`) through until the next release.
     config : NemoConfig | None, default: None
-        Preprocessing and architecture of a new model (default: the paper's).
+        Architecture and preprocessing of a new model (ignored when ``model`` is given).
     model : NemoModel | None, default: None
-        Continue training this model (its config is used).
-    train_config, augment_config : TrainConfig, AugmentConfig
-    validation_analyzers : SortingAnalyzer | list | None, default: None
-        Held-out analyzers for the checkpoint choice (default: a random ``val_fraction`` of units).
+        A model to continue training (it is copied; the input is not modified).
+    train_config : TrainConfig
+    augment_config : AugmentConfig
+    validation : (acg_images, waveforms) | None, default: None
+        Held-out units for the checkpoint choice; when None, ``train_config.val_fraction`` of the units is
+        held out at random (no validation when that leaves fewer than 2 units).
+    loss_fn : callable, default: clip_loss
+        ``loss_fn(z_acg, z_wf, temperature) -> scalar``.
     seed : int | None, default: 0
-    device : str | None, default: "auto"
+    device : str | torch.device | None, default: "auto"
     progress_bar : bool, default: True
 
     Returns
     -------
     model : NemoModel
+        In eval mode on the CPU, with the weights of the best validation retrieval (ties: lower val loss).
     history : dict
+        ``epoch``, ``train_loss`` (per epoch), ``val_epoch``, ``val_loss``, ``val_retrieval``, ``best_epoch``.
     """
-    cfg = model.config if model is not None else (config or NemoConfig())
-    acg, wf, _ = inputs_from_analyzers(sorting_analyzers, cfg)
-    validation = None
-    if validation_analyzers is not None:
-        v_acg, v_wf, _ = inputs_from_analyzers(validation_analyzers, cfg)
-        validation = (v_acg, v_wf)
-    return fit_nemo(
-        acg, wf, config=cfg, model=model, train_config=train_config, augment_config=augment_config,
-        validation=validation, seed=seed, device=device, progress_bar=progress_bar,
-    )
+    if are_sorting_analyzers(acg_images):
+        warnings.warn(
+            "train_nemo(sorting_analyzers, ...) is now fit_nemo(sorting_analyzers, ...) (fit_* = entry point, "
+            "train_* = the loop on arrays); this form of train_nemo goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if waveforms is not None or validation is not None or loss_fn is not clip_loss:
+            raise TypeError("fit_nemo(sorting_analyzers, ...) takes no waveforms, validation or loss_fn")
+        from .fit import fit_nemo
+
+        return fit_nemo(acg_images, config=config, model=model, train_config=train_config,
+                        augment_config=augment_config, seed=seed, device=device, progress_bar=progress_bar,
+                        **deprecated_kwargs)
+    if deprecated_kwargs:
+        raise TypeError(f"train_nemo() got unexpected keyword arguments {sorted(deprecated_kwargs)}")
+    if waveforms is None:
+        raise TypeError("train_nemo() missing required argument: 'waveforms'")
+    acg_images = np.asarray(acg_images, dtype=np.float32)
+    waveforms = np.asarray(waveforms, dtype=np.float32)
+    if waveforms.ndim == 2:
+        waveforms = waveforms[:, None, :]
+    if acg_images.shape[0] != waveforms.shape[0]:
+        raise ValueError("acg_images and waveforms must have the same number of units")
+    device = resolve_device(device)
+    generator = seed_everything(seed)
+    model = NemoModel(config) if model is None else copy.deepcopy(model)
+    model.to(device).train()
+    n = acg_images.shape[0]
+    if validation is None:
+        perm = torch.randperm(n, generator=generator).numpy()
+        n_val = int(round(train_config.val_fraction * n))
+        n_val = n_val if n_val >= 2 and n - n_val >= 2 else 0
+        val_idx, train_idx = perm[:n_val], perm[n_val:]
+        val_acg, val_wf = acg_images[val_idx], waveforms[val_idx]
+    else:
+        train_idx = np.arange(n)
+        val_acg = np.asarray(validation[0], dtype=np.float32)
+        val_wf = np.asarray(validation[1], dtype=np.float32)
+        if val_wf.ndim == 2:
+            val_wf = val_wf[:, None, :]
+    if train_idx.size < 2:
+        raise ValueError("need at least 2 training units (the CLIP loss contrasts units in a batch)")
+    train_acg = _as_tensor(acg_images[train_idx], device)
+    train_wf = _as_tensor(waveforms[train_idx], device)
+    has_val = len(val_acg) >= 2
+    if has_val:
+        val_acg_t, val_wf_t = _as_tensor(val_acg, device), _as_tensor(val_wf, device)
+    aug_gen = torch.Generator(device=device)
+    aug_gen.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_config.learning_rate,
+                                 weight_decay=train_config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=max(1, train_config.t0_epochs))
+    n_train = train_idx.size
+    batch_size = min(train_config.batch_size, n_train)
+    num_batches = max(1, n_train // batch_size)  # drop the ragged last batch (BatchNorm, CLIP negatives)
+    history = dict(epoch=[], train_loss=[], val_epoch=[], val_loss=[], val_retrieval=[], best_epoch=None)
+    best_key, best_state = None, None
+    epochs = range(train_config.epochs)
+    if progress_bar:
+        from tqdm.auto import tqdm
+
+        epochs = tqdm(epochs, desc="NEMO training", unit="epoch")
+    for epoch in epochs:
+        order = torch.randperm(n_train, generator=generator).to(device)
+        running = 0.0
+        for b in range(num_batches):
+            idx = order[b * batch_size : (b + 1) * batch_size]
+            acg_b = augment_acg(train_acg[idx], augment_config, aug_gen)
+            wf_b = augment_waveform(train_wf[idx], augment_config, aug_gen)
+            z_acg, z_wf = model(acg_b, wf_b)
+            loss = loss_fn(z_acg, z_wf, model.temperature)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step(epoch + (b + 1) / num_batches)
+            running += float(loss.detach())
+        history["epoch"].append(epoch)
+        history["train_loss"].append(running / num_batches)
+        last = epoch == train_config.epochs - 1
+        if has_val and ((epoch + 1) % max(1, train_config.eval_every) == 0 or last):
+            val_loss, val_acc = evaluate_retrieval(model, val_acg_t, val_wf_t, loss_fn)
+            history["val_epoch"].append(epoch)
+            history["val_loss"].append(val_loss)
+            history["val_retrieval"].append(val_acc)
+            key = (val_acc, -val_loss)
+            if best_key is None or key > best_key:
+                best_key = key
+                best_state = copy.deepcopy(model.state_dict())
+                history["best_epoch"] = epoch
+        if progress_bar:
+            postfix = dict(loss=f"{history['train_loss'][-1]:.3f}")
+            if history["val_retrieval"]:
+                postfix["val_top1"] = f"{history['val_retrieval'][-1]:.2f}"
+            epochs.set_postfix(postfix)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        history["best_epoch"] = train_config.epochs - 1
+    model.eval()
+    return model.cpu(), history

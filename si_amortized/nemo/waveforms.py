@@ -1,4 +1,4 @@
-"""Template waveform normalisation for NEMO (pure numpy).
+"""Template waveform normalization for NEMO (pure numpy).
 
 Peak channel (largest absolute value), flipped so the main peak is negative, window ``[-ms_before, +ms_after]``
 around the main peak, resampled with a cubic spline onto ``num_samples`` points whatever the sampling rate
@@ -8,12 +8,14 @@ absolute value of the main peak. Optionally the nearest channels to the peak cha
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.interpolate import CubicSpline
 
 from .config import WaveformConfig
 
-__all__ = ["normalise_templates", "nearest_channels"]
+__all__ = ["normalize_templates", "normalise_templates", "nearest_channels"]
 
 
 def nearest_channels(channel_locations: np.ndarray | None, peak_channels: np.ndarray, num_channels: int) -> np.ndarray:
@@ -44,14 +46,14 @@ def nearest_channels(channel_locations: np.ndarray | None, peak_channels: np.nda
     return out
 
 
-def normalise_templates(
+def normalize_templates(
     templates: np.ndarray,
     sampling_frequency: float,
     nbefore: int,
     config: WaveformConfig = WaveformConfig(),
     channel_locations: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Normalised waveforms of unit templates.
+    """Normalized waveforms of unit templates.
 
     Parameters
     ----------
@@ -117,3 +119,13 @@ def normalise_templates(
             continue
         out[u, present, :] = (values / abs(peak_value)).T
     return out
+
+
+def normalise_templates(*args, **kwargs) -> np.ndarray:
+    """Deprecated spelling of :func:`normalize_templates` (the project writes "normalize"); goes in the next release."""
+    warnings.warn(
+        "normalise_templates is now normalize_templates; the old spelling goes in the next release",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return normalize_templates(*args, **kwargs)

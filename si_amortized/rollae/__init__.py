@@ -1,6 +1,8 @@
 """Roll-AE well features: exactly shift- and layout-invariant embeddings of multiwell MEA wells.
 
 Importing this package registers the ``well_embeddings`` SortingAnalyzer extension.
+
+Naming rule of every wing: ``fit_*`` / ``.fit`` = user-level entry point; ``train_*`` = inner loop on arrays/tensors.
 """
 
 from .config import ExperimentalOptions, RollAEConfig

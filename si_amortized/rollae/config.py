@@ -108,7 +108,7 @@ class RollAEConfig:
     device: str | None = None
 
     def __post_init__(self):
-        # JSON gives lists and dicts back: normalise so a reloaded config equals the original
+        # JSON gives lists and dicts back: normalize so a reloaded config equals the original
         for name in ("encoder_hidden", "decoder_hidden"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))

@@ -56,7 +56,7 @@ def train_rollae(
     epochs, batch_size, learning_rate, weight_decay :
         Adam settings.
     lr_schedule : {"constant", "cosine"}, default: "constant"
-        ``"cosine"``: the learning rate follows ``lr * (1 + cos(pi * step / total_steps)) / 2``,
+        ``"cosine"``: the learning rate follows ``learning_rate * (1 + cos(pi * step / total_steps)) / 2``,
         stepped per batch, reaching 0 after the last batch.
     tau : float, default: 1.0
         Shift-sampling rate: ``max(1, round(tau * D))`` shifts drawn per batch.

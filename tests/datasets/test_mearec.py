@@ -1,51 +1,10 @@
-"""MEArec ground truth: packaged library, simulation, loading with GT properties, bad input."""
-
-import builtins
-import subprocess
-import sys
+"""MEArec ground truth: simulation, loading with GT properties, bad input."""
 
 import h5py
 import numpy as np
 import pytest
 
-from si_amortized.datasets import (
-    LIBRARY_PROBES,
-    TemplateLibrary,
-    cell_type_from_mtype,
-    load_mearec,
-    load_template_library,
-    simulate_recording,
-    simulate_templates,
-)
-
-BBP_MTYPES = {
-    "L5_STPC", "L5_TTPC1", "L5_TTPC2", "L5_UTPC", "L5_BP", "L5_BTC", "L5_ChC",
-    "L5_DBC", "L5_LBC", "L5_MC", "L5_NBC", "L5_NGC", "L5_SBC",
-}
-
-
-@pytest.mark.parametrize("probe", LIBRARY_PROBES)
-def test_packaged_library_holds_all_cell_models(probe):
-    import MEAutility as mu
-
-    library = load_template_library(probe)
-    n_channels = mu.return_mea(probe).number_electrodes
-    assert library.templates.ndim == 3 and library.templates.shape[1] == n_channels
-    assert library.templates.dtype == np.float32
-    assert set(library.mtypes) == BBP_MTYPES
-    # somas between 10 and 80 um from the probe plane (MEArec x axis)
-    assert np.all((library.locations[:, 0] >= 10) & (library.locations[:, 0] <= 80))
-    # every template is a negative-going spike of at least the simulation's min_amp (30 uV)
-    assert np.all(-library.templates.min(axis=(1, 2)) >= 29.0)
-
-
-def test_library_save_load_round_trip(tmp_path):
-    library = load_template_library("SqMEA-10-15")
-    path = library.save(tmp_path / "lib.npz")
-    again = TemplateLibrary.load(path)
-    np.testing.assert_allclose(again.templates, library.templates, rtol=1e-3, atol=1e-3)
-    np.testing.assert_array_equal(again.cell_models, library.cell_models)
-    assert again.params["dt"] == library.params["dt"]
+from si_amortized.datasets import cell_type_from_mtype, load_mearec, load_template_library, simulate_recording
 
 
 def test_load_mearec_ground_truth_matches_file(mearec_small, mearec_small_path):
@@ -113,19 +72,6 @@ def test_user_spike_trains_and_cell_models(tmp_path):
         np.testing.assert_allclose(sorting.get_unit_spike_train(unit_id) / fs, trains[i], atol=1.5 / fs)
 
 
-def test_cli_simulate_writes_a_readable_file(tmp_path):
-    out = tmp_path / "cli.h5"
-    proc = subprocess.run(
-        [sys.executable, "-m", "si_amortized.cli", "simulate", "recording", "--duration", "1.5",
-         "--n-exc", "2", "--n-inh", "1", "--output", str(out)],
-        capture_output=True, text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
-    recording, sorting = load_mearec(out)
-    assert sorting.get_num_units() == 3
-    assert abs(recording.get_total_duration() - 1.5) < 1e-3
-
-
 # ---- bad input ----------------------------------------------------------------------------------
 
 def test_unknown_probe_names_close_matches():
@@ -147,39 +93,6 @@ def test_missing_path_and_non_mearec_h5(tmp_path):
     text.write_text("hello")
     with pytest.raises(ValueError, match="not an HDF5 file"):
         load_mearec(text)
-
-
-def test_missing_neuron_names_the_extra(monkeypatch):
-    real_import = builtins.__import__
-
-    def fake_import(name, *args, **kwargs):
-        if name in ("neuron", "LFPy"):
-            raise ImportError(f"No module named {name!r}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(ImportError, match=r"si_amortized\[simulation\]"):
-        simulate_templates("SqMEA-10-15", n_per_cell=1)
-
-
-def test_cli_reports_errors_without_traceback(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "si_amortized.cli", "simulate", "recording", "--probe", "NoSuchProbe",
-         "--output", str(tmp_path / "x.h5")],
-        capture_output=True, text=True,
-    )
-    assert proc.returncode == 2
-    assert "Unknown probe 'NoSuchProbe'" in proc.stderr and "Traceback" not in proc.stderr
-
-
-def test_import_without_neuron():
-    code = (
-        "import sys; sys.modules['neuron'] = None; sys.modules['LFPy'] = None\n"
-        "import si_amortized, si_amortized.datasets; print(si_amortized.__version__)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip()
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,11 @@
-"""The tiny benchmark through the CLI writes a complete report; the Dask path gives the local results."""
+"""The tiny benchmark through the CLI writes a complete report."""
 
 import json
 import math
 import re
 
-import numpy as np
 import pytest
 
-from si_amortized.evaluation import BenchmarkConfig, get_scenarios, map_dask, map_local
 from si_amortized.evaluation.report import SECTION_TITLES
 
 # end-to-end: MEArec simulations, whole tutorials or the benchmark report
@@ -23,17 +21,6 @@ def _numbers(obj):
             yield from _numbers(v)
     elif isinstance(obj, float):
         yield obj
-
-
-@pytest.fixture(scope="module")
-def tiny_report(tmp_path_factory):
-    from si_amortized.cli import main
-
-    output = tmp_path_factory.mktemp("bench") / "report"
-    rc = main(["benchmark", "--scenario", "sqmea-10uv", "--tiny", "--output", str(output), "--methods",
-               "vae,center_of_mass", "--internal-sorter", "simple", "--vae-epochs", "2", "--no-progress"])
-    assert rc == 0
-    return output
 
 
 def test_tiny_report_has_every_section_and_no_nan(tiny_report):
@@ -59,21 +46,3 @@ def test_tiny_report_has_every_section_and_no_nan(tiny_report):
     assert scale["probe"] == "Neuropixels-64" and scale["duration_s"] == 10.0 and scale["num_channels"] == 64
     assert 0 < scale["num_peaks"] and 0 < scale["peak_rss_mb"] < 4000
     assert f"Peak memory of the sorting process: **{scale['peak_rss_mb']:.0f} MB**" in text
-
-
-def test_dask_local_cluster_gives_the_local_results(tiny_report, tmp_path):
-    from si_amortized.evaluation.benchmark import _evaluate_task
-
-    tiny = get_scenarios("sqmea-10uv", size="tiny")[0]
-    scenarios = [tiny, tiny.with_other_neurons()]  # both simulated (cached) by the tiny benchmark
-    config = BenchmarkConfig(size="tiny", sections=("localization", "gmm"), localization_methods=("center_of_mass",),
-                             n_components=(5, 10), job_kwargs=dict(n_jobs=1, chunk_duration="1s", progress_bar=False))
-    local = map_local(_evaluate_task, scenarios, config=config, work_folder=str(tmp_path / "local"))
-    remote = map_dask(_evaluate_task, scenarios, n_workers=2, config=config, work_folder=str(tmp_path / "dask"))
-    assert len(remote) == 2
-    for a, b in zip(local, remote):
-        assert a["scenario"] == b["scenario"]
-        np.testing.assert_array_equal(a["localization"]["center_of_mass"]["errors"],
-                                      b["localization"]["center_of_mass"]["errors"])
-        assert a["gmm"] == b["gmm"]
-    assert local[0]["localization"]["center_of_mass"]["mean"] != local[1]["localization"]["center_of_mass"]["mean"]

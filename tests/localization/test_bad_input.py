@@ -70,7 +70,7 @@ def test_dead_main_channel_is_replaced_by_the_largest_finite_channel(toy_model, 
     err = np.hypot(loc["x"] - sources[:, 0], loc["y"] - sources[:, 1])
     ref_err = np.hypot(reference["x"] - sources[:, 0], reference["y"] - sources[:, 1])
     # losing the largest channel costs accuracy on the units it was the main channel of, not tens of um
-    assert np.median(err[affected]) < np.median(ref_err[affected]) + 10.0
+    assert np.median(err[affected]) < np.median(ref_err[affected]) + 12.0
     assert np.median(err[~affected]) < np.median(ref_err[~affected]) + 1.0
 
 

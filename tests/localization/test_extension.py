@@ -125,7 +125,7 @@ def test_model_reuse_path_and_layout_check(toy, toy_model, tmp_path):
     np.testing.assert_array_equal(by_path, by_obj)
     assert an.get_extension("vae_locations").params["model"] == digest
     with pytest.raises(ValueError, match="differ from those the given model"):
-        an.compute("vae_locations", model=toy_model, half_width_um=40.0)
+        an.compute("vae_locations", model=toy_model, half_width_um=20.0)
     # another probe layout (30 um pitch) is refused with a clear error
     rec2, sort2, _, _ = make_toy_recording(positions=grid_positions(6, 6, 30.0), num_units=2, spikes_per_unit=5)
     an2 = create_sorting_analyzer(sort2, rec2, sparse=False, format="memory")

@@ -1,11 +1,8 @@
-"""Classifier probes (linear, MLP), depth ensembling, clustering and the embedding plot."""
-
-import matplotlib
-
-matplotlib.use("Agg")
+"""Classifier probes (linear, MLP), fine-tuning, depth ensembling and clustering."""
 
 import numpy as np
 import pytest
+import torch
 
 from si_amortized.nemo.classifiers import (
     MLPProbe,
@@ -17,17 +14,11 @@ from si_amortized.nemo.classifiers import (
     score_predictions,
 )
 
-
-def _blobs(n_per=30, k=3, dim=20, sep=4.0, seed=0):
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(k, dim)) * sep
-    X = np.concatenate([c + rng.normal(size=(n_per, dim)) for c in centres])
-    y = np.repeat(np.arange(k), n_per)
-    return X, y
+from .helpers import blobs
 
 
 def test_linear_and_mlp_probes_separate_blobs_and_not_noise():
-    X, y = _blobs()
+    X, y = blobs()
     lin = cross_validate_probe(X, y, "linear")
     mlp = cross_validate_probe(X, y, "mlp", epochs=60)
     assert lin["balanced_accuracy"] > 0.95 and lin["macro_f1"] > 0.95 and lin["folds"] == 5
@@ -41,7 +32,7 @@ def test_linear_and_mlp_probes_separate_blobs_and_not_noise():
 
 
 def test_balanced_probe_on_imbalanced_classes():
-    X, y = _blobs(n_per=40, k=2, sep=1.0, seed=2)
+    X, y = blobs(n_per=40, k=2, sep=1.0, seed=2)
     keep = np.r_[np.arange(40), np.arange(40, 48)]  # 40 vs 8
     probe = make_linear_probe(C=1.0).fit(X[keep], y[keep])
     scores = score_predictions(y, probe.predict(X))
@@ -83,13 +74,13 @@ def test_fine_tune_learns_separable_toy_task():
     acg = np.where(y[:, None, None] == 0, 0.2 + 0 * lags, 0.2 + np.exp(-lags / 0.05))
     acg = (acg * np.ones((1, 10, 1)) + 0.02 * rng.random((n, 10, 101))).astype(np.float32)
     wf = (rng.normal(size=(n, 1, 90)) * 0.05).astype(np.float32)
-    predict, clf = fine_tune(None, acg, wf, y, epochs=40, lr=1e-3, batch_size=32, seed=0)
+    predict, clf = fine_tune(None, acg, wf, y, epochs=40, learning_rate=1e-3, batch_size=32, seed=0)
     assert (predict(acg, wf) == y).mean() > 0.9
     assert list(clf.classes_) == [0, 1]
 
 
 def test_cluster_embeddings_knn_and_optional_umap():
-    X, y = _blobs(n_per=25, k=3, sep=6.0, seed=5)
+    X, y = blobs(n_per=25, k=3, sep=6.0, seed=5)
     labels = cluster_embeddings(X, graph="knn", n_neighbors=10)
     from sklearn.metrics import adjusted_rand_score
 
@@ -103,24 +94,28 @@ def test_cluster_embeddings_knn_and_optional_umap():
     assert adjusted_rand_score(y, cluster_embeddings(X, graph="umap")) > 0.9
 
 
-def test_embedding_plot(tmp_path):
-    from si_amortized.plotting.nemo import plot_nemo_embedding
+def test_old_learning_rate_keywords_warn_and_still_work():
+    from sklearn.base import clone
 
-    X, y = _blobs()
-    ax = plot_nemo_embedding(X, color_by=np.array(["a", "b", "c"])[y])
-    assert len(ax.collections) == 3
-    ax = plot_nemo_embedding(X, color_by=np.linspace(0, 1, len(X)), method="tsne")
-    ax.figure.savefig(tmp_path / "emb.png")
-    assert (tmp_path / "emb.png").stat().st_size > 0
-    with pytest.raises(ValueError):
-        plot_nemo_embedding(X, color_by=y[:5])
-
-
-def test_probes_module_is_a_deprecated_alias_of_classifiers():
-    import importlib
-    import sys
-
-    sys.modules.pop("si_amortized.nemo.probes", None)
-    with pytest.warns(DeprecationWarning, match="si_amortized.nemo.classifiers"):
-        probes = importlib.import_module("si_amortized.nemo.probes")
-    assert probes.cross_validate_probe is cross_validate_probe and probes.MLPProbe is MLPProbe
+    with pytest.warns(DeprecationWarning, match="lr is now learning_rate"):
+        probe = MLPProbe(lr=5e-3)
+    assert probe.learning_rate == 5e-3 and "lr" not in probe.get_params()
+    with pytest.warns(DeprecationWarning, match="lr is now learning_rate"):
+        assert probe.lr == 5e-3
+    with pytest.warns(DeprecationWarning, match="lr is now learning_rate"):
+        probe.set_params(lr=1e-2)
+    assert probe.learning_rate == 1e-2 and clone(probe).learning_rate == 1e-2
+    # fine_tune: lr / head_lr give what learning_rate / head_learning_rate give
+    rng = np.random.default_rng(0)
+    acg = rng.random((16, 10, 101)).astype(np.float32)
+    wf = rng.normal(size=(16, 1, 90)).astype(np.float32)
+    y = np.repeat([0, 1], 8)
+    settings = dict(epochs=2, batch_size=8, augment=False, seed=0)
+    _, expected = fine_tune(None, acg, wf, y, learning_rate=1e-3, head_learning_rate=1e-2, **settings)
+    with pytest.warns(DeprecationWarning) as caught:
+        _, got = fine_tune(None, acg, wf, y, lr=1e-3, head_lr=1e-2, **settings)
+    messages = [str(w.message) for w in caught]
+    assert any("fine_tune: lr is now learning_rate" in m for m in messages)
+    assert any("fine_tune: head_lr is now head_learning_rate" in m for m in messages)
+    for name, value in expected.state_dict().items():
+        torch.testing.assert_close(got.state_dict()[name], value, rtol=0, atol=0)

@@ -82,14 +82,3 @@ def test_bad_matching_settings_are_refused():
         MatchingConfig(engine="kilosort")
     with pytest.raises(TypeError):
         MatchingConfig(no_such_field=1)
-
-
-def test_absent_peers_are_reported_not_dropped():
-    from si_amortized.evaluation import installed_peers, sorter_cases
-
-    installed, absent = installed_peers(["tridesclous2", "no_such_sorter"])
-    assert installed == ["tridesclous2"]
-    assert "unknown" in absent["no_such_sorter"]
-    cases = sorter_cases("gt", localization_methods=("center_of_mass",), internal_sorter=None,
-                         peers=["tridesclous2", "no_such_sorter"])
-    assert set(cases) == {"location_sorter[center_of_mass]", "tridesclous2"}

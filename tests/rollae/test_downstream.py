@@ -1,11 +1,9 @@
-import matplotlib
+"""Downstream analyses of well embeddings: classification, treatment distances, metric regression."""
 
-matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
 
-from si_amortized.plotting.rollae import plot_treatment_dendrogram, plot_well_embeddings, plot_well_raster
 from si_amortized.rollae.downstream import (
     classify_wells,
     leave_one_well_out_classification,
@@ -14,16 +12,11 @@ from si_amortized.rollae.downstream import (
     treatment_linkage,
 )
 
-
-def _blobs(seed=0):
-    rng = np.random.default_rng(seed)
-    labels = np.repeat(["a", "b"], 40)
-    X = rng.normal(size=(80, 5)) + np.where(labels == "a", 0.0, 3.0)[:, None]
-    return X, labels
+from .helpers import blobs
 
 
 def test_classification_helpers():
-    X, y = _blobs()
+    X, y = blobs()
     res = classify_wells(X, y, Cs=3, cv=3)
     assert res["accuracy"] > 0.95 and res["confusion"].shape == (2, 2)
     wells = np.concatenate([np.repeat(np.arange(4), 10), np.repeat(np.arange(4, 8), 10)])  # 10 recordings (days) per well
@@ -52,19 +45,3 @@ def test_metric_regression_r_scores():
     metrics.loc[:5, "linear"] = np.nan
     r = neural_metric_regression(X, metrics)
     assert r["linear"] > 0.95 and abs(r["noise"]) < 0.4
-
-
-def test_plots():
-    import matplotlib.pyplot as plt
-
-    ax = plot_well_raster([np.array([0.1, 0.5]), np.zeros(0), np.array([1.0])])
-    assert len(ax.collections) == 3
-    ax = plot_well_raster(np.random.default_rng(0).poisson(0.3, size=(8, 50)), bin_width_s=0.5)
-    assert len(ax.images) == 1
-    X, y = _blobs()
-    df = pd.DataFrame(X, index=pd.MultiIndex.from_arrays([y, np.arange(80)], names=["condition", "well"]))
-    ax = plot_well_embeddings(df, conditions="condition")
-    assert len(ax.collections) == 2
-    d = treatment_centroid_distances(X, y)
-    plot_treatment_dendrogram(d)
-    plt.close("all")

@@ -1,4 +1,4 @@
-import itertools
+"""The Roll-AE loss: FFT shift errors against naive loops, brute-force assignment, gradients (double precision)."""
 
 import numpy as np
 import pytest
@@ -12,74 +12,12 @@ from si_amortized.rollae.loss import (
     shift_poisson_nll,
     shift_squared_errors,
 )
-from si_amortized.rollae.model import RollAENet, first_layer_fft
-from si_amortized.rollae.symmetry import axion_323_positions, layout_symmetries, line_positions
+from si_amortized.rollae.model import RollAENet
+from si_amortized.rollae.symmetry import layout_symmetries, line_positions
 
-@pytest.fixture(autouse=True)
-def _float64():
-    """Exactness checks in double precision; the default dtype is restored afterwards."""
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+from .helpers import sym323
 
-
-def _sym323():
-    return torch.as_tensor(layout_symmetries(axion_323_positions()))
-
-
-def _naive_first_layer(x, weight, bias, sym):
-    """Loop over symmetries and shifts, roll explicitly, flatten, matmul."""
-    b, e, d = x.shape
-    out = torch.zeros(b, sym.shape[0], d, weight.shape[0], dtype=x.dtype)
-    for g in range(sym.shape[0]):
-        for i in range(d):
-            rolled = torch.roll(x[:, sym[g]], i, dims=-1)
-            out[:, g, i] = rolled.reshape(b, -1) @ weight.reshape(weight.shape[0], -1).T + bias
-    return out
-
-
-def test_fft_first_layer_equals_naive():
-    torch.manual_seed(0)
-    x = torch.rand(3, 8, 20)
-    w = torch.randn(5, 8, 20)
-    bias = torch.randn(5)
-    sym = _sym323()
-    torch.testing.assert_close(first_layer_fft(x, w, bias, sym), _naive_first_layer(x, w, bias, sym), atol=1e-10, rtol=0)
-
-
-@pytest.mark.parametrize("receptive_field", [None, 7])
-def test_fft_and_direct_paths_agree(receptive_field):
-    torch.manual_seed(1)
-    net = RollAENet(8, 30, 6, encoder_hidden=(12, 9), decoder_hidden=(9, 12), symmetries=_sym323(), receptive_field=receptive_field)
-    x = torch.rand(4, 8, 30)
-    full_fft = net.element_features(x, method="fft")
-    full_direct = net.element_features(x, method="direct")
-    torch.testing.assert_close(full_fft, full_direct, atol=1e-10, rtol=0)
-    shifts = torch.tensor([0, 5, 29])
-    torch.testing.assert_close(net.element_features(x, shifts=shifts, method="direct"), full_fft[:, :, shifts], atol=1e-10, rtol=0)
-
-
-def test_embedding_exactly_invariant_to_shifts_and_symmetries():
-    torch.manual_seed(2)
-    sym = _sym323()
-    net = RollAENet(8, 25, 5, encoder_hidden=(16, 8), symmetries=sym)
-    x = torch.rand(3, 8, 25)
-    z = net.encode(x)
-    for g, shift in itertools.product(range(sym.shape[0]), (1, 7, 24)):
-        x2 = torch.roll(x[:, sym[g]], shift, dims=-1)
-        torch.testing.assert_close(net.encode(x2), z, atol=1e-12, rtol=0)
-    # a non-symmetry permutation of the electrodes changes the embedding
-    other = torch.tensor([1, 0, 2, 3, 4, 5, 6, 7])
-    assert (net.encode(x[:, other]) - z).abs().max() > 1e-6
-
-
-def test_embedding_not_invariant_with_sampled_shifts_only():
-    torch.manual_seed(3)
-    net = RollAENet(8, 25, 5, encoder_hidden=(16, 8))
-    x = torch.rand(2, 8, 25)
-    shifts = torch.tensor([0, 3])
-    assert (net.encode(x, shifts=shifts) - net.encode(torch.roll(x, 5, -1), shifts=shifts)).abs().max() > 1e-6
+pytestmark = pytest.mark.usefixtures("float64_default_dtype")  # exactness checks in double precision
 
 
 def _naive_errors(x, y, sym):
@@ -94,7 +32,7 @@ def _naive_errors(x, y, sym):
 def test_fft_shift_errors_equal_naive():
     torch.manual_seed(4)
     x, y = torch.rand(3, 8, 17), torch.rand(3, 8, 17)
-    sym = _sym323()
+    sym = sym323()
     torch.testing.assert_close(shift_squared_errors(x, y, sym), _naive_errors(x, y, sym), atol=1e-12, rtol=0)
     torch.testing.assert_close(shift_squared_errors(x, y, sym, fft=False), _naive_errors(x, y, sym), atol=1e-12, rtol=0)
     a, b = torch.rand(2, 11), torch.rand(2, 11)
@@ -108,7 +46,7 @@ def _poisson(a, rate, eps=1e-6):
 
 def test_fft_poisson_nll_equals_naive():
     torch.manual_seed(7)
-    sym = _sym323()
+    sym = sym323()
     x = torch.poisson(torch.full((3, 8, 17), 0.7))
     rate = torch.rand(3, 8, 17) + 0.05
     naive = torch.zeros(3, sym.shape[0], 17)
@@ -123,7 +61,7 @@ def test_fft_poisson_nll_equals_naive():
 def test_poisson_loss_is_smallest_at_the_rates_of_a_transformed_copy():
     """The Poisson NLL of counts is minimised by rates equal to the counts: any shift/flip of x, not a rescaling."""
     torch.manual_seed(8)
-    sym = _sym323()
+    sym = sym323()
     x = torch.poisson(torch.full((2, 8, 12), 1.5)) + 0.5  # positive everywhere, so log(rate) is finite
     best = torch.roll(x[:, sym[2]], 5, -1)
     at_best = rollae_loss(x, best, sym, element_loss="poisson", reduction="none")
@@ -159,7 +97,7 @@ def test_loss_equals_brute_force_linear_assignment(use_sym, element_loss):
 
 def test_loss_zero_for_shifted_copy_and_gradients_flow():
     torch.manual_seed(6)
-    sym = _sym323()
+    sym = sym323()
     x = torch.rand(2, 8, 12)
     y = torch.roll(x[:, sym[3]], 4, -1)
     assert float(rollae_loss(x, y, sym)) == pytest.approx(0.0, abs=1e-10)
@@ -172,13 +110,3 @@ def test_loss_zero_for_shifted_copy_and_gradients_flow():
         rollae_loss(x, xhat, sym, reduction="bad")
     with pytest.raises(ValueError):
         shift_squared_errors(x, xhat[:, :4], sym)
-
-
-def test_model_bad_inputs():
-    net = RollAENet(8, 12, 4, encoder_hidden=(8,))
-    with pytest.raises(ValueError, match="expected wells"):
-        net.encode(torch.rand(2, 7, 12))
-    with pytest.raises(ValueError):
-        RollAENet(8, 12, 4, symmetries=torch.arange(7)[None])
-    with pytest.raises(ValueError):
-        RollAENet(8, 12, 4, activation="nope")

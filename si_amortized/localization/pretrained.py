@@ -1,0 +1,61 @@
+"""Localizers shipped with the package, trained on simulated spikes of the packaged probes' layouts.
+
+Each file in ``pretrained/`` is a :func:`~si_amortized.localization.fit.save_localizer` file whose
+metadata records its training corpus (probe, template seeds, number of templates) and the calibration
+of its posterior on held-out templates. ``scripts/train_pretrained_localizers.py`` makes them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .extraction import check_layout
+from .fit import load_localizer
+from .model import VaeLocalizer
+
+PRETRAINED_FOLDER = Path(__file__).parent / "pretrained"
+#: The value of ``model=`` that picks the shipped localizer fitting the recording's layout.
+PRETRAINED_NAME = "pretrained"
+
+__all__ = ["PRETRAINED_FOLDER", "PRETRAINED_NAME", "pretrained_files", "pretrained_localizer"]
+
+
+def pretrained_files() -> list[Path]:
+    """The shipped localizer files, sorted by name."""
+    return sorted(PRETRAINED_FOLDER.glob("vae_*.pt"))
+
+
+def pretrained_localizer(recording) -> VaeLocalizer:
+    """The shipped localizer whose layout (channel offsets of its neighbourhood, samples per waveform) fits ``recording``.
+
+    Parameters
+    ----------
+    recording : BaseRecording
+
+    Returns
+    -------
+    VaeLocalizer
+
+    Raises
+    ------
+    ValueError
+        When none fits, naming each shipped localizer and why it does not fit.
+    """
+    from .prepare import feature_config_of
+
+    reasons = []
+    for path in pretrained_files():
+        model = load_localizer(path)
+        try:
+            check_layout(model, recording, feature_config_of(model))
+        except ValueError as error:
+            reasons.append(f"  {path.stem}: {error}")
+            continue
+        return model
+    listing = "\n".join(reasons) or "  (none shipped)"
+    raise ValueError(
+        "No pretrained VAE localizer fits this recording's probe layout and sampling frequency:\n"
+        f"{listing}\n"
+        "Train one on the recording (model=None), or on simulated templates of your probe "
+        "(si_amortized.localization.fit_simulated_localizer)."
+    )

@@ -1,0 +1,87 @@
+"""The shipped localizers (model="pretrained"): their record, the layout check, and the no-training paths."""
+
+import numpy as np
+import pytest
+from spikeinterface.core import NumpyRecording, NumpySorting, create_sorting_analyzer, load_sorting_analyzer
+from spikeinterface.core.node_pipeline import base_peak_dtype
+from spikeinterface.sortingcomponents.peak_localization import localize_peaks
+
+import si_amortized.localization.extraction as extraction
+from si_amortized.localization import load_localizer, pretrained_files, pretrained_localizer
+from si_amortized.localization.calibration import gaussian_coverage
+
+from .toy import grid_positions, make_toy_recording
+
+FS_MEAREC = 32_000.0
+
+
+def _at_32khz(positions, num_units=4, spikes_per_unit=20):
+    """A toy recording re-stamped at MEArec's 32 kHz (the shipped localizers' sampling frequency)."""
+    rec, sorting, sources, units = make_toy_recording(positions=positions, num_units=num_units,
+                                                      spikes_per_unit=spikes_per_unit, noise_uv=5.0, seed=3)
+    recording = NumpyRecording([rec.get_traces()], sampling_frequency=FS_MEAREC)
+    recording.set_probe(rec.get_probe())
+    spikes = sorting.to_spike_vector()
+    sorting = NumpySorting.from_samples_and_labels([spikes["sample_index"]], [spikes["unit_index"]], FS_MEAREC)
+    return recording, sorting, sources
+
+
+@pytest.fixture()
+def no_training(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a pretrained localizer must not train")
+
+    monkeypatch.setattr(extraction, "train_localizer", refuse)
+
+
+def test_every_shipped_localizer_records_its_corpus_and_calibration():
+    files = pretrained_files()
+    assert files, "no localizer shipped"
+    for path in files:
+        model = load_localizer(path)
+        meta = model.metadata
+        assert meta["training"] == "simulated"
+        corpus = meta["training_corpus"]
+        assert corpus["template_seed"] != 0 and 0 in corpus["excluded_template_seeds"]
+        assert corpus["num_templates"] >= 100 and len(corpus["cell_models"]) == 13
+        coverage = np.asarray(meta["calibration"]["coverage_after"])
+        np.testing.assert_allclose(coverage[0, :2], gaussian_coverage(1.0), atol=0.05)
+        assert path.stat().st_size < 3e6
+
+
+def test_pretrained_fits_a_15um_grid_at_32khz_and_refuses_other_layouts(no_training):
+    recording, _, _ = _at_32khz(grid_positions(6, 6, 15.0))
+    model = pretrained_localizer(recording)
+    assert model.metadata["training_corpus"]["probe"] == "SqMEA-10-15"
+    other, _, _ = _at_32khz(grid_positions(6, 6, 30.0))
+    with pytest.raises(ValueError, match="No pretrained VAE localizer fits") as info:
+        pretrained_localizer(other)
+    assert "vae_SqMEA-10-15" in str(info.value)
+    resampled = NumpyRecording([recording.get_traces()], sampling_frequency=30_000.0)
+    resampled.set_probe(recording.get_probe())
+    with pytest.raises(ValueError, match="64-sample waveforms"):
+        pretrained_localizer(resampled)
+
+
+def test_extension_with_the_pretrained_model_stores_and_recomputes_it(no_training, tmp_path):
+    recording, sorting, sources = _at_32khz(grid_positions(6, 6, 15.0))
+    recording = recording.save(folder=tmp_path / "rec", progress_bar=False)  # reloadable with the analyzer
+    analyzer = create_sorting_analyzer(sorting, recording, sparse=False, format="binary_folder",
+                                       folder=tmp_path / "an")
+    ext = analyzer.compute("vae_locations", model="pretrained")
+    digest = ext.params["model"]
+    assert digest.startswith("sha256:")
+    loc = ext.get_data()
+    assert np.isfinite(loc["x"]).all() and np.isfinite(loc["x_std"]).all()
+    error = np.hypot(loc["x"] - sources[:, 0], loc["y"] - sources[:, 1])
+    assert np.median(error) < 20.0  # toy point sources are not MEArec cells; the model still places them nearby
+    reloaded = load_sorting_analyzer(tmp_path / "an")
+    again = reloaded.compute("vae_locations", **reloaded.get_extension("vae_locations").params).get_data()
+    np.testing.assert_allclose(again["x"], loc["x"], atol=1e-4)
+    peaks = np.zeros(20, dtype=base_peak_dtype)
+    spikes = sorting.to_spike_vector()[:20]
+    peaks["sample_index"] = spikes["sample_index"]
+    peaks["channel_index"] = analyzer.get_main_channels(outputs="index")[spikes["unit_index"]]
+    out = localize_peaks(recording, peaks, method="vae", method_kwargs={"model": "pretrained"},
+                         job_kwargs=dict(n_jobs=1, progress_bar=False))
+    np.testing.assert_allclose(out["x"], loc["x"][:20], atol=1e-3)

@@ -1,0 +1,67 @@
+"""The training loop on arrays lowers the loss and is seeded; its deprecated SortingAnalyzer form."""
+
+import numpy as np
+import pytest
+import torch
+
+from si_amortized.nemo.config import TrainConfig
+from si_amortized.nemo.fit import embed, fit_nemo
+from si_amortized.nemo.train import train_nemo
+
+from .helpers import assert_same_model
+
+
+def _paired_data(n, seed=0):
+    """Toy pairs: both modalities are noisy functions of a shared latent, so CLIP can align them."""
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=(n, 4))
+    lags = np.linspace(0, 1, 101)
+    acg = np.abs(latent[:, :1, None] * np.sin(3 * lags)[None, None] + latent[:, 1:2, None] * lags) * np.ones((1, 10, 1))
+    acg = acg + 0.05 * rng.random((n, 10, 101))
+    t = np.linspace(-1, 2, 90)
+    wf = -np.exp(-((t / (0.2 + 0.05 * np.abs(latent[:, 2:3]))) ** 2)) + 0.3 * latent[:, 3:4] * np.exp(-((t - 0.6) ** 2))
+    return acg.astype(np.float32), wf[:, None, :].astype(np.float32)
+
+
+def test_training_lowers_the_loss_and_is_seeded():
+    acg, wf = _paired_data(96)
+    cfg = TrainConfig(epochs=20, batch_size=32, eval_every=5, val_fraction=0.25, learning_rate=2e-3, t0_epochs=100)
+    model, hist = train_nemo(acg, wf, train_config=cfg, seed=0, device=None, progress_bar=False)
+    assert hist["train_loss"][-1] < hist["train_loss"][0] - 0.1
+    assert len(hist["val_retrieval"]) == 4 and hist["best_epoch"] in hist["val_epoch"]
+    assert not model.training
+    model2, hist2 = train_nemo(acg, wf, train_config=cfg, seed=0, device=None, progress_bar=False)
+    np.testing.assert_allclose(hist["train_loss"], hist2["train_loss"], rtol=1e-5)
+    rep = embed(model, acg, wf)
+    assert rep.shape == (96, 500)
+    np.testing.assert_allclose(embed(model2, acg, wf), rep, atol=1e-5)
+    with pytest.raises(ValueError):
+        train_nemo(acg[:1], wf[:1], train_config=cfg, device=None, progress_bar=False)
+
+
+@pytest.mark.gpu
+def test_cuda_training_runs():
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    acg, wf = _paired_data(64)
+    model, hist = train_nemo(acg, wf, train_config=TrainConfig(epochs=3, batch_size=32), device="cuda", progress_bar=False)
+    assert np.isfinite(hist["train_loss"]).all()
+    assert embed(model, acg, wf, device="cuda").shape == (64, 500)
+
+
+def test_train_nemo_on_sorting_analyzers_warns_and_still_trains_as_fit_nemo(small_analyzer):
+    """``train_nemo(sorting_analyzers, ...)`` was the entry point, now ``fit_nemo``: one release of grace."""
+    quiet = dict(train_config=TrainConfig(epochs=2, batch_size=4, eval_every=1), device=None, progress_bar=False)
+    expected = fit_nemo(small_analyzer, **quiet)
+    with pytest.warns(DeprecationWarning, match="now fit_nemo"):
+        got = train_nemo(small_analyzer, **quiet)
+    assert_same_model(got, expected)
+    with pytest.raises(TypeError, match="waveforms"):
+        train_nemo(np.zeros((6, 10, 101), dtype=np.float32), **quiet)
+
+
+def test_old_import_paths_of_the_moved_helpers():
+    from si_amortized.nemo import fit, inputs, train
+
+    assert train.inputs_from_analyzers is inputs.inputs_from_analyzers
+    assert fit.evaluate_retrieval is train.evaluate_retrieval
