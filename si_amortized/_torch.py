@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import random
 from typing import Callable
 
@@ -106,3 +108,15 @@ def predict_in_batches(
             break
     result = tuple(np.concatenate([o[i] for o in outputs], axis=0) for i in range(len(outputs[0])))
     return result[0] if len(result) == 1 else result
+
+
+@contextlib.contextmanager
+def torch_threads(num_threads: int | None):
+    """Run with ``num_threads`` torch CPU threads (None: unchanged), restoring the previous number afterwards."""
+    previous = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(max(1, int(num_threads)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -134,6 +134,19 @@ def run_benchmark(
     wings = {}
     fig_dir = output / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
+    if "motion" in config.sections:
+        from .motion import motion_section
+
+        t0 = time.perf_counter()
+        if progress:
+            print(f"motion: correct_motion with {len(config.effective_motion_methods)} localizers on "
+                  f"{len(config.effective_motion_scenarios)} drifting recording(s)", flush=True)
+        wings["motion"] = motion_section(
+            fig_dir, config.effective_motion_scenarios, config.effective_motion_methods,
+            config.effective_motion_duration_s, seed=config.seed, job_kwargs=config.job_kwargs,
+            num_channels=32 if config.size == "tiny" else 64,
+        )
+        wall["motion"] = time.perf_counter() - t0
     if "nemo" in config.sections:
         from .wings import nemo_section
 

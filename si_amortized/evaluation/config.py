@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .localization import LOCALIZATION_METHODS
 
-SECTIONS = ("localization", "gmm", "sorters", "generalization", "nemo", "rollae", "scale")
+SECTIONS = ("localization", "gmm", "sorters", "generalization", "motion", "nemo", "rollae", "scale")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +45,10 @@ class BenchmarkConfig:
         process, whose peak memory the report states.
     scale_duration_s : float, default: -1
         Duration of that recording; -1: by size (10 s for tiny, 600 s for quick and full).
+    motion_duration_s : float, default: -1
+        Duration of each drifting recording of the motion section (``correct_motion`` with each localizer
+        against the ground-truth drift); -1: by size (12 s, one scenario and no monopolar_triangulation for
+        tiny; 45 s for quick; 120 s for full; three scenarios).
     seed : int, default: 0
     job_kwargs : dict, default: {"n_jobs": 1, "chunk_duration": "1s", "progress_bar": False}
     """
@@ -62,6 +66,7 @@ class BenchmarkConfig:
     seed: int = 0
     scale_probe: str = "Neuropixels-64"
     scale_duration_s: float = -1
+    motion_duration_s: float = -1
     job_kwargs: dict = field(default_factory=lambda: {"n_jobs": 1, "chunk_duration": "1s", "progress_bar": False})
 
     def __post_init__(self):
@@ -82,6 +87,22 @@ class BenchmarkConfig:
         if self.scale_duration_s > 0:
             return float(self.scale_duration_s)
         return {"tiny": 10.0, "quick": 600.0, "full": 600.0}[self.size]
+
+    @property
+    def effective_motion_duration_s(self) -> float:
+        if self.motion_duration_s > 0:
+            return float(self.motion_duration_s)
+        return {"tiny": 12.0, "quick": 45.0, "full": 120.0}[self.size]
+
+    @property
+    def effective_motion_scenarios(self) -> tuple:
+        return ("zigzag",) if self.size == "tiny" else ("zigzag", "bumps", "nonrigid")
+
+    @property
+    def effective_motion_methods(self) -> tuple:
+        if self.size == "tiny":  # monopolar_triangulation takes minutes even there
+            return ("center_of_mass", "grid_convolution", "vae")
+        return ("center_of_mass", "monopolar_triangulation", "grid_convolution", "vae")
 
     @property
     def effective_max_spikes_per_unit(self) -> int | None:

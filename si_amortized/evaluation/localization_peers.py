@@ -21,7 +21,7 @@ to SpikeInterface's axes as x -> ``x``, ``z_abs`` -> ``y`` and ``y`` -> ``z``.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from .._torch import torch_threads
 
 import numpy as np
 
@@ -300,21 +300,6 @@ def _amplitudes_for(recording, spikes, main_channels, amplitude_vectors, **kwarg
     return amplitudes, channel_index
 
 
-@contextmanager
-def _torch_threads(num_threads: int | None):
-    import torch
-
-    if num_threads is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(num_threads)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _to_locations(x, y_in_plane, z_from_plane) -> np.ndarray:
     locations = np.zeros(len(x), dtype=LOCATION_DTYPE)
     locations["x"] = x
@@ -407,7 +392,7 @@ def dartsort_point_source_locations(
     z = np.full(num_spikes, np.nan)
     for start in range(0, num_spikes, max(1, int(batch_size))):
         batch = slice(start, start + max(1, int(batch_size)))
-        with torch.no_grad(), _torch_threads(num_threads):
+        with torch.no_grad(), torch_threads(num_threads):
             result = localize_amplitude_vectors(
                 amplitudes[batch],
                 geom,
@@ -539,7 +524,7 @@ def dartsort_amortized_locations(
     # amplitude vectors (n, K) stand for waveforms; padded slots are masked by the localizer, zero them
     inputs = torch.from_numpy(np.nan_to_num(amplitudes, nan=0.0).astype("float32"))
     channels = torch.from_numpy(main_channels)
-    with _torch_threads(num_threads):
+    with torch_threads(num_threads):
         if localizer.needs_fit():
             localizer.fit(recording, inputs, computation_cfg=ComputationConfig(device="cpu"), channels=channels)
         localizer.eval()

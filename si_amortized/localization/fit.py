@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._torch import predict_in_batches, resolve_device, seed_everything
+from .._torch import predict_in_batches, resolve_device, seed_everything, torch_threads
 from ..model_store import from_record, load_model, record_from_extension_data, register_model_kind, remember, save_model
 from .config import FeatureConfig, ModelConfig, TrainingConfig
 from .loss import gaussian_location_nll, negative_elbo
@@ -76,13 +76,20 @@ def train_localizer(
     list of float
         Mean loss per epoch.
     """
-    previous_threads = torch.get_num_threads()
-    if training_config.num_threads is not None:
-        torch.set_num_threads(int(training_config.num_threads))
-    try:
+    with torch_threads(training_config.num_threads):
         return _train(model, examples, model_config, training_config, verbose, noise_uv)
-    finally:
-        torch.set_num_threads(previous_threads)
+
+
+def _training_tensors(examples: SpikeExamples, *per_example: np.ndarray) -> list[torch.Tensor]:
+    """Waveforms, observed flags, amplitudes (and ``per_example`` arrays) of the examples with a negative peak."""
+    keep = examples.amplitudes.max(axis=1) > 0
+    arrays = (examples.waveforms, examples.observed, examples.amplitudes, *per_example)
+    tensors = [torch.as_tensor(np.asarray(a, dtype="float32")[keep]) for a in arrays]
+    if tensors[0].shape[0] < 2:
+        raise ValueError(
+            f"Training a localizer needs at least 2 examples with a negative peak, got {tensors[0].shape[0]}"
+        )
+    return tensors
 
 
 def _train(model, examples, model_config, training_config, verbose, noise_uv):
@@ -92,13 +99,8 @@ def _train(model, examples, model_config, training_config, verbose, noise_uv):
     per_example = model_config.amplitude_fit == "per_example"
     generator = seed_everything(training_config.seed)
     device = resolve_device(training_config.device)
-    keep = examples.amplitudes.max(axis=1) > 0
-    wf = torch.as_tensor(examples.waveforms[keep])
-    obs = torch.as_tensor(examples.observed[keep])
-    amps = torch.as_tensor(examples.amplitudes[keep])
+    wf, obs, amps = _training_tensors(examples)
     num = wf.shape[0]
-    if num < 2:
-        raise ValueError(f"VAE localization needs at least 2 training examples with a negative peak, got {num}")
 
     _reset_for_training(model, wf, obs, amps, training_config.seed)
     model.to(device).train()
@@ -193,20 +195,11 @@ def train_localizer_supervised(
     list of float
         Mean loss per epoch.
     """
-    previous_threads = torch.get_num_threads()
-    if training_config.num_threads is not None:
-        torch.set_num_threads(int(training_config.num_threads))
-    try:
+    with torch_threads(training_config.num_threads):
         generator = seed_everything(training_config.seed)
         device = resolve_device(training_config.device)
-        keep = examples.amplitudes.max(axis=1) > 0
-        wf = torch.as_tensor(examples.waveforms[keep])
-        obs = torch.as_tensor(examples.observed[keep])
-        amps = torch.as_tensor(examples.amplitudes[keep])
-        target = torch.as_tensor(np.asarray(targets, dtype="float32")[keep])
+        wf, obs, amps, target = _training_tensors(examples, targets)
         num = wf.shape[0]
-        if num < 2:
-            raise ValueError(f"Supervised training needs at least 2 examples with a negative peak, got {num}")
         _reset_for_training(model, wf, obs, amps, training_config.seed)
         model.posterior_std_scale.fill_(1.0)
         model.to(device).train()
@@ -232,8 +225,6 @@ def train_localizer_supervised(
                 print(f"simulation-trained localizer epoch {epoch + 1}/{training_config.epochs}: loss {history[-1]:.3f}")
         model.cpu().eval()
         return history
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def predict_examples(

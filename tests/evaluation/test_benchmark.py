@@ -46,3 +46,9 @@ def test_tiny_report_has_every_section_and_no_nan(tiny_report):
     assert scale["probe"] == "Neuropixels-64" and scale["duration_s"] == 10.0 and scale["num_channels"] == 64
     assert 0 < scale["num_peaks"] and 0 < scale["peak_rss_mb"] < 4000
     assert f"Peak memory of the sorting process: **{scale['peak_rss_mb']:.0f} MB**" in text
+    # motion: correct_motion with each localizer against the ground-truth drift, a figure per scenario
+    motion = results["wings"]["motion"]
+    assert {row["method"] for row in motion["table"]} == {"center_of_mass", "grid_convolution", "vae"}
+    assert all(math.isfinite(row["rms_um"]) and row["rms_um"] >= 0 for row in motion["table"])
+    assert "| zigzag | vae |" in text
+    assert (tiny_report / "figures" / "motion_zigzag.png").stat().st_size > 5_000

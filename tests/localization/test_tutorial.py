@@ -14,4 +14,5 @@ def test_tutorial_runs_quick(tmp_path):
     proc = subprocess.run([sys.executable, str(TUTORIAL)], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "vae_locations.png").is_file()
-    assert proc.stdout.count("2D error to soma") == 2
+    assert proc.stdout.count("2D error to soma") == 3  # trained, pretrained, center_of_mass
+    assert "pretrained localizer: trained on" in proc.stdout and "posterior sd" in proc.stdout
