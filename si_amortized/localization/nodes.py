@@ -210,7 +210,6 @@ class LocalizeVae(PipelineNode):
         out["fallback"] = fallback
         return out
 
-
     def _cut(self, traces, sample_index, channel_index):
         return compute_examples(traces, sample_index, channel_index, self.prepared.neighbourhood,
                                 self.prepared.candidates, self.config, self.sampling_frequency)
