@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument("--library", type=Path, nargs="*", default=None,
                         help="use these template .npz files (those of each probe are pooled) instead of simulating")
     parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--half-width", type=float, default=FEATURES["half_width_um"],
+                        help="half-width of the neighbourhood (um)")
     parser.add_argument("--output", type=Path, default=PRETRAINED_FOLDER)
     args = parser.parse_args()
     for probe in args.probes:
@@ -64,7 +66,7 @@ def main() -> None:
         )
         model = fit_simulated_localizer(
             templates, somas, libraries[0].channel_locations(), fs,
-            FeatureConfig(**FEATURES), ModelConfig(), TrainingConfig(**TRAINING), SimulationConfig(**SIMULATION),
+            FeatureConfig(**dict(FEATURES, half_width_um=args.half_width)), ModelConfig(), TrainingConfig(**TRAINING), SimulationConfig(**SIMULATION),
             description=corpus, verbose=True,
         )
         path = save_localizer(model, args.output / f"vae_{probe}.pt")
