@@ -1,31 +1,37 @@
-"""Benchmark: NEMO cell-type classification on held-out MEArec recordings (13 m-types and E/I).
+"""Benchmark: NEMO cell-type classification on held-out MEArec recordings (13 m-types and E/I), two settings.
 
-Setting built to measure something (issue 6): templates of the test recordings come from the held-out fold
-of the packaged library (cells never seen by the pretrained model nor by the probes), noise 20-30 uV,
-templates averaged from 100-500 random spikes per unit, cell-type firing statistics that overlap (and are
-spread more widely in the test recordings), probes trained on some recordings and scored on others.
+Settings (each with its own probe-training and test recordings, 60 s, SqMEA-10-15):
+  easy  templates from every spike at 10 uV (close to the ground-truth templates), MEArec's default firing
+        (Poisson, rate by E/I only: the m-type is in the waveform alone)
+  hard  20-30 uV, templates from 100-500 random spikes, cell-type firing models that overlap (spread wider in
+        the test recordings)
+Test recordings hold cells no packaged model has seen: by default NEURON templates of another seed
+(``simulate_templates(n_per_cell=25, seed=2)``, the ``simulation`` extra; cached), 3 cells per m-type per
+recording; probe-training recordings use the train fold of the packaged library. Whole recordings are held
+out.
 
 Methods, all with the same class-balanced linear probe (standardise + L2 logistic regression) unless noted:
-  hand-crafted   SpikeInterface template_metrics + spiketrain_metrics + ISI / ACG summary features
+  SI metrics     SpikeInterface's template_metrics + spiketrain_metrics (what nemo_embeddings(features=
+                 "nemo+metrics") appends)
+  hand-crafted   SI metrics + ISI / ACG summary features
   PCA            PCA (50 components, fit on the probe-training units) of the raw normalized waveform + ACG image
   random NEMO    representations of randomly initialised NEMO encoders
-  NEMO           representations of the pretrained NEMO model (frozen)
-  NEMO+metrics   the NEMO representations followed by the hand-crafted features (the probe standardises each
-                 column; what nemo_embeddings(features="nemo+metrics") gives, plus the ISI / ACG summaries)
-  supervised     the NEMO architecture trained end to end from random weights on the labelled units (MLP head)
-  NEMO fine-tuned  the pretrained model fine-tuned end to end with an MLP head
-Label-ratio sweep: 1%, 10%, 30%, 100% of the probe-training units labelled (stratified draw, 3 repeats below
-100%). NEMO+metrics - hand-crafted: the difference in balanced accuracy with a 95 % paired bootstrap interval
-over the test units (each unit's correctness, averaged over the repeats, weighted by 1 / its class's size).
+  NEMO           representations of the NEMO model (frozen; the packaged one unless --model)
+  NEMO+metrics   the NEMO representations followed by SI metrics
+  supervised / NEMO fine-tuned  (with --finetune-epochs > 0) end-to-end training with an MLP head
+Label-ratio sweep: 1%, 10%, 30%, 100% of the probe-training units labelled (stratified draws, --repeats below
+100%). Each figure is the balanced accuracy on the test units, averaged over the draws, with a 95 % percentile
+bootstrap interval over the test units; differences between methods are paired (same units, same draws).
 Also: the time to embed 1000 units (ACG images + waveforms + model) and SpikeInterface's acgs_3d time.
 
-Usage: python benchmarks/nemo_celltypes.py [--train-recordings 4] [--test-recordings 6] [--duration 60]
-       [--cache DIR] [--finetune-epochs 60] [--model PATH]
+Usage: python benchmarks/nemo_celltypes.py [--settings easy hard] [--train-recordings 3]
+       [--test-recordings 8] [--cache DIR] [--model PATH ...] [--output results.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -33,14 +39,19 @@ from pathlib import Path
 import numpy as np
 
 import si_amortized  # noqa: F401
-from si_amortized.datasets import simulate_celltype_analyzer
-from si_amortized.nemo import NemoModel, embed, load_nemo_model, load_pretrained_model, prepare_inputs
+from si_amortized.datasets import simulate_celltype_analyzer, simulate_templates
+from si_amortized.nemo import NemoModel, embed, load_nemo_model, load_pretrained_model
 from si_amortized.nemo.acg import compute_acg_images
-from si_amortized.nemo.classifiers import fine_tune, make_linear_probe, score_predictions
+from si_amortized.nemo.classifiers import fine_tune, make_linear_probe
+from si_amortized.nemo.inputs import unit_metrics
 from si_amortized.nemo.waveforms import normalize_templates
 from si_amortized.scoring import bootstrap_difference
 
 RATIOS = (0.01, 0.1, 0.3, 1.0)
+SETTINGS = {
+    "easy": dict(noise=(10.0, 10.0), spikes=None, firing="mearec", jitter=(1.0, 1.0), seed=7000),
+    "hard": dict(noise=(20.0, 30.0), spikes=(100, 501), firing="celltype", jitter=(1.0, 1.4), seed=5000),
+}
 
 
 def isi_acg_features(sorting, acg_images, duration_s):
@@ -66,43 +77,72 @@ def isi_acg_features(sorting, acg_images, duration_s):
     return np.asarray(feats, dtype=np.float64)
 
 
-def simulate(kind, index, args, cache: Path):
-    seed = (5000 if kind == "train" else 6000) + index
-    path = cache / f"{kind}_{seed}.npz"
+def simulate(setting, kind, index, args, cache: Path, test_library):
+    """One recording's units: raw inputs (templates, spikes) and metrics, cached as ``.npz``."""
+    spec = SETTINGS[setting]
+    seed = spec["seed"] + (0 if kind == "train" else 1000) + index
+    tag = "packaged" if test_library is None else f"s{args.test_template_seed}"
+    path = cache / f"{setting}_{kind}_{seed}_{tag}.npz"
     if path.is_file():
         return dict(np.load(path, allow_pickle=False))
     rng = np.random.default_rng(seed)
-    noise = float(rng.uniform(20.0, 30.0))
-    n_spikes = int(rng.integers(100, 501))
+    noise = float(rng.uniform(*spec["noise"]))
+    n_spikes = None if spec["spikes"] is None else int(rng.integers(*spec["spikes"]))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        analyzer, h5 = simulate_celltype_analyzer(
+        analyzer, _ = simulate_celltype_analyzer(
             seed, output=Path(tmp) / "rec.h5", duration=args.duration,
-            # the held-out fold has 4 templates per m-type (only 2 above 40 uV for some): one cell per m-type
-            units_per_mtype=args.units_per_mtype if kind == "train" else args.test_units_per_mtype,
-            min_dist=10.0 if kind == "train" else 5.0,
-            noise_level=noise, template_fold="train" if kind == "train" else "test",
-            spikes_for_templates=n_spikes, firing_jitter=1.0 if kind == "train" else 1.4,
+            units_per_mtype=args.units_per_mtype if (kind == "train" or test_library is not None) else 1,
+            min_dist=10.0 if kind == "train" else 5.0, noise_level=noise,
+            template_fold="train" if kind == "train" else "test",
+            templates=test_library if kind == "test" else None,
+            spikes_for_templates=n_spikes, firing=spec["firing"],
+            firing_jitter=spec["jitter"][0 if kind == "train" else 1],
         )
-        acg, wf = prepare_inputs(analyzer)
-        tm = analyzer.compute("template_metrics").get_data()
-        st = analyzer.compute("spiketrain_metrics").get_data()
-        hand = np.concatenate([tm.to_numpy(dtype=np.float64), st.to_numpy(dtype=np.float64),
-                               isi_acg_features(analyzer.sorting, acg, args.duration)], axis=1)
-        data = dict(acg=acg, wf=wf, hand=hand, mtype=analyzer.sorting.get_property("mtype").astype(str),
-                    cell_type=analyzer.sorting.get_property("cell_type").astype(str),
-                    noise=np.float64(noise), n_spikes=np.int64(n_spikes))
+        ext = analyzer.get_extension("templates")
+        spikes = analyzer.sorting.to_spike_vector()
+        acg_default = compute_acg_images(spikes["sample_index"], spikes["unit_index"], spikes["segment_index"],
+                                         len(analyzer.unit_ids), analyzer.sampling_frequency,
+                                         [analyzer.get_num_samples(0)])
+        si_metrics, _ = unit_metrics(analyzer)
+        data = dict(
+            templates=ext.get_templates(operator="average").astype(np.float32), nbefore=np.int64(ext.nbefore),
+            channel_locations=analyzer.get_channel_locations(), fs=np.float64(analyzer.sampling_frequency),
+            sample_index=spikes["sample_index"], unit_index=spikes["unit_index"],
+            num_samples=np.int64(analyzer.get_num_samples(0)), si_metrics=si_metrics,
+            isi_acg=isi_acg_features(analyzer.sorting, acg_default, args.duration),
+            mtype=analyzer.sorting.get_property("mtype").astype(str),
+            cell_type=analyzer.sorting.get_property("cell_type").astype(str),
+            noise=np.float64(noise), n_spikes=np.int64(-1 if n_spikes is None else n_spikes),
+        )
         del analyzer
     np.savez(path, **data)
-    print(f"  simulated {kind} recording seed {seed}: {len(acg)} units, noise {noise:.1f} uV, templates from "
-          f"<= {n_spikes} spikes ({time.perf_counter() - t0:.0f} s)", flush=True)
+    print(f"  simulated {setting} {kind} recording seed {seed}: {len(data['mtype'])} units, noise {noise:.1f} uV, "
+          f"templates from {'every' if n_spikes is None else f'<= {n_spikes}'} spike(s) "
+          f"({time.perf_counter() - t0:.0f} s)", flush=True)
     return data
 
 
+def model_inputs(record, config):
+    """ACG images and normalized waveforms of a cached recording for a model's input config."""
+    acg = compute_acg_images(record["sample_index"], record["unit_index"], np.zeros_like(record["unit_index"]),
+                             len(record["mtype"]), float(record["fs"]), [int(record["num_samples"])], config.acg)
+    wf = normalize_templates(record["templates"], float(record["fs"]), int(record["nbefore"]), config.waveform,
+                             channel_locations=record["channel_locations"])
+    return acg, wf
+
+
 def stack(records):
-    out = {k: np.concatenate([r[k] for r in records]) for k in ("acg", "wf", "hand", "mtype", "cell_type")}
-    out["rec"] = np.concatenate([np.full(len(r["acg"]), i) for i, r in enumerate(records)])
+    keys = ("si_metrics", "isi_acg", "mtype", "cell_type")
+    out = {k: np.concatenate([r[k] for r in records]) for k in keys}
+    out["rec"] = np.concatenate([np.full(len(r["mtype"]), i) for i, r in enumerate(records)])
+    out["records"] = records
     return out
+
+
+def stacked_inputs(data, config):
+    pairs = [model_inputs(r, config) for r in data["records"]]
+    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
 
 
 def labelled_subset(y, ratio, rng):
@@ -128,12 +168,6 @@ def impute(train, test):
     med = np.where(np.isfinite(med), med, 0.0)
     fix = lambda a: np.where(np.isfinite(a), a, med)  # noqa: E731
     return fix(train), fix(test)
-
-
-def balanced_correctness(y_true, y_pred):
-    """Per-unit correctness weighted so that its mean is the balanced accuracy, shape (num_units,)."""
-    classes, inverse, counts = np.unique(y_true, return_inverse=True, return_counts=True)
-    return (y_pred == y_true) * len(y_true) / (len(classes) * counts[inverse])
 
 
 def speed(model):
@@ -168,102 +202,142 @@ def speed(model):
                 si_acgs3d_10_units_s=t5 - t4, ours_10_units_s=ours_10)
 
 
+def interval(scores_a, labels, scores_b=None):
+    """Balanced accuracy (or its difference) from per-unit correctness, with its 95 % bootstrap interval
+    (units resampled within their class)."""
+    scores_b = np.zeros_like(scores_a) if scores_b is None else scores_b
+    mean, low, high = bootstrap_difference(scores_a, scores_b, n_boot=2000, seed=0, level=0.95, strata=labels)
+    return dict(mean=mean, low=low, high=high)
+
+
+def setting_features(train, test, models):
+    """Feature matrices (probe-training units, test units) of every method."""
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    si_tr, si_te = impute(train["si_metrics"], test["si_metrics"])
+    hand = [np.concatenate([d["si_metrics"], d["isi_acg"]], axis=1) for d in (train, test)]
+    features = {"SI metrics": (si_tr, si_te), "hand-crafted": impute(*hand)}
+    first = next(iter(models.values()))
+    inputs = {name: (stacked_inputs(train, m.config), stacked_inputs(test, m.config)) for name, m in models.items()}
+    (acg_tr, wf_tr), (acg_te, wf_te) = inputs[next(iter(models))]
+    raw_tr = np.concatenate([wf_tr.reshape(len(wf_tr), -1), acg_tr.reshape(len(acg_tr), -1)], 1)
+    raw_te = np.concatenate([wf_te.reshape(len(wf_te), -1), acg_te.reshape(len(acg_te), -1)], 1)
+    scaler = StandardScaler().fit(raw_tr)
+    pca = PCA(n_components=min(50, len(raw_tr) - 1), random_state=0).fit(scaler.transform(raw_tr))
+    features["PCA"] = (pca.transform(scaler.transform(raw_tr)), pca.transform(scaler.transform(raw_te)))
+    import torch
+
+    torch.manual_seed(12345)
+    random_model = NemoModel(first.config).eval()
+    features["random NEMO"] = (embed(random_model, acg_tr, wf_tr), embed(random_model, acg_te, wf_te))
+    for name, model in models.items():
+        (a_tr, w_tr), (a_te, w_te) = inputs[name]
+        features[name] = (embed(model, a_tr, w_tr), embed(model, a_te, w_te))
+        features[f"{name}+metrics"] = (np.concatenate([features[name][0], si_tr], 1),
+                                       np.concatenate([features[name][1], si_te], 1))
+    return features, inputs
+
+
+def evaluate_setting(setting, train, test, models, args):
+    """Balanced accuracies with intervals, and paired differences, of every method on one setting."""
+    features, inputs = setting_features(train, test, models)
+    out = {}
+    for task in ("mtype", "cell_type"):
+        y_tr, y_te = train[task], test[task]
+        correct = {}
+        for ratio in RATIOS:
+            reps = 1 if ratio >= 1.0 else args.repeats
+            for rep in range(reps):
+                idx = labelled_subset(y_tr, ratio, np.random.default_rng(100 * rep + int(ratio * 1000)))
+                for name, (f_tr, f_te) in features.items():
+                    pred = make_linear_probe().fit(f_tr[idx], y_tr[idx]).predict(f_te)
+                    correct.setdefault((ratio, name), []).append(pred == y_te)
+                if ratio in (0.1, 1.0) and rep == 0 and args.finetune_epochs > 0:
+                    name = next(iter(models))
+                    (a_tr, w_tr), (a_te, w_te) = inputs[name]
+                    # from scratch: a higher encoder learning rate than for fine-tuning the pretrained model
+                    for label, base, learning_rate in (("supervised", None, 1e-3), (f"{name} fine-tuned", models[name], 1e-4)):
+                        predict, _ = fine_tune(base, a_tr[idx], w_tr[idx], y_tr[idx], epochs=args.finetune_epochs,
+                                               learning_rate=learning_rate, batch_size=64, seed=rep)
+                        correct.setdefault((ratio, label), []).append(predict(a_te, w_te) == y_te)
+        scores = {key: np.mean(v, axis=0, dtype=np.float64) for key, v in correct.items()}
+        table = {f"{name} @ {ratio}": interval(c, y_te) for (ratio, name), c in scores.items()}
+        pairs = [(m, "SI metrics") for m in models] + [(f"{m}+metrics", "SI metrics") for m in models]
+        pairs += [(f"{m}+metrics", m) for m in models] + [(m, "hand-crafted") for m in models]
+        diffs = {}
+        for a, b in pairs:
+            for ratio in RATIOS:
+                diffs[f"{a} - {b} @ {ratio}"] = interval(scores[(ratio, a)], y_te, scores[(ratio, b)])
+        out[task] = dict(accuracy=table, differences=diffs, num_test_units=int(len(y_te)),
+                         num_classes=int(len(np.unique(y_te))))
+        print_task(setting, task, out[task], list(dict.fromkeys(n for _, n in scores)), pairs)
+    return out
+
+
+def print_task(setting, task, result, names, pairs):
+    fmt = lambda r: f"{r['mean']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"  # noqa: E731
+    print(f"\n== {setting}: {task} ({result['num_classes']} classes, {result['num_test_units']} test units; chance "
+          f"{1 / result['num_classes']:.3f}) ==")
+    print("balanced accuracy [95% bootstrap interval over test units], by fraction of labelled probe-training units")
+    print(f"{'method':<24}" + "".join(f"{f'{int(r * 100)}% labels':>26}" for r in RATIOS))
+    for name in names:
+        cells = [fmt(result["accuracy"][k]) if (k := f"{name} @ {r}") in result["accuracy"] else "-" for r in RATIOS]
+        print(f"{name:<24}" + "".join(f"{c:>26}" for c in cells))
+    print("paired differences [95% bootstrap interval]")
+    for a, b in pairs:
+        cells = [fmt(result["differences"][f"{a} - {b} @ {r}"]).replace("0.", ".") for r in RATIOS]
+        print(f"{f'{a} - {b}':<40}" + "".join(f"{c:>24}" for c in cells))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--train-recordings", type=int, default=4)
-    p.add_argument("--test-recordings", type=int, default=6)
+    p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    p.add_argument("--train-recordings", type=int, default=3)
+    p.add_argument("--test-recordings", type=int, default=8)
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--units-per-mtype", type=int, default=3)
-    p.add_argument("--test-units-per-mtype", type=int, default=1)
-    p.add_argument("--finetune-epochs", type=int, default=100)
+    p.add_argument("--test-template-seed", type=int, default=2,
+                   help="NEURON template seed of the test cells (simulate_templates n_per_cell=25)")
+    p.add_argument("--packaged-test-fold", action="store_true",
+                   help="test cells from the packaged library's held-out fold instead (1 per m-type per recording)")
+    p.add_argument("--finetune-epochs", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--model", default=None, help="saved NEMO model (default: the shipped pretrained one)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--model", nargs="*", default=None, help="saved NEMO models (default: the packaged one)")
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nemo_celltypes_cache")
+    p.add_argument("--output", type=Path, default=None, help="write the figures as JSON")
+    p.add_argument("--simulate-only", action="store_true")
     p.add_argument("--skip-speed", action="store_true")
     args = p.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.threads:
         __import__("torch").set_num_threads(args.threads)
 
-    model = load_pretrained_model() if args.model is None else load_nemo_model(args.model)
-    import torch
-
-    torch.manual_seed(12345)
-    random_model = NemoModel(model.config).eval()
-
+    if args.model:
+        models = {f"NEMO[{Path(m).stem}]": load_nemo_model(m) for m in args.model}
+    else:
+        models = {"NEMO": load_pretrained_model()}
+    test_library = None if args.packaged_test_fold else simulate_templates(
+        "SqMEA-10-15", n_per_cell=25, seed=args.test_template_seed)
     print("simulating (cached in", args.cache, ")", flush=True)
-    train = stack([simulate("train", i, args, args.cache) for i in range(args.train_recordings)])
-    test = stack([simulate("test", i, args, args.cache) for i in range(args.test_recordings)])
-    print(f"probe-training units: {len(train['acg'])} ({args.train_recordings} recordings, train-fold templates); "
-          f"test units: {len(test['acg'])} ({args.test_recordings} held-out recordings, held-out templates)")
-
-    from sklearn.decomposition import PCA
-    from sklearn.preprocessing import StandardScaler
-
-    raw = lambda d: np.concatenate([d["wf"].reshape(len(d["wf"]), -1), d["acg"].reshape(len(d["acg"]), -1)], 1)  # noqa: E731
-    scaler = StandardScaler().fit(raw(train))
-    pca = PCA(n_components=min(50, len(train["acg"]) - 1), random_state=0).fit(scaler.transform(raw(train)))
-    hand_tr, hand_te = impute(train["hand"], test["hand"])
-    features = {
-        "hand-crafted": (hand_tr, hand_te),
-        "PCA": (pca.transform(scaler.transform(raw(train))), pca.transform(scaler.transform(raw(test)))),
-        "random NEMO": (embed(random_model, train["acg"], train["wf"]), embed(random_model, test["acg"], test["wf"])),
-        "NEMO": (embed(model, train["acg"], train["wf"]), embed(model, test["acg"], test["wf"])),
-    }
-    features["NEMO+metrics"] = tuple(np.concatenate([nemo, hand], axis=1)
-                                     for nemo, hand in zip(features["NEMO"], features["hand-crafted"]))
-    results = {}
-    correct = {}  # (task, ratio, method) -> per-unit balanced correctness of each repeat
-    for task in ("mtype", "cell_type"):
-        y_tr, y_te = train[task], test[task]
-        for ratio in RATIOS:
-            reps = 1 if ratio >= 1.0 else args.repeats
-            for rep in range(reps):
-                rng = np.random.default_rng(100 * rep + int(ratio * 1000))
-                idx = labelled_subset(y_tr, ratio, rng)
-                for name, (f_tr, f_te) in features.items():
-                    probe = make_linear_probe().fit(f_tr[idx], y_tr[idx])
-                    pred = probe.predict(f_te)
-                    results.setdefault((task, ratio, name), []).append(score_predictions(y_te, pred))
-                    correct.setdefault((task, ratio, name), []).append(balanced_correctness(y_te, pred))
-                if ratio in (0.1, 1.0) and rep == 0 and args.finetune_epochs > 0:
-                    # from scratch: a higher encoder learning rate than for fine-tuning the pretrained model
-                    for name, base, learning_rate in (("supervised", None, 1e-3), ("NEMO fine-tuned", model, 1e-4)):
-                        predict, _ = fine_tune(base, train["acg"][idx], train["wf"][idx], y_tr[idx],
-                                               epochs=args.finetune_epochs, learning_rate=learning_rate,
-                                               batch_size=64, seed=rep)
-                        results.setdefault((task, ratio, name), []).append(
-                            score_predictions(y_te, predict(test["acg"], test["wf"])))
-        print(f"\n== {task} ({len(np.unique(y_te))} classes in test; chance balanced accuracy "
-              f"{1 / len(np.unique(y_te)):.3f}) ==")
-        print("balanced accuracy / macro F1 on held-out recordings, by fraction of labelled probe-training units")
-        names = list(features) + ["supervised", "NEMO fine-tuned"]
-        header = f"{'method':<18}" + "".join(f"{f'{int(r * 100)}% labels':>20}" for r in RATIOS)
-        print(header)
-        for name in names:
-            row = f"{name:<18}"
-            for ratio in RATIOS:
-                vals = results.get((task, ratio, name))
-                if not vals:
-                    row += f"{'-':>20}"
-                    continue
-                ba = np.mean([v["balanced_accuracy"] for v in vals])
-                f1 = np.mean([v["macro_f1"] for v in vals])
-                row += f"{f'{ba:.3f} / {f1:.3f}':>20}"
-            print(row)
-        for ratio in (0.1, 1.0):
-            ba = {n: np.mean([v["balanced_accuracy"] for v in results[(task, ratio, n)]]) for n in features}
-            print(f"  {int(ratio * 100)}% labels: NEMO - hand-crafted = {ba['NEMO'] - ba['hand-crafted']:+.3f} "
-                  f"balanced accuracy (target for m-type at 10%: >= +0.10; at 100%: >= 0)")
-        print(f"NEMO+metrics - hand-crafted, balanced accuracy [95% paired bootstrap interval over the "
-              f"{len(y_te)} test units, 2000 resamples]")
-        for ratio in RATIOS:
-            a, b = (np.mean(correct[(task, ratio, n)], axis=0) for n in ("NEMO+metrics", "hand-crafted"))
-            diff, low, high = bootstrap_difference(a, b, n_boot=2000, seed=0, level=0.95)
-            print(f"  {int(ratio * 100):>3}% labels: {diff:+.3f} [{low:+.3f}, {high:+.3f}]")
+    data = {}
+    for setting in args.settings:
+        train = stack([simulate(setting, "train", i, args, args.cache, test_library) for i in range(args.train_recordings)])
+        test = stack([simulate(setting, "test", i, args, args.cache, test_library) for i in range(args.test_recordings)])
+        data[setting] = (train, test)
+        print(f"{setting}: probe-training units {len(train['mtype'])} ({args.train_recordings} recordings, packaged "
+              f"train fold); test units {len(test['mtype'])} ({args.test_recordings} held-out recordings, cells "
+              f"{'of the packaged test fold' if test_library is None else f'of template seed {args.test_template_seed}'})")
+    if args.simulate_only:
+        return
+    results = {setting: evaluate_setting(setting, *data[setting], models, args) for setting in args.settings}
+    if args.output:
+        args.output.write_text(json.dumps(results, indent=1))
+        print("figures written to", args.output)
 
     if not args.skip_speed:
+        model = next(iter(models.values()))
         sp = speed(model)
         print(f"\n== speed (CPU, {__import__('torch').get_num_threads()} torch threads) ==")
         print(f"embedding 1000 units ({sp['num_spikes']} spikes, 600 s): ACG images {sp['acg_s']:.2f} s, "

@@ -228,7 +228,7 @@ def cross_validated_scores(
 
 
 def bootstrap_difference(scores_a, scores_b, n_boot: int = 2000, seed: int = 0,
-                         level: float = 0.95) -> tuple[float, float, float]:
+                         level: float = 0.95, strata=None) -> tuple[float, float, float]:
     """Mean difference of paired scores and its percentile bootstrap confidence interval.
 
     The pairs (unit or recording ``i`` scored by method a and by method b) are resampled together, so what
@@ -245,12 +245,17 @@ def bootstrap_difference(scores_a, scores_b, n_boot: int = 2000, seed: int = 0,
         Seeds ``numpy.random.default_rng``: the same inputs and seed give the same interval.
     level : float, default: 0.95
         Coverage of the interval, in (0, 1).
+    strata : array-like | None, shape (num_samples,), default: None
+        Labels (e.g. each unit's class): pairs are resampled within each stratum and the statistic is the
+        mean over strata of the within-stratum mean difference. With 0 / 1 correctness as scores, that is
+        the difference of balanced accuracies, and every resample keeps the class sizes (its figures stay in
+        [-1, 1]).
 
     Returns
     -------
     (mean_difference, low, high) : tuple of float
-        ``mean(scores_a - scores_b)`` and the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the
-        resampled mean differences.
+        The statistic (``mean(scores_a - scores_b)`` without strata) and the ``(1 - level) / 2`` and
+        ``(1 + level) / 2`` quantiles of its resampled values.
     """
     a = np.asarray(scores_a, dtype=np.float64)
     b = np.asarray(scores_b, dtype=np.float64)
@@ -264,12 +269,24 @@ def bootstrap_difference(scores_a, scores_b, n_boot: int = 2000, seed: int = 0,
     if int(n_boot) < 1:
         raise ValueError(f"n_boot must be >= 1, not {n_boot}")
     difference = a - b
-    n = difference.size
     rng = np.random.default_rng(seed)
-    block = max(1, 1_000_000 // n)  # resamples drawn at once: bounded memory for many pairs
-    means = np.concatenate([
-        difference[rng.integers(0, n, size=(min(block, int(n_boot) - start), n))].mean(axis=1)
-        for start in range(0, int(n_boot), block)
-    ])
+    if strata is None:
+        groups = [difference]
+    else:
+        strata = np.asarray(strata)
+        if strata.shape != difference.shape:
+            raise ValueError(f"strata must have the scores' shape {difference.shape}, not {strata.shape}")
+        groups = [difference[strata == label] for label in np.unique(strata)]
+    means = np.mean([_resampled_means(g, int(n_boot), rng) for g in groups], axis=0)
     low, high = np.quantile(means, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
-    return float(difference.mean()), float(low), float(high)
+    return float(np.mean([g.mean() for g in groups])), float(low), float(high)
+
+
+def _resampled_means(values: np.ndarray, n_boot: int, rng) -> np.ndarray:
+    """Means of ``n_boot`` resamples (with replacement, same size) of ``values``, shape (n_boot,)."""
+    n = values.size
+    block = max(1, 1_000_000 // n)  # resamples drawn at once: bounded memory for many pairs
+    return np.concatenate([
+        values[rng.integers(0, n, size=(min(block, n_boot - start), n))].mean(axis=1)
+        for start in range(0, n_boot, block)
+    ])

@@ -133,6 +133,31 @@ def test_bootstrap_difference_finds_a_known_effect_and_no_effect():
     assert low < low50 < mean < high50 < high
 
 
+def test_stratified_bootstrap_is_a_balanced_accuracy_interval_that_covers_the_true_difference():
+    from sklearn.metrics import balanced_accuracy_score
+
+    sizes, acc_a, acc_b = (300, 40), (0.9, 0.6), (0.8, 0.4)
+    true_difference = np.mean(np.subtract(acc_a, acc_b))  # 0.15, while the unbalanced mean is ~0.12
+    labels = np.repeat([0, 1], sizes)
+    covered = 0
+    for trial in range(200):
+        rng = np.random.default_rng(trial)
+        correct_a = (rng.random(labels.size) < np.take(acc_a, labels)).astype(float)
+        correct_b = (rng.random(labels.size) < np.take(acc_b, labels)).astype(float)
+        mean, low, high = bootstrap_difference(correct_a, correct_b, n_boot=500, seed=trial, strata=labels)
+        if trial == 0:  # the statistic is the difference of balanced accuracies
+            predicted = lambda c: np.where(c == 1, labels, 1 - labels)  # noqa: E731
+            expected = balanced_accuracy_score(labels, predicted(correct_a)) - balanced_accuracy_score(
+                labels, predicted(correct_b))
+            assert mean == pytest.approx(expected, abs=1e-12)
+            _, low_a, high_a = bootstrap_difference(correct_a, np.zeros_like(correct_a), strata=labels)
+            assert 0.0 <= low_a <= high_a <= 1.0
+        covered += low <= true_difference <= high
+    assert 0.9 <= covered / 200 <= 0.99  # a 95 % interval
+    with pytest.raises(ValueError, match="strata"):
+        bootstrap_difference(correct_a, correct_b, strata=labels[:-1])
+
+
 def test_bootstrap_difference_is_paired():
     rng = np.random.default_rng(1)
     n = 500

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .firing import MTYPES, simulate_spike_trains
+from .firing import MTYPES, mearec_default_spike_trains, simulate_spike_trains
 from .mearec import load_mearec, simulate_recording
 from .templates import TemplateLibrary, load_template_library
 
@@ -53,10 +53,12 @@ def simulate_celltype_analyzer(
     mtypes=MTYPES,
     noise_level: float = 25.0,
     template_fold: str = "train",
-    spikes_for_templates: int = 300,
+    spikes_for_templates: int | None = 300,
     firing_jitter: float = 1.0,
     probe: str = "SqMEA-10-15",
     min_dist: float = 10.0,
+    firing: str = "celltype",
+    templates: TemplateLibrary | None = None,
 ):
     """Simulate one recording and return ``(sorting_analyzer, path)``.
 
@@ -72,12 +74,19 @@ def simulate_celltype_analyzer(
     noise_level : float, default: 25.0
         uV, before MEArec's band-pass filter.
     template_fold : "train" | "test" | "all", default: "train"
-    spikes_for_templates : int, default: 300
-        Templates are averages of at most this many random spikes per unit.
+        Fold of the packaged library the cells are drawn from (ignored when ``templates`` is given).
+    spikes_for_templates : int | None, default: 300
+        Templates are averages of at most this many random spikes per unit; None = every spike.
     firing_jitter : float, default: 1.0
-        Spread of per-unit firing parameters around their m-type's profile.
+        Spread of per-unit firing parameters around their m-type's profile (``firing="celltype"``).
     probe : str, default: "SqMEA-10-15"
     min_dist : float, default: 10.0
+    firing : "celltype" | "mearec", default: "celltype"
+        ``"celltype"``: the m-type firing models of :mod:`.firing`; ``"mearec"``: MEArec's default Poisson
+        trains, whose rate depends on E/I only (:func:`~.firing.mearec_default_spike_trains`).
+    templates : TemplateLibrary | None, default: None
+        Cells to draw from instead of the packaged library (e.g. :func:`~.templates.simulate_templates` of
+        another seed, for test cells no packaged model has seen).
 
     Returns
     -------
@@ -90,7 +99,12 @@ def simulate_celltype_analyzer(
 
     rng = np.random.default_rng(seed)
     cell_models = list(rng.permutation(np.repeat(np.asarray(mtypes), units_per_mtype)))
-    trains = simulate_spike_trains(cell_models, duration, seed=seed, jitter=firing_jitter)
+    if firing == "celltype":
+        trains = simulate_spike_trains(cell_models, duration, seed=seed, jitter=firing_jitter)
+    elif firing == "mearec":
+        trains = mearec_default_spike_trains(cell_models, duration, seed=seed)
+    else:
+        raise ValueError(f"firing must be 'celltype' or 'mearec', not {firing!r}")
     path = simulate_recording(
         probe,
         spike_trains=trains,
@@ -98,7 +112,7 @@ def simulate_celltype_analyzer(
         duration=duration,
         noise_level=noise_level,
         seed=seed,
-        templates=library_fold(probe, template_fold),
+        templates=library_fold(probe, template_fold) if templates is None else templates,
         min_dist=min_dist,
         dtype="int16",
         output=output,
@@ -106,6 +120,9 @@ def simulate_celltype_analyzer(
     )
     recording, sorting = load_mearec(path)
     analyzer = si.create_sorting_analyzer(sorting, recording, sparse=False, format="memory")
-    analyzer.compute("random_spikes", method="uniform", max_spikes_per_unit=int(spikes_for_templates), seed=seed)
+    if spikes_for_templates is None:
+        analyzer.compute("random_spikes", method="all")
+    else:
+        analyzer.compute("random_spikes", method="uniform", max_spikes_per_unit=int(spikes_for_templates), seed=seed)
     analyzer.compute("templates", ms_before=1.5, ms_after=2.5, progress_bar=False)
     return analyzer, Path(path)

@@ -16,7 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FiringProfile", "FIRING_PROFILES", "MTYPES", "simulate_spike_trains", "draw_mtypes"]
+from .templates import cell_type_from_mtype
+
+__all__ = [
+    "FiringProfile",
+    "FIRING_PROFILES",
+    "MTYPES",
+    "simulate_spike_trains",
+    "mearec_default_spike_trains",
+    "draw_mtypes",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +143,13 @@ def _one_train(profile: FiringProfile, duration: float, rng, jitter: float) -> n
     return times
 
 
+def _profile_key(mtype, profiles) -> str:
+    key = mtype if mtype in profiles else next((k for k in profiles if str(mtype).startswith(k)), None)
+    if key is None:
+        raise KeyError(f"no firing profile for m-type {mtype!r}")
+    return key
+
+
 def simulate_spike_trains(
     mtypes, duration: float, seed: int = 0, jitter: float = 1.0, profiles: dict | None = None
 ) -> list[np.ndarray]:
@@ -160,8 +176,54 @@ def simulate_spike_trains(
     rng = np.random.default_rng(seed)
     out = []
     for m in mtypes:
-        key = m if m in profiles else next((k for k in profiles if str(m).startswith(k)), None)
-        if key is None:
-            raise KeyError(f"no firing profile for m-type {m!r}")
-        out.append(_one_train(profiles[key], duration, rng, jitter))
+        out.append(_one_train(profiles[_profile_key(m, profiles)], duration, rng, jitter))
+    return out
+
+
+def mearec_default_spike_trains(
+    mtypes,
+    duration: float,
+    seed: int = 0,
+    *,
+    f_exc: float = 5.0,
+    f_inh: float = 15.0,
+    st_exc: float = 1.0,
+    st_inh: float = 3.0,
+    min_rate: float = 0.1,
+    refractory_ms: float = 2.0,
+) -> list[np.ndarray]:
+    """Spike times (s) as MEArec draws them by default: Poisson, the rate depending on the E/I type only.
+
+    Each unit's rate is drawn from a normal distribution (mean ``f_exc`` / ``f_inh``, sd ``st_exc`` /
+    ``st_inh``, at least ``min_rate``), MEArec's defaults; spikes closer than the refractory period to the
+    previous kept spike are dropped. Within E or I, m-types fire alike: only waveforms tell them apart.
+
+    Parameters
+    ----------
+    mtypes : sequence of str
+        M-types (keys of :data:`FIRING_PROFILES` or full BBP names starting with one).
+    duration : float
+        Seconds.
+    seed : int, default: 0
+
+    Returns
+    -------
+    list of np.ndarray
+        Sorted spike times in ``[0, duration)``.
+    """
+    rng = np.random.default_rng(seed)
+    refractory = refractory_ms / 1000.0
+    out = []
+    for m in mtypes:
+        inhibitory = cell_type_from_mtype(_profile_key(m, FIRING_PROFILES)) == "I"
+        rate = max(min_rate, rng.normal(f_inh, st_inh) if inhibitory else rng.normal(f_exc, st_exc))
+        times = np.sort(rng.uniform(0.0, duration, rng.poisson(rate * duration)))
+        keep = np.ones(times.size, dtype=bool)
+        last = -np.inf
+        for i, t in enumerate(times):  # sequential: a dropped spike does not block the next one
+            if t - last < refractory:
+                keep[i] = False
+            else:
+                last = t
+        out.append(times[keep])
     return out

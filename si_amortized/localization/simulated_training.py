@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..datasets.filtering import band_pass_templates, band_passed_noise
 from .config import FeatureConfig, ModelConfig, TrainingConfig
 from .calibration import calibration_scale, posterior_coverage
 from .fit import aggregate_locations, build_localizer, predict_examples, train_localizer_supervised
@@ -89,35 +90,6 @@ class SimulationConfig:
             raise ValueError("calibration_fraction must be in [0, 1)")
 
 
-def _band_pass(signal: np.ndarray, axis: int, sampling_frequency: float, band: tuple) -> np.ndarray:
-    from scipy.signal import butter, sosfiltfilt
-
-    high = min(band[1], 0.45 * sampling_frequency)
-    sos = butter(3, [band[0], high], btype="bandpass", fs=sampling_frequency, output="sos")
-    return sosfiltfilt(sos, signal, axis=axis)
-
-
-def _band_passed_noise(rng, num_samples, num_channels, sampling_frequency, band):
-    noise = _band_pass(rng.standard_normal((num_samples, num_channels)), 0, sampling_frequency, band)
-    return (noise / noise.std(axis=0, keepdims=True)).astype("float32")
-
-
-def band_pass_templates(templates: np.ndarray, sampling_frequency: float, band: tuple = (300.0, 6000.0)) -> np.ndarray:
-    """Templates as a band-passed recording shows them (zero-padded on both sides before filtering).
-
-    Parameters
-    ----------
-    templates : np.ndarray, shape (num_templates, num_samples, num_channels)
-
-    Returns
-    -------
-    np.ndarray, same shape, float32
-    """
-    pad = templates.shape[1]
-    padded = np.pad(np.asarray(templates, dtype="float64"), ((0, 0), (pad, pad), (0, 0)))
-    return _band_pass(padded, 1, sampling_frequency, band)[:, pad:-pad].astype("float32")
-
-
 def synthesize_spikes(
     templates: np.ndarray,
     somas: np.ndarray,
@@ -178,7 +150,7 @@ def synthesize_spikes(
                 shifted[d:] = 0.0
             view[s] += k * shifted
     noise_level = rng.uniform(*config.noise_uv, size=n).astype("float32")
-    noise = _band_passed_noise(rng, n * window, num_channels, sampling_frequency, config.bandpass_hz)
+    noise = band_passed_noise(rng, n * window, num_channels, sampling_frequency, config.bandpass_hz)
     traces += noise * np.repeat(noise_level, window)[:, None]
     sample_index = np.arange(n) * window + trough[template_index]
     return traces, sample_index.astype(np.int64), peak_channel[template_index].astype(np.int64), somas[template_index]

@@ -18,3 +18,11 @@ def test_library_folds_split_every_mtype():
     assert library_fold(part="all") is not None and len(library_fold(part="all").templates) == len(full.templates)
     with pytest.raises(ValueError, match="part must be"):
         library_fold(part="validation")
+
+
+def test_unknown_firing_is_refused_before_simulating(tmp_path):
+    from si_amortized.datasets import simulate_celltype_analyzer
+
+    with pytest.raises(ValueError, match="firing must be"):
+        simulate_celltype_analyzer(0, output=tmp_path / "x.h5", firing="bursty")
+    assert not (tmp_path / "x.h5").exists()

@@ -5,7 +5,6 @@ import pytest
 
 from si_amortized.localization import FeatureConfig, ModelConfig, SimulationConfig, TrainingConfig
 from si_amortized.localization.simulated_training import (
-    band_pass_templates,
     fit_simulated_localizer,
     simulated_examples,
     synthesize_spikes,
@@ -64,19 +63,6 @@ def test_targets_are_somas_relative_to_each_examples_centre_channel():
     absolute = targets.astype("float64").copy()
     absolute[:, :2] += positions[examples.centre_channel]
     np.testing.assert_allclose(absolute, spike_somas[examples.spike_index], atol=1e-4)
-
-
-def test_band_pass_keeps_the_spike_and_removes_slow_signals():
-    templates, _, _ = _toy_templates(2)
-    filtered = band_pass_templates(templates, 30_000.0)
-    assert filtered.shape == templates.shape
-    t = np.arange(3000) / 30_000.0
-    slow = np.sin(2 * np.pi * 30.0 * t)[None, :, None] * np.ones((1, 1, 2))
-    assert np.abs(band_pass_templates(slow, 30_000.0)[:, 1000:2000]).max() < 0.1  # 30 Hz is outside the band
-    # the trough stays on the same channel and within a few samples
-    for t, f in zip(templates, filtered):
-        assert np.argmin(t.min(axis=0)) == np.argmin(f.min(axis=0))
-        assert abs(int(np.argmin(t.min(axis=1))) - int(np.argmin(f.min(axis=1)))) <= 3
 
 
 def test_simulation_trained_localizer_finds_held_out_somas_and_is_calibrated():
