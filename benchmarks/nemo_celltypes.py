@@ -1,6 +1,6 @@
 """Benchmark: NEMO cell-type classification on held-out MEArec recordings (13 m-types and E/I), two settings.
 
-Settings (each with its own probe-training and test recordings, 60 s, SqMEA-10-15):
+Settings (each with its own probe-training and test recordings, 60 s, SqMEA-10-15 or --probe Neuropixels-64):
   easy  templates from every spike at 10 uV (close to the ground-truth templates), MEArec's default firing
         (Poisson, rate by E/I only: the m-type is in the waveform alone)
   hard  20-30 uV, templates from 100-500 random spikes, cell-type firing models that overlap (spread wider in
@@ -20,7 +20,8 @@ Methods, all with the same class-balanced linear probe (standardise + L2 logisti
   NEMO+metrics   the NEMO representations followed by SI metrics
   supervised / NEMO fine-tuned  (with --finetune-epochs > 0) end-to-end training with an MLP head
 Label-ratio sweep: 1%, 10%, 30%, 100% of the probe-training units labelled (stratified draws, --repeats below
-100%). Each figure is the balanced accuracy on the test units, averaged over the draws, with a 95 % percentile
+100%); features are standardised on every probe-training unit (their labels are what is scarce;
+``--scaler labelled`` standardises on the labelled ones, which fails with 2 labelled units). Each figure is the balanced accuracy on the test units, averaged over the draws, with a 95 % percentile
 bootstrap interval over the test units; differences between methods are paired (same units, same draws).
 Also: the time to embed 1000 units (ACG images + waveforms + model) and SpikeInterface's acgs_3d time.
 
@@ -82,7 +83,8 @@ def simulate(setting, kind, index, args, cache: Path, test_library):
     spec = SETTINGS[setting]
     seed = spec["seed"] + (0 if kind == "train" else 1000) + index
     tag = "packaged" if test_library is None else f"s{args.test_template_seed}"
-    path = cache / f"{setting}_{kind}_{seed}_{tag}.npz"
+    probe = "" if args.probe == "SqMEA-10-15" else f"_{args.probe}"
+    path = cache / f"{setting}_{kind}_{seed}_{tag}{probe}.npz"
     if path.is_file():
         return dict(np.load(path, allow_pickle=False))
     rng = np.random.default_rng(seed)
@@ -96,7 +98,7 @@ def simulate(setting, kind, index, args, cache: Path, test_library):
             min_dist=10.0 if kind == "train" else 5.0, noise_level=noise,
             template_fold="train" if kind == "train" else "test",
             templates=test_library if kind == "test" else None,
-            spikes_for_templates=n_spikes, firing=spec["firing"],
+            spikes_for_templates=n_spikes, firing=spec["firing"], probe=args.probe,
             firing_jitter=spec["jitter"][0 if kind == "train" else 1],
         )
         ext = analyzer.get_extension("templates")
@@ -242,6 +244,12 @@ def setting_features(train, test, models):
 def evaluate_setting(setting, train, test, models, args):
     """Balanced accuracies with intervals, and paired differences, of every method on one setting."""
     features, inputs = setting_features(train, test, models)
+    if args.scaler == "all":
+        # every probe-training unit's features are known, only labels are scarce: standardise on all of them
+        from sklearn.preprocessing import StandardScaler
+
+        features = {name: tuple(StandardScaler().fit(f_tr).transform(f) for f in (f_tr, f_te))
+                    for name, (f_tr, f_te) in features.items()}
     out = {}
     for task in ("mtype", "cell_type"):
         y_tr, y_te = train[task], test[task]
@@ -251,7 +259,8 @@ def evaluate_setting(setting, train, test, models, args):
             for rep in range(reps):
                 idx = labelled_subset(y_tr, ratio, np.random.default_rng(100 * rep + int(ratio * 1000)))
                 for name, (f_tr, f_te) in features.items():
-                    pred = make_linear_probe().fit(f_tr[idx], y_tr[idx]).predict(f_te)
+                    probe = make_linear_probe(standardize=args.scaler == "labelled")
+                    pred = probe.fit(f_tr[idx], y_tr[idx]).predict(f_te)
                     correct.setdefault((ratio, name), []).append(pred == y_te)
                 if ratio in (0.1, 1.0) and rep == 0 and args.finetune_epochs > 0:
                     name = next(iter(models))
@@ -297,10 +306,16 @@ def main():
     p.add_argument("--test-recordings", type=int, default=8)
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--units-per-mtype", type=int, default=3)
+    p.add_argument("--probe", default="SqMEA-10-15", choices=("SqMEA-10-15", "Neuropixels-64"))
+    p.add_argument("--first-test-recording", type=int, default=0,
+                   help="index of the first test recording (seeds differ): choose models on some, report on others")
     p.add_argument("--test-template-seed", type=int, default=2,
                    help="NEURON template seed of the test cells (simulate_templates n_per_cell=25)")
     p.add_argument("--packaged-test-fold", action="store_true",
                    help="test cells from the packaged library's held-out fold instead (1 per m-type per recording)")
+    p.add_argument("--scaler", choices=("all", "labelled"), default="all",
+                   help="standardise features on every probe-training unit (labels are scarce, features are not) "
+                        "or on the labelled ones only")
     p.add_argument("--finetune-epochs", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--repeats", type=int, default=5)
@@ -319,12 +334,13 @@ def main():
     else:
         models = {"NEMO": load_pretrained_model()}
     test_library = None if args.packaged_test_fold else simulate_templates(
-        "SqMEA-10-15", n_per_cell=25, seed=args.test_template_seed)
+        args.probe, n_per_cell=25, seed=args.test_template_seed)
     print("simulating (cached in", args.cache, ")", flush=True)
     data = {}
     for setting in args.settings:
         train = stack([simulate(setting, "train", i, args, args.cache, test_library) for i in range(args.train_recordings)])
-        test = stack([simulate(setting, "test", i, args, args.cache, test_library) for i in range(args.test_recordings)])
+        test = stack([simulate(setting, "test", args.first_test_recording + i, args, args.cache, test_library)
+                      for i in range(args.test_recordings)])
         data[setting] = (train, test)
         print(f"{setting}: probe-training units {len(train['mtype'])} ({args.train_recordings} recordings, packaged "
               f"train fold); test units {len(test['mtype'])} ({args.test_recordings} held-out recordings, cells "

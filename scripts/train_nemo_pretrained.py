@@ -1,8 +1,8 @@
 """Train the default NEMO model shipped in ``si_amortized/nemo/pretrained/``.
 
 Corpus: synthetic units (``si_amortized.datasets.synthesize_unit_corpus``) drawn from simulated NEURON
-templates: the train fold of the packaged SqMEA-10-15 library (8 of 12 per m-type) and the NEURON templates of
-``--template-seeds`` (``simulate_templates(n_per_cell=25)``, the ``simulation`` extra; cached). Each unit gets
+templates of each of ``--probes``: the train fold of the packaged library (8 of 12 per m-type) and the NEURON
+templates of ``--template-seeds`` (``simulate_templates(n_per_cell=25)``, the ``simulation`` extra; cached). Each unit gets
 a spike train (half MEArec's default Poisson firing, half the m-type firing models that overlap), a template
 averaged from 50-1000 spikes or every spike, with band-passed noise of 5-30 uV. 10 % of the templates (and
 their units) are held out to choose the checkpoint (cross-modal retrieval). Template seed 2 and the packaged
@@ -52,6 +52,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--units", type=int, default=6000)
     parser.add_argument("--template-seeds", type=int, nargs="*", default=[1])
+    parser.add_argument("--probes", nargs="+", default=["SqMEA-10-15"], choices=["SqMEA-10-15", "Neuropixels-64"],
+                        help="template libraries (each probe's packaged train fold + its seeds); units split evenly")
     parser.add_argument("--num-channels", type=int, default=1, help="template channels: peak + nearest")
     parser.add_argument("--mearec-firing-fraction", type=float, default=0.5)
     parser.add_argument("--epochs", type=int, default=300)
@@ -69,22 +71,27 @@ def main():
         torch.set_num_threads(args.threads)
 
     t_start = time.perf_counter()
-    probe = "SqMEA-10-15"
-    libraries = [library_fold(probe, "train")] + [simulate_templates(probe, n_per_cell=25, seed=s)
-                                                   for s in args.template_seeds]
-    corpus_config = UnitCorpusConfig(num_units=args.units, mearec_firing_fraction=args.mearec_firing_fraction)
-    corpus = synthesize_unit_corpus(libraries, corpus_config, seed=args.seed)
     waveform = dataclasses.replace(NemoConfig().waveform, num_channels=args.num_channels)
     config = dataclasses.replace(NemoConfig(), waveform=waveform)
-    acg, wf = corpus_inputs(corpus, config)
+    corpus_config = UnitCorpusConfig(num_units=args.units // len(args.probes),
+                                     mearec_firing_fraction=args.mearec_firing_fraction)
+    parts, num_templates = [], 0
+    for p, probe in enumerate(args.probes):
+        libraries = [library_fold(probe, "train")] + [simulate_templates(probe, n_per_cell=25, seed=s)
+                                                       for s in args.template_seeds]
+        corpus = synthesize_unit_corpus(libraries, corpus_config, seed=args.seed + 1000 * p)
+        # template ids unique across probes (the checkpoint holds whole templates out)
+        parts.append((*corpus_inputs(corpus, config), corpus["mtype"], corpus["template_index"] + num_templates))
+        num_templates += sum(len(lib.mtypes) for lib in libraries)
+    acg, wf, mtypes, template_index = (np.concatenate(column) for column in zip(*parts))
     t_corpus = time.perf_counter() - t_start
-    print(f"corpus: {len(acg)} units from {sum(len(lib.mtypes) for lib in libraries)} templates ({t_corpus:.0f} s)")
+    print(f"corpus: {len(acg)} units from {num_templates} templates ({t_corpus:.0f} s)")
 
     # whole templates held out for the checkpoint choice
     rng = np.random.default_rng(args.seed)
-    templates = np.unique(corpus["template_index"])
+    templates = np.unique(template_index)
     held = rng.choice(templates, max(1, len(templates) // 10), replace=False)
-    val = np.isin(corpus["template_index"], held)
+    val = np.isin(template_index, held)
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, eval_every=10)
     augment_config = AugmentConfig()
     t0 = time.perf_counter()
@@ -102,7 +109,8 @@ def main():
     except OSError:
         commit = ""
     command = ["python scripts/train_nemo_pretrained.py", f"--units {args.units}",
-               f"--template-seeds {' '.join(map(str, args.template_seeds))}", f"--num-channels {args.num_channels}",
+               f"--template-seeds {' '.join(map(str, args.template_seeds))}", f"--probes {' '.join(args.probes)}",
+               f"--num-channels {args.num_channels}",
                f"--mearec-firing-fraction {args.mearec_firing_fraction}", f"--epochs {args.epochs}",
                f"--batch-size {args.batch_size}", f"--seed {args.seed}"] + (
         [f"--threads {args.threads}"] if args.threads else [])
@@ -118,18 +126,18 @@ def main():
         corpus=dict(
             generator="si_amortized.datasets.synthesize_unit_corpus (spike trains + band-passed templates with "
                       "averaged band-passed noise; no MEArec recording)",
-            probe=f"{probe} (100 contacts, 15 um pitch)",
-            templates=["packaged library, train fold: first 8 of the 12 templates of each m-type"]
-                      + [f"simulate_templates(n_per_cell=25, seed={s})" for s in args.template_seeds],
-            not_trained_on="packaged library test fold (last 4 per m-type) and NEURON template seed(s) "
+            probes=list(args.probes),
+            templates=["packaged library of each probe, train fold: first 8 of the 12 templates of each m-type"]
+                      + [f"simulate_templates(probe, n_per_cell=25, seed={s})" for s in args.template_seeds],
+            not_trained_on="packaged libraries' test folds (last 4 per m-type) and NEURON template seed(s) "
                            f"{list(BENCHMARK_TEST_TEMPLATE_SEEDS)}: the benchmark's test cells",
-            num_templates=int(sum(len(lib.mtypes) for lib in libraries)),
+            num_templates=int(num_templates),
             config=asdict(corpus_config),
             seed=args.seed,
         ),
         data=dict(num_units=int(len(acg)), num_train_units=int((~val).sum()), num_val_units=int(val.sum()),
                   validation=f"units of {len(held)} held-out templates",
-                  mtype_counts={m: int((corpus["mtype"] == m).sum()) for m in np.unique(corpus["mtype"])}),
+                  mtype_counts={m: int((mtypes == m).sum()) for m in np.unique(mtypes)}),
         config=asdict(config),
         train_config=asdict(train_config),
         augment_config=asdict(augment_config),
@@ -141,8 +149,8 @@ def main():
                     corpus_seconds=round(t_corpus, 1), training_seconds=round(t_train, 1)),
         history=dict(val_epoch=history["val_epoch"], val_retrieval=history["val_retrieval"],
                      val_loss=history["val_loss"], train_loss_every_10=history["train_loss"][::10]),
-        caveats="Simulated cells only (13 BBP layer-5 m-types, one probe); fewer epochs than the paper "
-                "(1500-6000). Retrain or fine-tune on your own data for real recordings.",
+        caveats=f"Simulated cells only (13 BBP layer-5 m-types; {', '.join(args.probes)}); fewer epochs than the "
+                "paper (1500-6000). Retrain or fine-tune on your own data for real recordings.",
     )
     (args.out / f"{args.name}.json").write_text(json.dumps(record, indent=1))
     md = [
@@ -151,7 +159,8 @@ def main():
         f"Trained by `{record['command']}` on {record['date_utc']} UTC (commit {commit[:10]}), torch {torch.__version__}.",
         "",
         f"- Corpus: {len(acg)} synthetic units ({record['corpus']['generator']}) from "
-        f"{record['corpus']['num_templates']} NEURON templates of {probe}: " + "; ".join(record["corpus"]["templates"]) + ".",
+        f"{record['corpus']['num_templates']} NEURON templates of {', '.join(args.probes)}: "
+        + "; ".join(record["corpus"]["templates"]) + ".",
         f"- Not trained on: {record['corpus']['not_trained_on']}.",
         f"- Units: noise {corpus_config.noise_uv[0]:.0f}-{corpus_config.noise_uv[1]:.0f} uV; templates from "
         f"{corpus_config.spikes_for_templates[0]}-{corpus_config.spikes_for_templates[1]} spikes (log-uniform) or "

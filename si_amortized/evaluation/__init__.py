@@ -29,7 +29,14 @@ from .localization import (
 )
 from .report import write_report
 from .scenarios import GROUPS, SCENARIOS, Scenario, get_scenarios, sized
-from .sorter_comparison import PEER_SORTERS, installed_peers, run_sorter_study, sorter_cases, summarize_study
+from .sorter_comparison import (
+    PEER_SORTERS,
+    accuracy_by_snr,
+    installed_peers,
+    run_sorter_study,
+    sorter_cases,
+    summarize_study,
+)
 
 __all__ = [
     "BenchmarkConfig",
@@ -59,6 +66,7 @@ __all__ = [
     "sized",
     "subsample_spikes",
     "sorter_cases",
+    "accuracy_by_snr",
     "installed_peers",
     "PEER_SORTERS",
     "summarize_errors",

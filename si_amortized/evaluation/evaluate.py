@@ -125,7 +125,7 @@ def evaluate_scenario(scenario: Scenario, config: BenchmarkConfig, work_folder, 
         wall["gmm"] = time.perf_counter() - t0
 
     if "sorters" in config.sections:
-        from .sorter_comparison import run_sorter_study, sorter_cases, summarize_study
+        from .sorter_comparison import accuracy_by_snr, run_sorter_study, sorter_cases, summarize_study
 
         step("sorter study (SorterStudy)")
         t0 = time.perf_counter()
@@ -137,6 +137,9 @@ def evaluate_scenario(scenario: Scenario, config: BenchmarkConfig, work_folder, 
         )
         study = run_sorter_study(work_folder / f"study_{scenario.name}", recording, gt_sorting, cases)
         result["sorters"] = summarize_study(study)
+        by_unit = accuracy_by_snr(study)
+        if by_unit is not None:
+            result["sorters_by_unit"] = by_unit
         wall["sorters"] = time.perf_counter() - t0
 
     if "generalization" in config.sections:

@@ -97,10 +97,12 @@ def plot_accuracy_vs_components(result: dict, path) -> Path:
 
 
 def plot_sorter_comparison(result: dict, path) -> Path:
-    """Well-detected units and mean accuracy per sorter case."""
+    """Well-detected units and mean accuracy per sorter case, and (when the result has
+    ``sorters_by_unit``) each ground-truth unit's accuracy against its SNR per case."""
     plt = _plt()
     table = result["sorters"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    by_unit = result.get("sorters_by_unit")
+    fig, axes = plt.subplots(1, 3 if by_unit is not None else 2, figsize=(15 if by_unit is not None else 10, 3.8))
     labels = list(table["label"])
     y = np.arange(len(labels))
     axes[0].barh(y, table["num_well_detected"], color="C0")
@@ -109,11 +111,37 @@ def plot_sorter_comparison(result: dict, path) -> Path:
     axes[1].barh(y, table["accuracy"], color="C1")
     axes[1].set_yticks(y, [])
     axes[1].set_xlabel("mean accuracy over ground-truth units")
+    if by_unit is not None:
+        plot_accuracy_vs_snr(by_unit, axes[2])
     fig.suptitle(f"{result['scenario']['name']}: SorterStudy")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def plot_accuracy_vs_snr(by_unit, ax) -> None:
+    """Accuracy of each ground-truth unit against its SNR, one colour per case, with a running median.
+
+    Parameters
+    ----------
+    by_unit : pandas.DataFrame
+        Column ``snr`` and one accuracy column per case (:func:`~.sorter_comparison.accuracy_by_snr`).
+    ax : matplotlib Axes
+    """
+    snr = by_unit["snr"].to_numpy(dtype=float)
+    order = np.argsort(snr)
+    width = max(3, len(snr) // 6)
+    for i, label in enumerate(c for c in by_unit.columns if c != "snr"):
+        accuracy = by_unit[label].to_numpy(dtype=float)
+        ax.scatter(snr, accuracy, s=10, alpha=0.5, color=f"C{i}")
+        sorted_acc = accuracy[order]
+        median = [np.nanmedian(sorted_acc[max(0, k - width // 2): k + width // 2 + 1]) for k in range(len(snr))]
+        ax.plot(snr[order], median, color=f"C{i}", label=label)
+    ax.set_xlabel("ground-truth SNR")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7, loc="lower right")
 
 
 def plot_embedding(embedding: np.ndarray, labels, path, title: str) -> Path:

@@ -151,3 +151,35 @@ def summarize_study(study, well_detected_score: float = 0.8):
         row["run_time_s"] = float(run_times.loc[key, "run_times"])
         rows.append(row)
     return pd.DataFrame(rows).set_index("case")
+
+
+def accuracy_by_snr(study, snr_property: str = "snr"):
+    """Each ground-truth unit's accuracy in every case, next to its SNR (for accuracy-vs-SNR figures).
+
+    Parameters
+    ----------
+    study : spikeinterface.benchmark.SorterStudy
+        With results computed.
+    snr_property : str, default: "snr"
+        Property of the ground-truth sorting holding the SNR (:func:`~si_amortized.datasets.load_mearec`
+        sets it).
+
+    Returns
+    -------
+    pandas.DataFrame | None
+        Index: ground-truth unit ids; column ``snr`` then one accuracy column per case label. None when the
+        ground truth has no ``snr_property``.
+    """
+    import pandas as pd
+
+    table = None
+    for key in study.cases:
+        comparison = study.get_result(key)["gt_comparison"]
+        if table is None:
+            gt = comparison.sorting1
+            if snr_property not in gt.get_property_keys():
+                return None
+            table = pd.DataFrame({"snr": np.asarray(gt.get_property(snr_property), dtype=float)}, index=gt.unit_ids)
+        accuracy = comparison.get_performance(method="by_unit")["accuracy"].astype(float)
+        table[study.cases[key]["label"]] = accuracy.reindex(table.index).to_numpy()
+    return table

@@ -202,6 +202,7 @@ def train_localizer_supervised(
         num = wf.shape[0]
         _reset_for_training(model, wf, obs, amps, training_config.seed)
         model.posterior_std_scale.fill_(1.0)
+        model.posterior_std_floor.fill_(0.0)
         model.to(device).train()
         optimizer = torch.optim.Adam(model.encoder.parameters(), lr=training_config.learning_rate, betas=training_config.betas)
         batch_size = min(training_config.batch_size, num)
@@ -304,7 +305,8 @@ def _localizer_from_parts(architecture: dict, state_dict: dict) -> VaeLocalizer:
         learn_decay_length=arch.get("learn_decay_length", False),
     )
     state_dict = dict(state_dict)
-    for key in ("log_decay_length", "posterior_std_scale"):  # saved before the amplitude models / calibration
+    # saved before the amplitude models / calibration / its floor
+    for key in ("log_decay_length", "posterior_std_scale", "posterior_std_floor"):
         if key not in state_dict:
             state_dict[key] = getattr(model, key).detach().clone()
     model.load_state_dict(state_dict)

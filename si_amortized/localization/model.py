@@ -305,6 +305,8 @@ class VaeLocalizer(nn.Module):
         self.register_buffer("free_axes", torch.as_tensor(np.asarray(free_axes, dtype="float32")))
         # per-axis factor on the posterior standard deviation, set by calibration on held-out data (1: none)
         self.register_buffer("posterior_std_scale", torch.ones(3))
+        # per-axis floor (um) added in quadrature: the part of the error the posterior does not see (0: none)
+        self.register_buffer("posterior_std_floor", torch.zeros(3))
         log_decay = torch.tensor(float(np.log(self.decay_length_um)))
         if self.learn_decay_length:
             self.log_decay_length = nn.Parameter(log_decay)
@@ -396,7 +398,7 @@ class VaeLocalizer(nn.Module):
         var : torch.Tensor, shape (num_examples, 3)
         """
         mean, var = self.encoder(self.encoder_input(waveforms, observed, amplitudes))
-        return mean * self.free_axes, var * self.posterior_std_scale**2
+        return mean * self.free_axes, var * self.posterior_std_scale**2 + self.posterior_std_floor**2
 
     def decode(
         self,

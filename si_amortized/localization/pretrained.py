@@ -2,7 +2,9 @@
 
 Each file in ``pretrained/`` is a :func:`~si_amortized.localization.fit.save_localizer` file whose
 metadata records its training corpus (probe, template seeds, number of templates) and the calibration
-of its posterior on held-out templates. ``scripts/train_pretrained_localizers.py`` makes them.
+of its posterior (on held-out templates, then on a MEArec recording of a seed no benchmark reports on).
+``scripts/train_pretrained_localizers.py`` makes them; ``scripts/calibrate_pretrained_localizers.py``
+calibrates them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ PRETRAINED_FOLDER = Path(__file__).parent / "pretrained"
 #: The value of ``model=`` that picks the shipped localizer fitting the recording's layout.
 PRETRAINED_NAME = "pretrained"
 
-__all__ = ["PRETRAINED_FOLDER", "PRETRAINED_NAME", "pretrained_files", "pretrained_localizer"]
+__all__ = ["PRETRAINED_FOLDER", "PRETRAINED_NAME", "pretrained_files", "pretrained_localizer", "pretrained_localizer_file"]
 
 
 def pretrained_files() -> list[Path]:
@@ -41,6 +43,21 @@ def pretrained_localizer(recording) -> VaeLocalizer:
     ValueError
         When none fits, naming each shipped localizer and why it does not fit.
     """
+    return load_localizer(pretrained_localizer_file(recording))
+
+
+def pretrained_localizer_file(recording) -> Path:
+    """The file of the shipped localizer that fits ``recording`` (see :func:`pretrained_localizer`).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        When none fits, naming each shipped localizer and why it does not fit.
+    """
     from .prepare import feature_config_of
 
     reasons = []
@@ -51,7 +68,7 @@ def pretrained_localizer(recording) -> VaeLocalizer:
         except ValueError as error:
             reasons.append(f"  {path.stem}: {error}")
             continue
-        return model
+        return path
     listing = "\n".join(reasons) or "  (none shipped)"
     raise ValueError(
         "No pretrained VAE localizer fits this recording's probe layout and sampling frequency:\n"

@@ -327,6 +327,7 @@ def calibrate_on_templates(
     )
     with torch.no_grad():
         model.posterior_std_scale.fill_(1.0)
+        model.posterior_std_floor.fill_(0.0)
     mean, var = predict_examples(model, examples)
     estimates, std = aggregate_locations(examples, mean, var, channel_locations)
     before = posterior_coverage(estimates, std, truth)

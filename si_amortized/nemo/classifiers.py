@@ -35,9 +35,12 @@ __all__ = [
 ]
 
 
-def make_linear_probe(C: float = 0.02, max_iter: int = 1000, tol: float = 1e-5, seed: int = 0):
-    """Standardise + class-balanced L2 logistic regression (paper: C = 0.02, max_iter 1000, tol 1e-5)."""
-    return linear_probe(C=C, class_weight="balanced", max_iter=max_iter, tol=tol, seed=seed)
+def make_linear_probe(C: float = 0.02, max_iter: int = 1000, tol: float = 1e-5, seed: int = 0, standardize: bool = True):
+    """Standardise + class-balanced L2 logistic regression (paper: C = 0.02, max_iter 1000, tol 1e-5).
+
+    ``standardize=False`` leaves the scaling to the caller (e.g. fitted on every unit, labelled or not).
+    """
+    return linear_probe(C=C, class_weight="balanced", max_iter=max_iter, tol=tol, seed=seed, standardize=standardize)
 
 
 def _class_weights(y: np.ndarray, num_classes: int) -> torch.Tensor:

@@ -4,6 +4,7 @@ import json
 import math
 import re
 
+import numpy as np
 import pytest
 
 from si_amortized.evaluation.report import SECTION_TITLES
@@ -42,6 +43,12 @@ def test_tiny_report_has_every_section_and_no_nan(tiny_report):
     assert results["run_info"]["versions"]["spikeinterface"]
     sorters = results["scenarios"][0]["sorters"]
     assert set(sorters) == {"location_sorter[vae]", "location_sorter[center_of_mass]", "simple"}
+    # accuracy vs SNR: each GT unit's accuracy per case, averaging to the study's mean accuracy
+    by_unit = results["scenarios"][0]["sorters_by_unit"]  # {unit: {"snr": ..., label: accuracy}}
+    assert all(row["snr"] > 0 for row in by_unit.values())
+    for row in sorters.values():
+        per_unit = [unit[row["label"]] for unit in by_unit.values()]
+        assert len(per_unit) == row["num_gt"] and np.mean(per_unit) == pytest.approx(row["accuracy"])
     scale = results["wings"]["scale"]  # the tiny run sorts 10 s of a lazy Neuropixels-64 recording
     assert scale["probe"] == "Neuropixels-64" and scale["duration_s"] == 10.0 and scale["num_channels"] == 64
     assert 0 < scale["num_peaks"] and 0 < scale["peak_rss_mb"] < 4000

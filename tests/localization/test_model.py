@@ -115,12 +115,13 @@ def test_round_trip_keeps_the_temporal_basis():
 def test_files_saved_before_the_amplitude_models_load(tmp_path):
     model = _model().eval()
     x = (torch.randn(4, 9, 20), torch.ones(4, 9), torch.rand(4, 9) * 50)
-    state = {k: v for k, v in model.state_dict().items() if k not in ("log_decay_length", "posterior_std_scale")}
+    old_keys = ("log_decay_length", "posterior_std_scale", "posterior_std_floor")
+    state = {k: v for k, v in model.state_dict().items() if k not in old_keys}
     arch = {k: v for k, v in model.architecture().items() if k not in ("amplitude_model", "learn_decay_length")}
     torch.save({"architecture": arch, "state_dict": state}, tmp_path / "old.pt")
     old = load_localizer(tmp_path / "old.pt")
     assert old.amplitude_model == "exponential" and not old.learn_decay_length
-    assert torch.all(old.posterior_std_scale == 1)
+    assert torch.all(old.posterior_std_scale == 1) and torch.all(old.posterior_std_floor == 0)
     torch.testing.assert_close(model(*x), old(*x))
 
 
@@ -249,4 +250,17 @@ def test_posterior_std_scale_multiplies_the_reported_standard_deviation():
     mean2, var2 = model(*x)
     torch.testing.assert_close(mean2, mean)
     torch.testing.assert_close(var2, var * torch.tensor([4.0, 1.0, 9.0]))
+    torch.testing.assert_close(_round_trip(model)(*x)[1], var2)
+
+
+def test_posterior_std_floor_adds_in_quadrature_and_survives_a_round_trip():
+    model = _model().eval()
+    x = (torch.randn(4, 9, 20), torch.ones(4, 9), torch.rand(4, 9) * 50)
+    mean, var = model(*x)
+    with torch.no_grad():
+        model.posterior_std_scale.copy_(torch.tensor([2.0, 1.0, 1.0]))
+        model.posterior_std_floor.copy_(torch.tensor([3.0, 0.0, 5.0]))
+    mean2, var2 = model(*x)
+    torch.testing.assert_close(mean2, mean)
+    torch.testing.assert_close(var2, var * torch.tensor([4.0, 1.0, 1.0]) + torch.tensor([9.0, 0.0, 25.0]))
     torch.testing.assert_close(_round_trip(model)(*x)[1], var2)

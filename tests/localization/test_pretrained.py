@@ -46,6 +46,14 @@ def test_every_shipped_localizer_records_its_corpus_and_calibration():
         assert corpus["num_templates"] >= 100 and len(corpus["cell_models"]) == 13
         coverage = np.asarray(meta["calibration"]["coverage_after"])
         np.testing.assert_allclose(coverage[0, :2], gaussian_coverage(1.0), atol=0.05)
+        # then calibrated on MEArec recordings (factor and floor): 68 % / 95 % on those spikes
+        on_recordings = meta["recording_calibration"]
+        assert on_recordings["num_spikes"] > 10_000 and len(on_recordings["recordings"]) >= 1
+        coverage = np.asarray(on_recordings["coverage_after"])
+        np.testing.assert_allclose(coverage[0], gaussian_coverage(1.0), atol=0.01)
+        np.testing.assert_allclose(coverage[1], gaussian_coverage(2.0), atol=0.06)
+        np.testing.assert_allclose(model.posterior_std_scale.numpy(), on_recordings["std_scale"], rtol=1e-4)
+        np.testing.assert_allclose(model.posterior_std_floor.numpy(), on_recordings["std_floor_um"], atol=1e-3)
         assert path.stat().st_size < 3e6
 
 
