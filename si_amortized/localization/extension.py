@@ -105,7 +105,7 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
         given = model if model == PRETRAINED_NAME else resolve_model(model, MODEL_KIND, VaeLocalizer, load_localizer)
         channels = unit_channels(self.sorting_analyzer, seed=int(flat.get("seed", 0)))
         flat["peak_sign"] = resolve_peak_sign(peak_sign, channels.positive)
-        self._main_channel_indices = channels.main_channel_indices
+        self._main_channel_indices = channels.centre_channels(flat["peak_sign"])
         peaks = None if given is not None else peaks_from_source(self._spike_peaks())
         self._prepared = prepare_localizer(self.sorting_analyzer.recording, peaks, model=given, verbose=verbose, **flat)
         localizer = self._prepared.model
@@ -128,7 +128,8 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
                                    channel_from_template=True, include_spikes_in_margin=include_margin)
         main = getattr(self, "_main_channel_indices", None)
         if main is None:
-            main = unit_channels(self.sorting_analyzer, seed=self.params["training_config"]["seed"]).main_channel_indices
+            channels = unit_channels(self.sorting_analyzer, seed=self.params["training_config"]["seed"])
+            main = channels.centre_channels(resolve_peak_sign(self.params["peak_sign"], channels.positive))
         retriever.main_channel_indices = np.asarray(main)
         return retriever
 

@@ -15,6 +15,9 @@ import numpy as np
 
 __all__ = ["UnitChannels", "unit_channels", "resolve_peak_sign"]
 
+#: Where a unit's spikes are centred, by resolved peak sign: its largest trough, its largest peak, or
+#: SpikeInterface's main channel (largest deflection of either sign).
+
 #: With ``peak_sign="auto"``: below this share of units with a positive main peak the spikes are taken
 #: as negative, above one minus it as positive, in between as mixed ("both").
 AUTO_SIGN_SHARE = 0.1
@@ -34,12 +37,30 @@ class UnitChannels:
         Channels whose average waveforms are finite for every unit.
     repicked_units : np.ndarray
         Unit ids whose main channel was replaced.
+    trough_channel_indices, peak_channel_indices : np.ndarray, shape (num_units,)
+        The finite channel with the unit's deepest trough / highest peak.
     """
 
     main_channel_indices: np.ndarray
     positive: np.ndarray
     finite_channels: np.ndarray
     repicked_units: np.ndarray
+    trough_channel_indices: np.ndarray
+    peak_channel_indices: np.ndarray
+
+    def centre_channels(self, peak_sign: str) -> np.ndarray:
+        """The channel each unit's spikes are localized around, for a resolved ``peak_sign``.
+
+        ``"neg"``: the deepest trough. SpikeInterface's main channel is the largest deflection of either
+        sign, which for some cells is a positive return current on channels far from the soma (dendrites):
+        centred there, the neighbourhood misses the soma. ``"pos"``: the highest peak; ``"both"``: the main
+        channel.
+        """
+        if peak_sign == "neg":
+            return self.trough_channel_indices
+        if peak_sign == "pos":
+            return self.peak_channel_indices
+        return self.main_channel_indices
 
 
 def _average_waveforms(sorting_analyzer, max_spikes_per_unit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +140,10 @@ def unit_channels(sorting_analyzer, max_spikes_per_unit: int = 50, seed: int = 0
         )
     main_waveforms = templates[np.arange(main.size), :, main]  # (num_units, num_samples)
     extremum = main_waveforms[np.arange(main.size), np.argmax(np.abs(main_waveforms), axis=1)]
-    return UnitChannels(main, extremum > 0, finite, repicked)
+    finite_only = np.where(finite[None, None, :], templates, 0.0)
+    troughs = np.argmin(finite_only.min(axis=1), axis=1)
+    peaks = np.argmax(finite_only.max(axis=1), axis=1)
+    return UnitChannels(main, extremum > 0, finite, repicked, troughs, peaks)
 
 
 def resolve_peak_sign(peak_sign: str, positive: np.ndarray) -> str:
