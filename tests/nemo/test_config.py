@@ -31,9 +31,23 @@ def test_old_lr_keyword_and_attribute_warn_and_still_work():
 
 
 def test_stored_records_with_lr_load_without_a_warning():
-    stored = pretrained_record()["train_config"]
-    assert stored["lr"] == 5e-4  # the packaged model's record predates the rename
+    # the train_config of a record written before the rename (the earlier packaged model's)
+    stored = {"epochs": 800, "batch_size": 256, "lr": 0.0005, "t0_epochs": 20, "eval_every": 10,
+              "val_fraction": 0.1, "weight_decay": 0.0}
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         config = train_config_from_dict(stored)
     assert config.learning_rate == 5e-4 and config.epochs == stored["epochs"]
+    # the packaged model's own record loads too, whichever name it holds
+    record = pretrained_record()["train_config"]
+    assert train_config_from_dict(record).epochs == record["epochs"]
+
+
+def test_packaged_model_record_states_its_corpus_and_the_cells_it_never_saw():
+    record = pretrained_record()
+    corpus = record["corpus"]
+    assert "synthesize_unit_corpus" in corpus["generator"] and corpus["num_templates"] >= 400
+    assert "seed(s) [2]" in corpus["not_trained_on"] and "test fold" in corpus["not_trained_on"]
+    assert not any("seed=2" in t for t in corpus["templates"])
+    assert record["data"]["num_units"] >= 5000 and len(record["data"]["mtype_counts"]) == 13
+    assert record["config"]["waveform"]["num_channels"] == 9
