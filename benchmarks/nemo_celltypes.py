@@ -179,12 +179,13 @@ def speed(model):
     trains = [np.sort(rng.uniform(0, duration, rng.poisson(r * duration))) for r in rates]
     s = np.concatenate([np.round(t * fs).astype(np.int64) for t in trains])
     u = np.concatenate([np.full(len(t), i) for i, t in enumerate(trains)])
-    templates = rng.normal(size=(n_units, 90, 8)).astype(np.float32)
+    templates = rng.normal(size=(n_units, 90, 16)).astype(np.float32)
     templates[:, 30, 0] -= 20
+    locations = np.stack(np.meshgrid(np.arange(4) * 15.0, np.arange(4) * 15.0), -1).reshape(16, 2)
     t0 = time.perf_counter()
     acg = compute_acg_images(s, u, np.zeros_like(u), n_units, fs, [int(duration * fs)])
     t1 = time.perf_counter()
-    wf = normalize_templates(templates, fs, 30)
+    wf = normalize_templates(templates, fs, 30, model.config.waveform, channel_locations=locations)
     t2 = time.perf_counter()
     embed(model, acg, wf)
     t3 = time.perf_counter()
