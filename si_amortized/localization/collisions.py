@@ -31,7 +31,7 @@ def overlapping_spikes(sample_index: np.ndarray, targets: np.ndarray, max_distan
     sample_index = np.asarray(sample_index, dtype=np.int64)
     lo = np.searchsorted(sample_index, sample_index[targets] - max_distance, side="left")
     hi = np.searchsorted(sample_index, sample_index[targets] + max_distance, side="right")
-    return [np.setdiff1d(np.arange(a, b), [t]) for t, a, b in zip(targets, lo, hi)]
+    return [np.concatenate((np.arange(a, t), np.arange(t + 1, b))) for t, a, b in zip(np.asarray(targets), lo, hi)]
 
 
 def template_scales(
@@ -63,16 +63,17 @@ def template_scales(
     """
     num_samples = traces.shape[0]
     length = templates.shape[1]
-    scales = np.ones(sample_index.size)
-    for k, (t, u) in enumerate(zip(sample_index, unit_index)):
-        start = int(t) - nbefore
-        if start < 0 or start + length > num_samples:
-            continue
-        shape = templates[u, :, main_channels[u]]
-        norm = float(shape @ shape)
-        if norm > 0:
-            observed = np.nan_to_num(traces[start : start + length, main_channels[u]])
-            scales[k] = float(observed @ shape) / norm
+    scales = np.ones(np.asarray(sample_index).size)
+    starts = np.asarray(sample_index, dtype=np.int64) - nbefore
+    inside = np.flatnonzero((starts >= 0) & (starts + length <= num_samples))
+    if inside.size:
+        units = np.asarray(unit_index)[inside]
+        channels = np.asarray(main_channels)[units]
+        shapes = templates[units, :, channels]  # (num_inside, length)
+        observed = np.nan_to_num(traces[starts[inside, None] + np.arange(length), channels[:, None]])
+        norm = np.einsum("ij,ij->i", shapes, shapes)
+        dot = np.einsum("ij,ij->i", observed, shapes)
+        scales[inside] = np.where(norm > 0, dot / np.where(norm > 0, norm, 1.0), 1.0)
     return np.clip(scales, *bounds)
 
 
