@@ -15,9 +15,6 @@ import numpy as np
 
 __all__ = ["UnitChannels", "unit_channels", "resolve_peak_sign"]
 
-#: Where a unit's spikes are centred, by resolved peak sign: its largest trough, its largest peak, or
-#: SpikeInterface's main channel (largest deflection of either sign).
-
 #: With ``peak_sign="auto"``: below this share of units with a positive main peak the spikes are taken
 #: as negative, above one minus it as positive, in between as mixed ("both").
 AUTO_SIGN_SHARE = 0.1
