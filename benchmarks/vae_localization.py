@@ -43,17 +43,27 @@ from si_amortized.localization.config import PAPER_SETTINGS
 BASELINES = ["center_of_mass", "monopolar_triangulation", "grid_convolution"]
 
 
-def simulate(probe, noise, n_cells, duration, seed, folder):
+def simulate(probe, noise, n_cells, duration, seed, folder, over_array=False):
+    """A MEArec recording (cached in ``folder``); ``over_array``: only cells whose soma lies over the probe's
+    footprint (the paper's setting), as many excitatory cells as the packaged library has there."""
+    from si_amortized.datasets import cell_type_from_mtype, load_template_library
+
     folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"{probe}_{n_cells}cells_{duration:g}s_{noise:g}uV_seed{seed}.h5"
+    out = folder / f"{probe}_{n_cells}cells_{duration:g}s_{noise:g}uV_seed{seed}{'_over' if over_array else ''}.h5"
     if out.exists():
         return out
     n_inh = max(n_cells // 5, 1)
+    templates = None
+    if over_array:
+        library = load_template_library(probe)
+        templates = library.subset(library.somas_over_array())
+        excitatory = int(sum(cell_type_from_mtype(m) == "E" for m in templates.mtypes))
+        n_inh = max(n_inh, n_cells - max(excitatory // 2, 1))  # room for the selection's distance rule
     for min_dist, min_amp in ((20.0, 40.0), (15.0, 40.0), (10.0, 30.0), (5.0, 20.0)):
         try:
             return simulate_recording(
                 probe, n_exc=n_cells - n_inh, n_inh=n_inh, duration=duration, noise_level=noise, seed=seed,
-                min_dist=min_dist, min_amp=min_amp, output=out,
+                min_dist=min_dist, min_amp=min_amp, output=out, templates=templates,
             )
         except RuntimeError as err:  # MEArec: "Templates could not be selected"
             print(f"  selection failed with min_dist={min_dist}, min_amp={min_amp}: {str(err).splitlines()[0]}")
@@ -224,6 +234,8 @@ def main():
     parser.add_argument("--recording", type=Path, default=None, help="use this MEArec file instead of simulating")
     parser.add_argument("--max-duration", type=float, default=None, help="only use the first seconds")
     parser.add_argument("--no-sorting", action="store_true")
+    parser.add_argument("--somas-over-array", action="store_true",
+                        help="the paper's setting: only cells whose soma lies over the probe's footprint")
     parser.add_argument("--in-memory", action="store_true", help="load the traces in memory first")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--paper", action="store_true", help="also run the paper's settings (3 x 3, per-example "
@@ -235,7 +247,8 @@ def main():
         args.n_cells, args.duration, args.epochs = 10, 10.0, 5
     args.components = lambda n: [n] if args.quick else [n - 5, n, n + 5]
     for noise in args.noise:
-        path = args.recording or simulate(args.probe, noise, args.n_cells, args.duration, args.seed, args.folder)
+        path = args.recording or simulate(args.probe, noise, args.n_cells, args.duration, args.seed, args.folder,
+                                             args.somas_over_array)
         print(f"\n=== {args.probe}, noise {noise:g} uV ===")
         run_one(Path(path), args)
 

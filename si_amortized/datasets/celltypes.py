@@ -34,14 +34,7 @@ def library_fold(probe: str = "SqMEA-10-15", part: str = "train", num_test_per_m
         idx = np.flatnonzero(mtypes == m)
         test = idx[len(idx) - num_test_per_mtype :]
         keep[test if part == "test" else np.setdiff1d(idx, test)] = True
-    return TemplateLibrary(
-        probe=lib.probe,
-        templates=lib.templates[keep],
-        locations=lib.locations[keep],
-        rotations=lib.rotations[keep],
-        cell_models=lib.cell_models[keep],
-        params=dict(lib.params),
-    )
+    return lib.subset(keep)
 
 
 def simulate_celltype_analyzer(

@@ -84,6 +84,24 @@ class TemplateLibrary:
 
         return np.asarray(mu.return_mea(self.probe).positions, dtype="float64")[:, 1:]
 
+    def subset(self, keep) -> "TemplateLibrary":
+        """The templates selected by ``keep`` (boolean mask or indices), with the same probe and params."""
+        keep = np.asarray(keep)
+        return TemplateLibrary(
+            probe=self.probe,
+            templates=self.templates[keep],
+            locations=self.locations[keep],
+            rotations=self.rotations[keep],
+            cell_models=self.cell_models[keep],
+            params=dict(self.params),
+        )
+
+    def somas_over_array(self) -> np.ndarray:
+        """Which somas lie over the probe's footprint (x and y within the contacts' extent), shape (num_templates,)."""
+        somas, contacts = self.soma_locations, self.channel_locations()
+        low, high = contacts.min(axis=0), contacts.max(axis=0)
+        return np.all((somas[:, :2] >= low) & (somas[:, :2] <= high), axis=1)
+
     def to_template_generator(self):
         """Return a MEArec ``TemplateGenerator`` holding these templates (for ``gen_recordings``)."""
         import MEArec as mr

@@ -78,3 +78,20 @@ def test_simulate_templates_of_one_cell_model():
     assert np.all(library.templates.min(axis=(1, 2)) <= -30.0)  # MEArec's min_amp
     again = simulate_templates("tetrode-mea-l", n_per_cell=2, cell_models=["L5_BP"], seed=3)
     np.testing.assert_allclose(again.templates, library.templates, rtol=1e-3, atol=1e-2)  # from the cache
+
+
+def test_subset_and_somas_over_the_array():
+    from si_amortized.datasets import load_template_library
+
+    library = load_template_library("SqMEA-10-15")
+    over = library.somas_over_array()
+    contacts = library.channel_locations()
+    somas = library.soma_locations
+    inside = (somas[:, :2] >= contacts.min(axis=0)) & (somas[:, :2] <= contacts.max(axis=0))
+    np.testing.assert_array_equal(over, inside.all(axis=1))
+    assert 0 < over.sum() < over.size  # the library has cells beside the array too
+    subset = library.subset(over)
+    assert len(subset.templates) == over.sum() and subset.probe == library.probe
+    np.testing.assert_array_equal(subset.soma_locations, somas[over])
+    np.testing.assert_array_equal(subset.mtypes, library.mtypes[over])
+    np.testing.assert_array_equal(library.subset(np.flatnonzero(over)).templates, subset.templates)
