@@ -44,7 +44,7 @@ from si_amortized.datasets import simulate_celltype_analyzer, simulate_templates
 from si_amortized.nemo import NemoModel, embed, load_nemo_model, load_pretrained_model
 from si_amortized.nemo.acg import compute_acg_images
 from si_amortized.nemo.classifiers import fine_tune, make_linear_probe
-from si_amortized.nemo.inputs import unit_metrics
+from si_amortized.nemo.inputs import inputs_from_arrays, unit_metrics
 from si_amortized.nemo.waveforms import normalize_templates
 from si_amortized.scoring import bootstrap_difference
 
@@ -127,11 +127,9 @@ def simulate(setting, kind, index, args, cache: Path, test_library):
 
 def model_inputs(record, config):
     """ACG images and normalized waveforms of a cached recording for a model's input config."""
-    acg = compute_acg_images(record["sample_index"], record["unit_index"], np.zeros_like(record["unit_index"]),
-                             len(record["mtype"]), float(record["fs"]), [int(record["num_samples"])], config.acg)
-    wf = normalize_templates(record["templates"], float(record["fs"]), int(record["nbefore"]), config.waveform,
-                             channel_locations=record["channel_locations"])
-    return acg, wf
+    return inputs_from_arrays(record["sample_index"], record["unit_index"], len(record["mtype"]),
+                              record["num_samples"], record["templates"], record["nbefore"], record["fs"], config,
+                              channel_locations=record["channel_locations"])
 
 
 def stack(records):

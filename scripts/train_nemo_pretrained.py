@@ -31,21 +31,17 @@ import torch
 from si_amortized.datasets import library_fold, simulate_templates
 from si_amortized.datasets.unit_corpus import UnitCorpusConfig, synthesize_unit_corpus
 from si_amortized.nemo import AugmentConfig, NemoConfig, TrainConfig, save_nemo_model, train_nemo
-from si_amortized.nemo.acg import compute_acg_images
+from si_amortized.nemo.inputs import inputs_from_arrays
 from si_amortized.nemo.io import PRETRAINED_DIR
-from si_amortized.nemo.waveforms import normalize_templates
 
 BENCHMARK_TEST_TEMPLATE_SEEDS = (2,)
 
 
 def corpus_inputs(corpus: dict, config: NemoConfig):
     """ACG images and normalized waveforms of a synthetic corpus."""
-    num_units = len(corpus["mtype"])
-    acg = compute_acg_images(corpus["sample_index"], corpus["unit_index"], np.zeros_like(corpus["unit_index"]),
-                             num_units, corpus["sampling_frequency"], [corpus["num_samples"]], config.acg)
-    wf = normalize_templates(corpus["templates"], corpus["sampling_frequency"], corpus["nbefore"], config.waveform,
-                             channel_locations=corpus["channel_locations"])
-    return acg, wf
+    return inputs_from_arrays(corpus["sample_index"], corpus["unit_index"], len(corpus["mtype"]),
+                              corpus["num_samples"], corpus["templates"], corpus["nbefore"],
+                              corpus["sampling_frequency"], config, channel_locations=corpus["channel_locations"])
 
 
 def main():

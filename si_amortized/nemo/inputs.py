@@ -15,6 +15,7 @@ __all__ = [
     "acg_images_from_acgs_3d",
     "waveforms_from_analyzer",
     "prepare_inputs",
+    "inputs_from_arrays",
     "inputs_from_analyzers",
     "usable_units",
     "METRIC_EXTENSIONS",
@@ -130,6 +131,48 @@ def prepare_inputs(sorting_analyzer, config: NemoConfig = NemoConfig(), unit_ids
     """ACG images ``(num_units, 10, 101)`` and waveforms ``(num_units, num_channels, 90)`` of an analyzer."""
     acg = acg_images_from_sorting(sorting_analyzer.sorting, config.acg, sorting_analyzer, unit_ids)
     wf = waveforms_from_analyzer(sorting_analyzer, config.waveform, unit_ids)
+    return acg, wf
+
+
+def inputs_from_arrays(
+    sample_index: np.ndarray,
+    unit_index: np.ndarray,
+    num_units: int,
+    num_samples: int,
+    templates: np.ndarray,
+    nbefore: int,
+    sampling_frequency: float,
+    config: NemoConfig = NemoConfig(),
+    channel_locations: np.ndarray | None = None,
+):
+    """ACG images and normalized waveforms of units given as arrays (one segment), as :func:`prepare_inputs`
+    gives them for an analyzer.
+
+    Parameters
+    ----------
+    sample_index, unit_index : np.ndarray, shape (num_spikes,)
+        Spike trains, sorted by time.
+    num_units : int
+    num_samples : int
+        Length of the segment.
+    templates : np.ndarray, shape (num_units, num_template_samples, num_channels)
+    nbefore : int
+        Template sample of the spike time.
+    sampling_frequency : float
+    config : NemoConfig
+    channel_locations : np.ndarray | None, shape (num_channels, 2)
+        Needed for ``config.waveform.num_channels > 1``.
+
+    Returns
+    -------
+    acg : np.ndarray, shape (num_units, num_rate_bins, num_log_bins)
+    waveforms : np.ndarray, shape (num_units, num_channels, num_samples)
+    """
+    unit_index = np.asarray(unit_index)
+    acg = compute_acg_images(sample_index, unit_index, np.zeros_like(unit_index), int(num_units),
+                             float(sampling_frequency), [int(num_samples)], config.acg)
+    wf = normalize_templates(templates, float(sampling_frequency), int(nbefore), config.waveform,
+                             channel_locations=channel_locations)
     return acg, wf
 
 
