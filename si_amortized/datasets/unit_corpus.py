@@ -112,8 +112,8 @@ def synthesize_unit_corpus(libraries, config: UnitCorpusConfig = UnitCorpusConfi
     types = np.unique(mtypes)
     unit_mtypes = rng.permutation(np.resize(types, config.num_units))
     choice = np.array([rng.choice(np.flatnonzero(mtypes == m)) for m in unit_mtypes])
-    filtered = band_pass_templates(raw[np.unique(choice)], fs, config.band_hz)
-    row = {t: i for i, t in enumerate(np.unique(choice))}
+    used, row = np.unique(choice, return_inverse=True)  # filter each drawn template once
+    filtered = band_pass_templates(raw[used], fs, config.band_hz)
     before = int(round(config.window_ms[0] * fs / 1000.0))
     after = int(round(config.window_ms[1] * fs / 1000.0))
 
@@ -136,7 +136,7 @@ def synthesize_unit_corpus(libraries, config: UnitCorpusConfig = UnitCorpusConfi
     gain = _filter_gain(fs, config.band_hz)
     out = np.zeros((config.num_units, before + after, num_channels), dtype=np.float32)
     for u in range(config.num_units):
-        template = filtered[row[choice[u]]]
+        template = filtered[row[u]]
         peak = int(np.argmin(template.min(axis=1)))
         window = np.pad(template, ((before, after), (0, 0)))[peak : peak + before + after]
         noise = band_passed_noise(rng, 4 * (before + after), num_channels, fs, config.band_hz)

@@ -43,7 +43,7 @@ def pretrained_localizer(recording) -> VaeLocalizer:
     ValueError
         When none fits, naming each shipped localizer and why it does not fit.
     """
-    return load_localizer(pretrained_localizer_file(recording))
+    return _fitting_localizer(recording)[1]
 
 
 def pretrained_localizer_file(recording) -> Path:
@@ -58,6 +58,10 @@ def pretrained_localizer_file(recording) -> Path:
     ValueError
         When none fits, naming each shipped localizer and why it does not fit.
     """
+    return _fitting_localizer(recording)[0]
+
+
+def _fitting_localizer(recording) -> tuple[Path, VaeLocalizer]:
     from .prepare import feature_config_of
 
     reasons = []
@@ -68,7 +72,7 @@ def pretrained_localizer_file(recording) -> Path:
         except ValueError as error:
             reasons.append(f"  {path.stem}: {error}")
             continue
-        return path
+        return path, model
     listing = "\n".join(reasons) or "  (none shipped)"
     raise ValueError(
         "No pretrained VAE localizer fits this recording's probe layout and sampling frequency:\n"

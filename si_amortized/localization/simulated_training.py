@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..datasets.filtering import band_pass_templates, band_passed_noise
+from ..datasets.filtering import MEAREC_BAND_HZ, band_pass_templates, band_passed_noise
 from .config import FeatureConfig, ModelConfig, TrainingConfig
 from .calibration import calibration_scale, posterior_coverage
 from .fit import aggregate_locations, build_localizer, predict_examples, train_localizer_supervised
@@ -73,7 +73,7 @@ class SimulationConfig:
     amplitude_scale: tuple = (0.8, 1.2)
     overlap_probability: float = 0.3
     overlap_ms: float = 1.0
-    bandpass_hz: tuple = (300.0, 6000.0)
+    bandpass_hz: tuple = MEAREC_BAND_HZ
     calibration_fraction: float = 0.15
 
     def __post_init__(self):
