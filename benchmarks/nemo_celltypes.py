@@ -135,7 +135,6 @@ def model_inputs(record, config):
 def stack(records):
     keys = ("si_metrics", "isi_acg", "mtype", "cell_type")
     out = {k: np.concatenate([r[k] for r in records]) for k in keys}
-    out["rec"] = np.concatenate([np.full(len(r["mtype"]), i) for i, r in enumerate(records)])
     out["records"] = records
     return out
 
@@ -220,7 +219,11 @@ def setting_features(train, test, models):
     hand = [np.concatenate([d["si_metrics"], d["isi_acg"]], axis=1) for d in (train, test)]
     features = {"SI metrics": (si_tr, si_te), "hand-crafted": impute(*hand)}
     first = next(iter(models.values()))
-    inputs = {name: (stacked_inputs(train, m.config), stacked_inputs(test, m.config)) for name, m in models.items()}
+    by_config = {}  # models with the same input config share their inputs
+    for m in models.values():
+        if m.config not in by_config:
+            by_config[m.config] = (stacked_inputs(train, m.config), stacked_inputs(test, m.config))
+    inputs = {name: by_config[m.config] for name, m in models.items()}
     (acg_tr, wf_tr), (acg_te, wf_te) = inputs[next(iter(models))]
     raw_tr = np.concatenate([wf_tr.reshape(len(wf_tr), -1), acg_tr.reshape(len(acg_tr), -1)], 1)
     raw_te = np.concatenate([wf_te.reshape(len(wf_te), -1), acg_te.reshape(len(acg_te), -1)], 1)
