@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._ranges import store_ranges
 from .filtering import MEAREC_BAND_HZ, band_pass, band_pass_templates, band_passed_noise
 from .firing import mearec_default_spike_trains, simulate_spike_trains
 from .templates import TemplateLibrary, cell_type_from_mtype
@@ -64,11 +65,7 @@ class UnitCorpusConfig:
     band_hz: tuple = MEAREC_BAND_HZ
 
     def __post_init__(self):
-        for name in ("noise_uv", "spikes_for_templates", "firing_jitter", "window_ms", "band_hz"):
-            value = tuple(getattr(self, name))
-            if len(value) != 2 or value[0] > value[1] or value[0] < 0:
-                raise ValueError(f"{name} must be a (low, high) pair with 0 <= low <= high, got {getattr(self, name)}")
-            object.__setattr__(self, name, value)
+        store_ranges(self, ("noise_uv", "spikes_for_templates", "firing_jitter", "window_ms", "band_hz"))
         if self.spikes_for_templates[0] < 1:
             raise ValueError("spikes_for_templates must be >= 1")
         for name in ("every_spike_fraction", "mearec_firing_fraction"):

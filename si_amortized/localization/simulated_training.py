@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._ranges import store_ranges
 from ..datasets.filtering import MEAREC_BAND_HZ, band_pass_templates, band_passed_noise
 from .config import FeatureConfig, ModelConfig, TrainingConfig
 from .calibration import calibration_scale, posterior_coverage
@@ -77,11 +78,7 @@ class SimulationConfig:
     calibration_fraction: float = 0.15
 
     def __post_init__(self):
-        for name in ("noise_uv", "amplitude_scale", "bandpass_hz"):
-            value = tuple(float(v) for v in getattr(self, name))
-            if len(value) != 2 or value[0] > value[1] or value[0] < 0:
-                raise ValueError(f"{name} must be a (low, high) pair with 0 <= low <= high, got {getattr(self, name)}")
-            object.__setattr__(self, name, value)
+        store_ranges(self, ("noise_uv", "amplitude_scale", "bandpass_hz"), cast=float)
         if self.spikes_per_template < 1:
             raise ValueError("spikes_per_template must be >= 1")
         if not 0.0 <= self.overlap_probability <= 1.0:

@@ -108,3 +108,11 @@ def test_bad_inputs_raise_clear_errors():
         fit_simulated_localizer(templates, somas, positions[:5], FS)
     with pytest.raises(ValueError, match="noise_uv"):
         SimulationConfig(noise_uv=(10.0, 5.0))
+
+
+def test_simulation_ranges_are_checked_and_stored_as_float_pairs():
+    config = SimulationConfig(noise_uv=[5, 10])
+    assert config.noise_uv == (5.0, 10.0) and isinstance(config.noise_uv[0], float)
+    for bad in ((10.0, 5.0), (-1.0, 5.0), (1.0, 2.0, 3.0)):
+        with pytest.raises(ValueError, match="noise_uv must be a \\(low, high\\) pair"):
+            SimulationConfig(noise_uv=bad)
