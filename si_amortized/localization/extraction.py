@@ -133,7 +133,8 @@ def check_layout(model: VaeLocalizer, recording, config: FeatureConfig, neighbou
     if neighbourhood is None:
         neighbourhood = recording_layout(recording, config)[0]
     trained = model.offsets.cpu().numpy()
-    num_samples = sum(waveform_samples(config, recording.sampling_frequency))
+    model_fs = model_sampling_frequency(model, recording.sampling_frequency)
+    num_samples = sum(waveform_samples(config, model_fs))
     if trained.shape != neighbourhood.offsets.shape or not np.allclose(
         trained, neighbourhood.offsets, atol=config.offset_tolerance_um
     ):
@@ -150,6 +151,22 @@ def check_layout(model: VaeLocalizer, recording, config: FeatureConfig, neighbou
             f"This VAE localizer expects {model.num_samples}-sample waveforms but this recording gives "
             f"{num_samples} (sampling frequency {recording.sampling_frequency} Hz): retrain or resample."
         )
+    if not 0.5 <= model_fs / recording.sampling_frequency <= 2.0:
+        raise ValueError(
+            f"This VAE localizer was trained at {model_fs:g} Hz; this recording is sampled at "
+            f"{recording.sampling_frequency:g} Hz (waveforms are resampled within a factor of 2 only): "
+            "resample the recording or train a localizer on it (model=None)."
+        )
+
+
+def model_sampling_frequency(model: VaeLocalizer, default: float) -> float:
+    """Sampling frequency (Hz) of the waveforms ``model`` was trained on; ``default`` when not recorded.
+
+    Recordings of another rate are cut at their own rate and resampled onto the model's time grid
+    (see :func:`~si_amortized.localization.neighbourhood.resampling_matrix`).
+    """
+    fs = model.metadata.get("sampling_frequency")
+    return float(default if fs is None else fs)
 
 
 def recording_noise_uv(recording, seed: int = 0) -> float:

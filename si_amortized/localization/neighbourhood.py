@@ -309,6 +309,7 @@ def compute_examples(
     candidates_mask: np.ndarray,
     config: FeatureConfig,
     sampling_frequency: float,
+    model_sampling_frequency: float | None = None,
 ) -> SpikeExamples:
     """Cut the localizer's examples of a set of spikes from a block of traces.
 
@@ -325,6 +326,11 @@ def compute_examples(
         See :func:`channel_neighbours_mask`.
     config : FeatureConfig
     sampling_frequency : float
+        Of ``traces``.
+    model_sampling_frequency : float | None, default: None
+        Sampling frequency of the model's waveforms when it differs from the traces' (a model trained
+        on a recording or simulation of another rate): the waveforms are resampled onto the model's time
+        grid (:func:`resampling_matrix`); amplitudes are taken at the traces' rate. None: the traces'.
 
     Returns
     -------
@@ -361,6 +367,8 @@ def compute_examples(
             spike_index = all_spikes[order_all]
             centres = np.concatenate([peak_channel, table[peak_channel[rows], order[rows, cols]]])[order_all]
     wf, observed, amps = _cut(traces, trough[spike_index], sign[spike_index], centres, table, nbefore, nafter, window)
+    if model_sampling_frequency is not None and model_sampling_frequency != sampling_frequency:
+        wf = wf @ resampling_matrix(config, sampling_frequency, model_sampling_frequency).T
     first = np.ones(spike_index.size, dtype=bool)
     first[1:] = spike_index[1:] != spike_index[:-1]
     valid = np.zeros(n, dtype=bool)
@@ -373,6 +381,41 @@ def waveform_samples(config: FeatureConfig, sampling_frequency: float) -> tuple[
     nbefore = int(round(config.ms_before * sampling_frequency / 1000.0))
     nafter = int(round(config.ms_after * sampling_frequency / 1000.0))
     return max(nbefore, 1), max(nafter, 1)
+
+
+def resampling_matrix(config: FeatureConfig, from_frequency: float, to_frequency: float) -> np.ndarray:
+    """Linear map from a waveform sampled at ``from_frequency`` to the same window at ``to_frequency``.
+
+    Both windows are :func:`waveform_samples` of ``config`` at their rate, aligned on the trough (sample
+    ``nbefore`` is time 0). The map is the natural cubic spline through the samples (exact for a cubic
+    polynomial), held at the first and last sample outside the sampled span.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+    from_frequency, to_frequency : float
+        Hz.
+
+    Returns
+    -------
+    np.ndarray, shape (num_samples_to, num_samples_from), float32
+        ``waveform_to = matrix @ waveform_from``.
+    """
+    from scipy.interpolate import CubicSpline
+
+    ratio = to_frequency / from_frequency
+    if not 0.5 <= ratio <= 2.0:
+        raise ValueError(
+            f"Resampling waveforms from {from_frequency:g} Hz to {to_frequency:g} Hz is not supported "
+            "(rates within a factor of 2 only): resample the recording or train a localizer at its rate."
+        )
+    before_from, after_from = waveform_samples(config, from_frequency)
+    before_to, after_to = waveform_samples(config, to_frequency)
+    t_from = (np.arange(before_from + after_from) - before_from) / from_frequency
+    t_to = (np.arange(before_to + after_to) - before_to) / to_frequency
+    t_to = np.clip(t_to, t_from[0], t_from[-1])
+    basis = CubicSpline(t_from, np.eye(t_from.size), axis=0, bc_type="natural")
+    return basis(t_to).astype("float32")
 
 
 def margin_samples(config: FeatureConfig, sampling_frequency: float) -> int:

@@ -12,7 +12,7 @@ from spikeinterface.core.node_pipeline import PeakDetector, PeakRetriever, Pipel
 
 from .._torch import resolve_device
 from .config import setting_names
-from .extraction import traces_in_uv
+from .extraction import model_sampling_frequency, traces_in_uv
 from .fit import aggregate_locations, predict_examples
 from .collisions import cleaned_windows, overlapping_spikes, template_scales
 from .neighbourhood import SpikeExamples, compute_examples, margin_samples
@@ -138,6 +138,7 @@ class LocalizeVae(PipelineNode):
         self.inference_batch_size = int(inference_batch_size)
         self.channel_locations = np.asarray(recording.get_channel_locations(), dtype="float64")[:, :2]
         self.sampling_frequency = recording.sampling_frequency
+        self._model_sampling_frequency = model_sampling_frequency(self.model, self.sampling_frequency)
         self._margin = margin_samples(self.config, self.sampling_frequency)
         self.templates = templates
         self.template_nbefore = None if template_nbefore is None else int(template_nbefore)
@@ -212,7 +213,8 @@ class LocalizeVae(PipelineNode):
 
     def _cut(self, traces, sample_index, channel_index):
         return compute_examples(traces, sample_index, channel_index, self.prepared.neighbourhood,
-                                self.prepared.candidates, self.config, self.sampling_frequency)
+                                self.prepared.candidates, self.config, self.sampling_frequency,
+                                self._model_sampling_frequency)
 
     def _examples(self, traces, peaks, all_peaks):
         """Examples of ``peaks``; with templates, overlapping spikes are cut from cleaned windows."""

@@ -171,6 +171,20 @@ def benchmark_table():
     ))
 
 
+def test_localization_speed_ratio_uses_the_localization_time():
+    df = add_reference_ratios(benchmark_table().assign(localize_s=[70.0, 2.0, 1.0]))
+    np.testing.assert_allclose(df["localize_speedup_vs_monopolar"].iloc[:2], [1.0, 35.0])
+    assert np.isnan(df["localize_speedup_vs_monopolar"].iloc[2])
+
+
+def test_vae_pretrained_is_the_vae_method_with_the_shipped_model():
+    from si_amortized.evaluation.motion import _localize_kwargs
+
+    assert _localize_kwargs("vae_pretrained", dict(half_width_um=40.0)) == dict(method="vae", model="pretrained")
+    assert _localize_kwargs("vae", None) == dict(method="vae", half_width_um=40.0)
+    assert _localize_kwargs("grid_convolution", None) == dict(method="grid_convolution")
+
+
 def test_reference_ratios_are_taken_within_each_scenario():
     df = add_reference_ratios(benchmark_table())
     np.testing.assert_allclose(df["speedup_vs_monopolar"].iloc[:2], [1.0, 5.0])
@@ -220,6 +234,7 @@ def test_one_tiny_correct_motion_run_beats_a_flat_estimate():
     motion = result.motions["zigzag"]["grid_convolution"]
     assert (row["scenario"], row["method"]) == ("zigzag", "grid_convolution")
     assert row["wall_s"] > 0 and row["num_peaks"] > 0
+    assert 0 < row["detect_s"] < row["wall_s"] and 0 < row["localize_s"] < row["wall_s"]
     assert row["speedup_vs_monopolar"] != row["speedup_vs_monopolar"]  # NaN: no monopolar in this run
     no_motion = motion_from(np.zeros_like(motion.displacement[0]), motion.temporal_bins_s[0], motion.spatial_bins_um)
     assert 0.0 < row["rms_um"] < 0.6 * motion_errors(no_motion, result.infos["zigzag"])["rms_um"]

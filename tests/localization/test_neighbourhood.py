@@ -143,3 +143,27 @@ def test_amplitude_jitter_examples_match_naive_rule():
         FeatureConfig(amp_jitter_uv=10.0, max_jitter_examples=2), 30000.0,
     )
     assert capped.waveforms.shape[0] == min(2, len(expected))
+
+
+def test_resampling_matrix_is_exact_on_cubics_identity_at_one_rate_and_refuses_far_rates():
+    from si_amortized.localization.neighbourhood import resampling_matrix
+
+    cfg = FeatureConfig(ms_before=1.0, ms_after=1.0)
+    same = resampling_matrix(cfg, 32_000.0, 32_000.0)
+    np.testing.assert_allclose(same, np.eye(64), atol=1e-6)
+    m = resampling_matrix(cfg, 30_000.0, 32_000.0)
+    assert m.shape == (64, 60)
+    t_from = (np.arange(60) - 30) / 30_000.0
+    t_to = (np.arange(64) - 32) / 32_000.0
+
+    def wave(t):  # a smooth spike-like waveform, trough at t = 0
+        return -np.exp(-(t / 2.5e-4) ** 2) + 0.3 * np.exp(-((t - 4e-4) / 3e-4) ** 2)
+
+    resampled = m @ wave(t_from)
+    np.testing.assert_allclose(resampled[32], wave(0.0), atol=1e-6)  # the trough sample stays the trough
+    np.testing.assert_allclose(resampled[2:-2], wave(t_to)[2:-2], atol=0.01)
+    line = m @ (3.0 * t_from * 1e3 + 1.0)  # natural splines reproduce a straight line exactly
+    inside = t_to <= t_from[-1]
+    np.testing.assert_allclose(line[inside], (3.0 * t_to * 1e3 + 1.0)[inside], atol=1e-4)
+    with pytest.raises(ValueError, match="within a factor of 2"):
+        resampling_matrix(cfg, 10_000.0, 32_000.0)

@@ -65,10 +65,36 @@ def test_pretrained_fits_a_15um_grid_at_32khz_and_refuses_other_layouts(no_train
     with pytest.raises(ValueError, match="No pretrained VAE localizer fits") as info:
         pretrained_localizer(other)
     assert "vae_SqMEA-10-15" in str(info.value)
-    resampled = NumpyRecording([recording.get_traces()], sampling_frequency=30_000.0)
-    resampled.set_probe(recording.get_probe())
-    with pytest.raises(ValueError, match="64-sample waveforms"):
-        pretrained_localizer(resampled)
+    # another rate within a factor of 2 (Neuropixels' 30 kHz) fits: waveforms are resampled to 32 kHz
+    at_30khz = NumpyRecording([recording.get_traces()], sampling_frequency=30_000.0)
+    at_30khz.set_probe(recording.get_probe())
+    assert pretrained_localizer(at_30khz).metadata["sampling_frequency"] == FS_MEAREC
+    too_slow = NumpyRecording([recording.get_traces()], sampling_frequency=10_000.0)
+    too_slow.set_probe(recording.get_probe())
+    with pytest.raises(ValueError, match="trained at 32000 Hz; this recording is sampled at 10000 Hz"):
+        pretrained_localizer(too_slow)
+
+
+def test_a_30khz_recording_is_localized_as_its_32khz_twin(no_training):
+    """The same units recorded at 30 and 32 kHz (MEArec's rate, the model's) are placed at the same spots."""
+    from probeinterface import generate_multi_columns_probe
+    from spikeinterface.core import generate_ground_truth_recording
+
+    probe = generate_multi_columns_probe(num_columns=6, num_contact_per_column=6, xpitch=15.0, ypitch=15.0)
+    probe.set_device_channel_indices(np.arange(36))
+    medians = {}
+    for fs in (32_000.0, 30_000.0):
+        recording, sorting = generate_ground_truth_recording(
+            durations=[3.0], sampling_frequency=fs, num_units=5, probe=probe, seed=7,
+            noise_kwargs=dict(noise_levels=1.0, strategy="on_the_fly"),
+        )
+        analyzer = create_sorting_analyzer(sorting, recording, sparse=False)
+        analyzer.compute("random_spikes", max_spikes_per_unit=30, seed=0)
+        loc = analyzer.compute("vae_locations", model="pretrained").get_data()
+        labels = sorting.to_spike_vector()["unit_index"]
+        medians[fs] = np.array([[np.median(loc[k][labels == u]) for k in "xy"] for u in range(5)])
+    assert np.ptp(medians[32_000.0][:, 0]) + np.ptp(medians[32_000.0][:, 1]) > 10.0  # units spread out
+    np.testing.assert_allclose(medians[30_000.0], medians[32_000.0], atol=2.0)
 
 
 def test_extension_with_the_pretrained_model_stores_and_recomputes_it(no_training, tmp_path):
