@@ -4,9 +4,8 @@ Drifting recordings from ``spikeinterface.generation.generate_drifting_recording
 scenarios of ``si_amortized.evaluation.motion.drift_scenarios`` (slow rigid zigzag, rigid jumps, non-rigid
 zigzag). For each scenario and localization method: RMS and 95th percentile of the displacement error over
 time bins and depths (offset removed per depth), the wall time of ``correct_motion`` (VAE training
-included) and the localizer's share of it (wall time minus motion estimation minus noise levels and
-detection, timed alone once per scenario), with ratios against monopolar_triangulation measured in the
-same run. ``--methods`` also takes ``vae_pretrained`` (the shipped localizer, no training).
+included) and the localizer's own part of it (its node's construction, the VAE's training included, and
+its compute; with ``--n-jobs 1``), with ratios against monopolar_triangulation measured in the same run. ``--methods`` also takes ``vae_pretrained`` (the shipped localizer, no training).
 
 Results are written as they come (a stop loses nothing done): ``results.csv``, ``table.md``,
 ``motion_<scenario>.png`` (estimated vs true displacement) and ``motions/<scenario>/<method>/`` (the Motion
@@ -116,7 +115,7 @@ def main(argv=None):
         job_kwargs=dict(n_jobs=args.n_jobs, chunk_duration="1s", progress_bar=False), on_result=writer,
     )
     print(f"\ntotal {time.perf_counter() - t0:.0f} s; speed x monopolar = monopolar wall time / wall time "
-          "(whole correct_motion; localization: the localizer's share alone), RMS x monopolar = RMS / monopolar "
+          "(whole correct_motion; localization: the localizer's own time), RMS x monopolar = RMS / monopolar "
           "RMS (same scenario, same run)\n")
     print(format_motion_table(writer.table()))
     print(f"results, table and figures in {args.output}")

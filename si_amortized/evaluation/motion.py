@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -30,7 +31,6 @@ __all__ = [
     "MotionBenchmarkResult",
     "METHOD_VARIANTS",
     "add_reference_ratios",
-    "detection_seconds",
     "drift_scenarios",
     "estimate_motion_with",
     "format_motion_table",
@@ -39,6 +39,7 @@ __all__ = [
     "motion_residuals",
     "plot_motion",
     "run_motion_benchmark",
+    "timed_localization",
     "true_displacement_at",
 ]
 
@@ -306,42 +307,46 @@ def _localize_kwargs(method: str, vae_kwargs: dict | None) -> dict:
     return kwargs
 
 
-def detection_seconds(recording, job_kwargs: dict | None = None) -> float:
-    """Wall time of what ``correct_motion`` does before and besides localizing, with the benchmark's preset.
+@contextmanager
+def timed_localization(method: str):
+    """Time the ``localize_peaks`` method ``method`` wherever SpikeInterface builds and runs its node.
 
-    Noise levels, then the preset's peak detector and dense-waveform node run as one pipeline, as
-    ``compute_motion`` runs them with a localizer attached. Subtracted from a method's time to estimate
-    motion (without the motion estimation itself), it leaves what the localizer costs there: building its
-    node (the VAE's training) and localizing.
+    While the context is open, the method's node class is replaced by a subclass that adds the time spent
+    constructing each node (the VAE's training happens there) and in its ``compute`` to ``clock["seconds"]``.
+    The nodes must run in this process (``n_jobs=1``): workers' time is not seen.
 
     Parameters
     ----------
-    recording : BaseRecording
-    job_kwargs : dict | None, default: None
-        None: one job, 1 s chunks, no progress bar.
+    method : str
+        A key of SpikeInterface's ``peak_localization_methods``.
 
-    Returns
-    -------
-    float
-        Seconds.
+    Yields
+    ------
+    dict
+        ``{"seconds": float}``, growing as the method runs.
     """
-    from spikeinterface.core import get_noise_levels
-    from spikeinterface.core.node_pipeline import ExtractDenseWaveforms, run_node_pipeline
-    from spikeinterface.preprocessing.motion import get_motion_parameters_preset
-    from spikeinterface.sortingcomponents.peak_detection.method_list import detect_peak_methods
+    from spikeinterface.sortingcomponents.peak_localization.method_list import peak_localization_methods
 
-    job_kwargs = dict(n_jobs=1, chunk_duration="1s", progress_bar=False) if job_kwargs is None else job_kwargs
-    detect_kwargs = dict(get_motion_parameters_preset(PRESET)["detect_kwargs"])
-    t0 = time.perf_counter()
-    noise_levels = get_noise_levels(recording, return_in_uV=False)
-    detector_class = detect_peak_methods[detect_kwargs.pop("method")]
-    if detector_class.need_noise_levels:
-        detect_kwargs["noise_levels"] = noise_levels
-    detector = detector_class(recording, **detect_kwargs)
-    dense = ExtractDenseWaveforms(recording, parents=[detector], ms_before=0.1, ms_after=0.3)
-    run_node_pipeline(recording, [detector, dense], job_kwargs, job_name="detect", gather_mode="memory",
-                      squeeze_output=False)
-    return time.perf_counter() - t0
+    base = peak_localization_methods[method]
+    clock = {"seconds": 0.0}
+
+    class TimedLocalizer(base):
+        def __init__(self, *args, **kwargs):
+            t0 = time.perf_counter()
+            super().__init__(*args, **kwargs)
+            clock["seconds"] += time.perf_counter() - t0
+
+        def compute(self, *args, **kwargs):
+            t0 = time.perf_counter()
+            out = super().compute(*args, **kwargs)
+            clock["seconds"] += time.perf_counter() - t0
+            return out
+
+    peak_localization_methods[method] = TimedLocalizer
+    try:
+        yield clock
+    finally:
+        peak_localization_methods[method] = base
 
 
 def estimate_motion_with(recording, method: str, vae_kwargs: dict | None = None, job_kwargs: dict | None = None):
@@ -361,20 +366,26 @@ def estimate_motion_with(recording, method: str, vae_kwargs: dict | None = None,
     -------
     motion : spikeinterface.core.motion.Motion
     run : dict
-        ``wall_s`` (whole call, VAE training included), ``detect_localize_s``, ``estimate_s`` and ``num_peaks``.
+        ``wall_s`` (whole call, VAE training included), ``detect_localize_s``, ``estimate_s``, ``num_peaks`` and
+        ``localize_s``: the localizer's own time (its node's construction, the VAE's training included, and its
+        compute; :func:`timed_localization`), NaN unless ``n_jobs`` is 1.
     """
     from spikeinterface.preprocessing import correct_motion
 
     job_kwargs = dict(n_jobs=1, chunk_duration="1s", progress_bar=False) if job_kwargs is None else job_kwargs
-    t0 = time.perf_counter()
-    _, motion, motion_info = correct_motion(
-        recording, preset=PRESET, localize_peaks_kwargs=_localize_kwargs(method, vae_kwargs),
-        output_motion=True, output_motion_info=True, **job_kwargs,
-    )
-    wall = time.perf_counter() - t0
+    localize_kwargs = _localize_kwargs(method, vae_kwargs)
+    in_process = int(job_kwargs.get("n_jobs", 1)) == 1
+    with timed_localization(localize_kwargs["method"]) as clock:
+        t0 = time.perf_counter()
+        _, motion, motion_info = correct_motion(
+            recording, preset=PRESET, localize_peaks_kwargs=localize_kwargs,
+            output_motion=True, output_motion_info=True, **job_kwargs,
+        )
+        wall = time.perf_counter() - t0
     times = motion_info.get("run_times", {})
     run = dict(wall_s=wall, detect_localize_s=times.get("detect_and_localize", np.nan),
-               estimate_s=times.get("estimate_motion", np.nan), num_peaks=int(motion_info["peaks"].size))
+               estimate_s=times.get("estimate_motion", np.nan), num_peaks=int(motion_info["peaks"].size),
+               localize_s=clock["seconds"] if in_process else np.nan)
     return motion, run
 
 
@@ -387,8 +398,8 @@ class MotionBenchmarkResult:
     table : pandas.DataFrame
         One row per (scenario, method): ``scenario``, ``method``, ``rms_um``, ``p95_um``, ``wall_s``,
         ``speedup_vs_monopolar``, ``rms_vs_monopolar``, ``detect_localize_s``, ``estimate_s``, ``num_peaks``,
-        ``detect_s`` (:func:`detection_seconds`), ``localize_s`` (wall_s - estimate_s - detect_s: the
-        localizer's cost, training included) and ``localize_speedup_vs_monopolar``.
+        ``localize_s`` (the localizer's own time, training included; see :func:`estimate_motion_with`) and
+        ``localize_speedup_vs_monopolar``.
     motions : dict
         ``motions[scenario][method]``: the estimated ``Motion``.
     infos : dict
@@ -478,13 +489,9 @@ def run_motion_benchmark(
     for scenario in scenario_list:
         recording, info = generate_scenario_recording(scenario, duration, num_channels, num_units, seed)
         infos[scenario.name], motions[scenario.name] = info, {}
-        detect_s = detection_seconds(recording, job_kwargs)
         for method in methods:
             motion, run = estimate_motion_with(recording, method, vae_kwargs, job_kwargs)
-            # what the localizer costs inside correct_motion: its node's construction (training) and compute
-            localize_s = max(run["wall_s"] - run["estimate_s"] - detect_s, 1e-3)
-            row = dict(scenario=scenario.name, method=method, **motion_errors(motion, info), **run,
-                       detect_s=detect_s, localize_s=localize_s)
+            row = dict(scenario=scenario.name, method=method, **motion_errors(motion, info), **run)
             rows.append(row)
             motions[scenario.name][method] = motion
             if on_result is not None:
@@ -628,8 +635,8 @@ def motion_section(fig_dir, scenarios: tuple, methods: tuple, duration: float, s
         f"`correct_motion(preset='nonrigid_fast_and_accurate', localize_peaks_kwargs=dict(method=...))` on "
         f"`spikeinterface.generation` drifting recordings ({duration:g} s, {num_channels}-channel Neuropixels-1.0-like "
         f"probe, {num_units} units): RMS and 95th percentile of the estimated minus true displacement over time "
-        "bins and depths, wall time of the whole estimation (the VAE's training included) and of the localizer's "
-        "share of it (wall time minus motion estimation minus noise levels and detection), same run."
+        "bins and depths, wall time of the whole estimation and the localizer's own part of it (its node's "
+        "construction, the VAE's training included, and its compute), same run."
     )
     return dict(description=description, status="ok",
                 tables=[dict(title="Motion estimation error", header=header, rows=rows)], figures=figures,
