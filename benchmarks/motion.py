@@ -17,6 +17,7 @@ python benchmarks/motion.py --output /tmp/motion_bench                    # 3 sc
 python benchmarks/motion.py --duration 45 --num-channels 48 --num-units 20 --output /tmp/motion_bench
 python benchmarks/motion.py --scenarios nonrigid --methods center_of_mass vae
 python benchmarks/motion.py --quick --output /tmp/motion_quick            # one scenario, 12 s, 32 ch: < 2 min
+python benchmarks/motion.py --mearec --duration 90 --num-units 20 --output /tmp/motion_mearec   # biophysical cells
 """
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ def parse_args(argv=None):
                         help="do not gc.freeze() the imported modules: SpikeInterface's decentralized estimator "
                              "calls gc.collect() ~40 times, ~0.35 s each with torch imported (the same for "
                              "every method)")
+    parser.add_argument("--mearec", action="store_true",
+                        help="MEArec recordings of biophysical cells (drifting NEURON templates on the Neuropixels-64 "
+                             "layout, --num-units cells, half inhibitory) drifting as each scenario says, instead of "
+                             "spikeinterface.generation's; needs the simulation extra (templates simulated once, "
+                             "cached: about 15 min on one core)")
+    parser.add_argument("--mearec-templates", type=Path, default=None,
+                        help="drifting MEArec templates .h5 to use with --mearec (default: simulate_drifting_templates())")
     parser.add_argument("--quick", action="store_true", help="smoke run: zigzag only, 12 s, 32 channels, 8 units")
     args = parser.parse_args(argv)
     if args.quick:
@@ -99,7 +107,9 @@ def main(argv=None):
     warnings.filterwarnings("ignore", message="the 'vae' localizer ignores")
     scenarios = drift_scenarios()
     chosen = [scenarios[name] for name in args.scenarios]
-    print(f"motion benchmark: {args.duration:g} s, {args.num_channels} channels (NP1-like), {args.num_units} units, "
+    source = ("MEArec, Neuropixels-64" if args.mearec
+              else f"spikeinterface.generation, {args.num_channels} channels (NP1-like)")
+    print(f"motion benchmark: {args.duration:g} s, {source}, {args.num_units} units, "
           f"seed {args.seed}, preset nonrigid_fast_and_accurate, n_jobs {args.n_jobs}, "
           f"vae half_width_um {args.vae_half_width:g}")
     for s in chosen:
@@ -107,12 +117,20 @@ def main(argv=None):
     if not args.no_gc_freeze:
         gc.collect()
         gc.freeze()
+    templates = None
+    if args.mearec:
+        from si_amortized.datasets.mearec_drift import simulate_drifting_templates
+
+        t0 = time.perf_counter()
+        templates = args.mearec_templates or simulate_drifting_templates("Neuropixels-64", n_per_cell=3, seed=1)
+        print(f"MEArec drifting templates: {templates} ({time.perf_counter() - t0:.0f} s)")
     writer = ResultWriter(args.output)
     t0 = time.perf_counter()
     run_motion_benchmark(
         chosen, methods=args.methods, duration=args.duration, num_channels=args.num_channels,
         num_units=args.num_units, seed=args.seed, vae_kwargs=dict(half_width_um=args.vae_half_width, seed=args.seed),
         job_kwargs=dict(n_jobs=args.n_jobs, chunk_duration="1s", progress_bar=False), on_result=writer,
+        mearec_templates=templates,
     )
     print(f"\ntotal {time.perf_counter() - t0:.0f} s; speed x monopolar = monopolar wall time / wall time "
           "(whole correct_motion; localization: the localizer's own time), RMS x monopolar = RMS / monopolar "

@@ -358,8 +358,17 @@ def _check_mearec_file(path: str | Path) -> Path:
     return path
 
 
+def _middle_position(position) -> np.ndarray:
+    """A soma position (3,), or the middle one of a drifting cell's positions (drift_steps, 3)."""
+    position = np.asarray(position, dtype="float64")
+    return position[position.shape[0] // 2] if position.ndim == 2 else position
+
+
 def read_ground_truth_annotations(path: str | Path) -> dict[str, np.ndarray]:
     """Ground truth of each spike train of a MEArec file, from its annotations.
+
+    In a drifting recording a cell's soma position is that of its middle template position (see
+    :func:`si_amortized.datasets.mearec_drift.drifting_ground_truth` for its displacement over time).
 
     Returns
     -------
@@ -376,7 +385,7 @@ def read_ground_truth_annotations(path: str | Path) -> dict[str, np.ndarray]:
         group = f["spiketrains"]
         n = len(group.keys())
         annotations = [group[str(i)]["annotations"] for i in range(n)]
-        soma = np.array([np.asarray(a["soma_position"][()], dtype="float64") for a in annotations]).reshape(n, 3)
+        soma = np.array([_middle_position(a["soma_position"][()]) for a in annotations]).reshape(n, 3)
 
         def _text(a, *names):
             for name in names:

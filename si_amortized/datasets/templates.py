@@ -287,48 +287,18 @@ def simulate_templates(
     -------
     TemplateLibrary
     """
-    import MEArec as mr
-
     check_probe_name(probe)
     check_neuron_available()
-    all_cells = compiled_cell_models_folder()
-    names = sorted(p.name for p in all_cells.iterdir() if p.is_dir() and p.name != "mods")
-    if cell_models is not None:
-        wanted = {mtype_from_cell_model(c) for c in cell_models}
-        unknown = wanted - {mtype_from_cell_model(n) for n in names}
-        if unknown:
-            raise ValueError(f"Unknown cell models {sorted(unknown)}; MEArec ships {names}.")
-        names = [n for n in names if mtype_from_cell_model(n) in wanted]
+    names = cell_model_names(cell_models)
     tag = f"{probe}_n{n_per_cell}_s{seed}_a{min_amp:g}_x{xlim[0]:g}-{xlim[1]:g}_{_short_hash(names)}"
     out = cache_folder() / "templates" / f"templates_{tag}.npz"
     if out.is_file() and not overwrite:
         return TemplateLibrary.load(out)
-
-    # MEArec simulates every cell model of a folder: build one with only the requested models
-    subset = cache_folder() / "cell_models" / f"subset_{_short_hash(names)}"
-    subset.mkdir(parents=True, exist_ok=True)
-    for name in names + ["mods"]:
-        link = subset / name
-        if not link.exists():
-            link.symlink_to(all_cells / name, target_is_directory=True)
-    params = mr.get_default_templates_params()
-    params.update(
-        probe=probe, n=int(n_per_cell), seed=int(seed), min_amp=float(min_amp), xlim=[float(xlim[0]), float(xlim[1])]
+    tempgen = run_template_generation(
+        probe, names,
+        dict(n=int(n_per_cell), seed=int(seed), min_amp=float(min_amp), xlim=[float(xlim[0]), float(xlim[1])]),
+        n_jobs=n_jobs, verbose=verbose,
     )
-    work = cache_folder() / "template_simulations"
-    work.mkdir(parents=True, exist_ok=True)
-    with _chdir(work), _interpreter_bin_on_path():
-        tempgen = mr.gen_templates(
-            cell_models_folder=str(subset),
-            params=params,
-            templates_tmp_folder=str(work),
-            parallel=n_jobs > 1,
-            n_jobs=n_jobs,
-            recompile=False,
-            verbose=verbose,
-        )
-    if len(tempgen.templates) == 0:
-        raise RuntimeError(f"MEArec produced no template for {probe!r}; check that NEURON runs (nrniv -c quit()).")
     library = TemplateLibrary(
         probe=probe,
         templates=np.asarray(tempgen.templates, dtype="float32"),
@@ -339,6 +309,83 @@ def simulate_templates(
     )
     library.save(out)
     return library
+
+
+def cell_model_names(cell_models: list[str] | None = None) -> list[str]:
+    """Folder names of MEArec's BBP cell models (compiled in the cache), all 13 or those of ``cell_models``.
+
+    Parameters
+    ----------
+    cell_models : list of str | None, default: None
+        Cell-model folder names or m-types (e.g. ``["L5_TTPC1", "L5_NBC"]``).
+
+    Returns
+    -------
+    list of str
+        Sorted folder names.
+    """
+    all_cells = compiled_cell_models_folder()
+    names = sorted(p.name for p in all_cells.iterdir() if p.is_dir() and p.name != "mods")
+    if cell_models is not None:
+        wanted = {mtype_from_cell_model(c) for c in cell_models}
+        unknown = wanted - {mtype_from_cell_model(n) for n in names}
+        if unknown:
+            raise ValueError(f"Unknown cell models {sorted(unknown)}; MEArec ships {names}.")
+        names = [n for n in names if mtype_from_cell_model(n) in wanted]
+    return names
+
+
+def run_template_generation(probe: str, names: list[str], params: dict, n_jobs: int = 1, verbose: bool = False):
+    """``MEArec.gen_templates`` for the cell models ``names`` on ``probe`` with MEArec's defaults updated by ``params``.
+
+    Parameters
+    ----------
+    probe : str
+        MEAutility probe name.
+    names : list of str
+        Cell-model folder names (:func:`cell_model_names`).
+    params : dict
+        Template parameters replacing MEArec's defaults (``n``, ``seed``, ``drifting``, ...).
+    n_jobs : int, default: 1
+        Cell models simulated in parallel.
+    verbose : bool, default: False
+
+    Returns
+    -------
+    MEArec.TemplateGenerator
+
+    Raises
+    ------
+    RuntimeError
+        When MEArec produced no template.
+    """
+    import MEArec as mr
+
+    all_cells = compiled_cell_models_folder()
+    # MEArec simulates every cell model of a folder: build one with only the requested models
+    subset = cache_folder() / "cell_models" / f"subset_{_short_hash(names)}"
+    subset.mkdir(parents=True, exist_ok=True)
+    for name in names + ["mods"]:
+        link = subset / name
+        if not link.exists():
+            link.symlink_to(all_cells / name, target_is_directory=True)
+    full = mr.get_default_templates_params()
+    full.update(probe=probe, **params)
+    work = cache_folder() / "template_simulations"
+    work.mkdir(parents=True, exist_ok=True)
+    with _chdir(work), _interpreter_bin_on_path():
+        tempgen = mr.gen_templates(
+            cell_models_folder=str(subset),
+            params=full,
+            templates_tmp_folder=str(work),
+            parallel=n_jobs > 1,
+            n_jobs=n_jobs,
+            recompile=False,
+            verbose=verbose,
+        )
+    if len(tempgen.templates) == 0:
+        raise RuntimeError(f"MEArec produced no template for {probe!r}; check that NEURON runs (nrniv -c quit()).")
+    return tempgen
 
 
 def _short_hash(names: list[str]) -> str:

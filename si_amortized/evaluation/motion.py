@@ -35,10 +35,12 @@ __all__ = [
     "estimate_motion_with",
     "format_motion_table",
     "generate_scenario_recording",
+    "mearec_scenario_recording",
     "motion_errors",
     "motion_residuals",
     "plot_motion",
     "run_motion_benchmark",
+    "scenario_drift_vector",
     "timed_localization",
     "true_displacement_at",
 ]
@@ -47,6 +49,8 @@ __all__ = [
 MOTION_METHODS = ("center_of_mass", "monopolar_triangulation", "grid_convolution", "vae")
 #: The method the ratios of the table are taken against.
 REFERENCE_METHOD = "monopolar_triangulation"
+#: Sampling frequency (Hz) of the drift vectors given to MEArec.
+MEAREC_DRIFT_FS = 50.0
 #: ``correct_motion`` preset of the benchmark.
 PRESET = "nonrigid_fast_and_accurate"
 
@@ -167,6 +171,74 @@ def generate_scenario_recording(scenario: DriftScenario, duration: float = 60.0,
         extra_outputs=True, generate_displacement_vector_kwargs=scenario.displacement_kwargs(duration),
     )
     return recording, info
+
+
+def scenario_drift_vector(scenario: DriftScenario, duration: float, seed: int = 0) -> tuple[np.ndarray, float]:
+    """The scenario's displacement along the probe (um) over time, as ``generate_drifting_recording`` makes it.
+
+    Parameters
+    ----------
+    scenario : DriftScenario
+    duration : float
+        Seconds.
+    seed : int, default: 0
+        Seed of the bumps' random intervals.
+
+    Returns
+    -------
+    vector : np.ndarray, shape (int(duration * fs),)
+        Displacement of the units that move most (the deepest, for a non-rigid scenario), sampled from t = 0.
+    fs : float
+        Its sampling frequency (Hz).
+    """
+    from spikeinterface.generation.drifting_generator import generate_displacement_vector
+
+    kwargs = scenario.displacement_kwargs(duration)
+    _, vectors, _, fs, _ = generate_displacement_vector(duration, np.array([[0.0, 0.0], [0.0, 1.0]]), seed=seed,
+                                                       **kwargs)
+    vector = np.asarray(vectors[:, 1, 0], dtype="float64")
+    num_times = int(duration * fs)
+    times = np.arange(num_times) / fs
+    return np.interp(times, np.arange(vector.size) / fs, vector), float(fs)
+
+
+def mearec_scenario_recording(scenario: DriftScenario, templates, duration: float = 60.0, n_exc: int = 10,
+                              n_inh: int = 10, noise_level: float = 10.0, seed: int = 0):
+    """A MEArec recording (biophysical drifting templates) that drifts as ``scenario`` says.
+
+    Parameters
+    ----------
+    scenario : DriftScenario
+        Its drift vector (:func:`scenario_drift_vector`) moves every cell; a non-rigid scenario's gradient
+        becomes MEArec's linear non-rigid mode (deepest cell factor 1, shallowest ``non_rigid_gradient``).
+    templates : path
+        Drifting templates of :func:`si_amortized.datasets.mearec_drift.simulate_drifting_templates`.
+    duration : float, default: 60.0
+    n_exc, n_inh : int, default: 10, 10
+    noise_level : float, default: 10.0
+        uV, before MEArec's band-pass filter.
+    seed : int, default: 0
+
+    Returns
+    -------
+    recording : BaseRecording
+        The band-passed MEArec recording (cached in the user cache).
+    info : dict
+        Its true displacement, in the form :func:`true_displacement_at` reads
+        (:func:`si_amortized.datasets.mearec_drift.drifting_ground_truth`).
+    """
+    from ..datasets.mearec import load_mearec
+    from ..datasets.mearec_drift import drifting_ground_truth, simulate_drifting_recording
+
+    vector, fs = scenario_drift_vector(scenario, duration, seed)
+    # at 50 Hz: MEArec gives a spike the vector's next sample, so the coarse 5 Hz steps would lag by up to 0.2 s
+    fine = np.arange(int(duration * MEAREC_DRIFT_FS)) / MEAREC_DRIFT_FS
+    vector, fs = np.interp(fine, np.arange(vector.size) / fs, vector), MEAREC_DRIFT_FS
+    path = simulate_drifting_recording(templates, vector, fs, duration=duration, n_exc=n_exc, n_inh=n_inh,
+                                       non_rigid_min_factor=scenario.non_rigid_gradient, noise_level=noise_level,
+                                       seed=seed)
+    recording, _ = load_mearec(path)
+    return recording, drifting_ground_truth(path)
 
 
 def _truth_times(info: dict) -> np.ndarray:
@@ -450,6 +522,7 @@ def run_motion_benchmark(
     vae_kwargs: dict | None = None,
     job_kwargs: dict | None = None,
     on_result: Callable | None = None,
+    mearec_templates=None,
 ) -> MotionBenchmarkResult:
     """Estimate motion with each method on each scenario's recording and score it against the ground truth.
 
@@ -474,6 +547,11 @@ def run_motion_benchmark(
     on_result : callable | None, default: None
         Called as ``on_result(row, motion, info)`` after each (scenario, method), e.g. to write results as
         they come.
+    mearec_templates : path | None, default: None
+        None: recordings of ``spikeinterface.generation`` (:func:`generate_scenario_recording`). A file of
+        drifting MEArec templates: MEArec recordings of biophysical cells drifting as each scenario says
+        (:func:`mearec_scenario_recording`, ``num_units`` cells, half of them inhibitory; ``num_channels``
+        is then the templates' probe's).
 
     Returns
     -------
@@ -487,7 +565,11 @@ def run_motion_benchmark(
         vae_kwargs = dict(half_width_um=40.0, seed=seed)
     rows, motions, infos = [], {}, {}
     for scenario in scenario_list:
-        recording, info = generate_scenario_recording(scenario, duration, num_channels, num_units, seed)
+        if mearec_templates is None:
+            recording, info = generate_scenario_recording(scenario, duration, num_channels, num_units, seed)
+        else:
+            recording, info = mearec_scenario_recording(scenario, mearec_templates, duration, seed=seed,
+                                                        n_exc=num_units - num_units // 2, n_inh=num_units // 2)
         infos[scenario.name], motions[scenario.name] = info, {}
         for method in methods:
             motion, run = estimate_motion_with(recording, method, vae_kwargs, job_kwargs)

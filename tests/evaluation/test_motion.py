@@ -260,3 +260,15 @@ def test_one_tiny_correct_motion_run_beats_a_flat_estimate():
     assert row["speedup_vs_monopolar"] != row["speedup_vs_monopolar"]  # NaN: no monopolar in this run
     no_motion = motion_from(np.zeros_like(motion.displacement[0]), motion.temporal_bins_s[0], motion.spatial_bins_um)
     assert 0.0 < row["rms_um"] < 0.6 * motion_errors(no_motion, result.infos["zigzag"])["rms_um"]
+
+
+@pytest.mark.parametrize("name", ["zigzag", "bumps", "nonrigid"])
+def test_scenario_drift_vector_is_the_generators_displacement_of_the_unit_that_moves_most(name):
+    from si_amortized.evaluation.motion import generate_scenario_recording, scenario_drift_vector
+
+    vector, fs = scenario_drift_vector(drift_scenarios()[name], 30.0, seed=4)
+    _, info = generate_scenario_recording(drift_scenarios()[name], 30.0, num_channels=32, num_units=4, seed=4)
+    moved = info["unit_displacements"][:, :, 1]
+    assert fs == info["displacement_sampling_frequency"] and vector.shape == (int(30.0 * fs),)
+    np.testing.assert_allclose(vector, moved[: vector.size, np.argmax(np.abs(moved).max(axis=0))], atol=1e-6)
+    assert np.ptp(vector) > 20.0
