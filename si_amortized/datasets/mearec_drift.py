@@ -67,8 +67,6 @@ def simulate_drifting_templates(
         A MEArec templates ``.h5`` file (``MEArec.load_templates``): templates of shape
         (num_templates, drift_steps, num_channels, num_samples), locations (num_templates, drift_steps, 3).
     """
-    import MEArec as mr
-
     check_probe_name(probe)
     check_neuron_available()
     if drift_um <= 0 or drift_steps < 3:
@@ -84,15 +82,7 @@ def simulate_drifting_templates(
         drifting=True, drift_steps=int(drift_steps), min_drift=float(drift_um), max_drift=float(drift_um),
         drift_xlim=[0.0, 0.0], drift_ylim=[0.0, 0.0], drift_zlim=[float(drift_um), float(drift_um)],
     )
-    tempgen = run_template_generation(probe, names, params, n_jobs=n_jobs, verbose=verbose)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_suffix(".partial.h5")
-    try:
-        mr.save_template_generator(tempgen, filename=str(partial), verbose=False)
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
-    return out
+    return run_template_generation(probe, names, params, out, n_jobs=n_jobs, verbose=verbose)
 
 
 def simulate_drifting_recording(

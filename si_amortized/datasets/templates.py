@@ -294,20 +294,17 @@ def simulate_templates(
     out = cache_folder() / "templates" / f"templates_{tag}.npz"
     if out.is_file() and not overwrite:
         return TemplateLibrary.load(out)
-    tempgen = run_template_generation(
-        probe, names,
-        dict(n=int(n_per_cell), seed=int(seed), min_amp=float(min_amp), xlim=[float(xlim[0]), float(xlim[1])]),
-        n_jobs=n_jobs, verbose=verbose,
-    )
-    library = TemplateLibrary(
-        probe=probe,
-        templates=np.asarray(tempgen.templates, dtype="float32"),
-        locations=np.asarray(tempgen.locations, dtype="float64"),
-        rotations=np.asarray(tempgen.rotations, dtype="float64"),
-        cell_models=np.asarray(tempgen.celltypes).astype(str),
-        params=_jsonable(dict(tempgen.info["params"])),
-    )
-    library.save(out)
+    simulated = out.with_suffix(".mearec.h5")
+    try:
+        run_template_generation(
+            probe, names,
+            dict(n=int(n_per_cell), seed=int(seed), min_amp=float(min_amp), xlim=[float(xlim[0]), float(xlim[1])]),
+            simulated, n_jobs=n_jobs, verbose=verbose,
+        )
+        library = TemplateLibrary.from_mearec_templates(simulated)
+        library.save(out)
+    finally:
+        simulated.unlink(missing_ok=True)
     return library
 
 
@@ -335,8 +332,14 @@ def cell_model_names(cell_models: list[str] | None = None) -> list[str]:
     return names
 
 
-def run_template_generation(probe: str, names: list[str], params: dict, n_jobs: int = 1, verbose: bool = False):
-    """``MEArec.gen_templates`` for the cell models ``names`` on ``probe`` with MEArec's defaults updated by ``params``.
+def run_template_generation(probe: str, names: list[str], params: dict, output: Path, n_jobs: int = 1,
+                            verbose: bool = False) -> Path:
+    """``MEArec.gen_templates`` for the cell models ``names`` on ``probe``, run in a fresh process, saved to ``output``.
+
+    NEURON loads a folder of compiled mechanisms once per process and fails on a second folder holding the
+    same mechanisms, and MEArec loads them from the folder of the cell models it is given (a subset folder
+    per choice of cell models here). Running each generation in a spawned process keeps the caller's
+    process free of NEURON, so that simulations of different cell models can follow each other.
 
     Parameters
     ----------
@@ -346,19 +349,34 @@ def run_template_generation(probe: str, names: list[str], params: dict, n_jobs: 
         Cell-model folder names (:func:`cell_model_names`).
     params : dict
         Template parameters replacing MEArec's defaults (``n``, ``seed``, ``drifting``, ...).
+    output : Path
+        Where the templates go (``MEArec.save_template_generator``'s ``.h5``), written atomically.
     n_jobs : int, default: 1
         Cell models simulated in parallel.
     verbose : bool, default: False
 
     Returns
     -------
-    MEArec.TemplateGenerator
+    Path
+        ``output``.
 
     Raises
     ------
     RuntimeError
         When MEArec produced no template.
     """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(_generate_templates, probe, list(names), dict(params), str(output), int(n_jobs), bool(verbose)).result()
+    return output
+
+
+def _generate_templates(probe: str, names: list[str], params: dict, output: str, n_jobs: int, verbose: bool) -> None:
+    """The body of :func:`run_template_generation`, in the child process."""
     import MEArec as mr
 
     all_cells = compiled_cell_models_folder()
@@ -385,7 +403,12 @@ def run_template_generation(probe: str, names: list[str], params: dict, n_jobs: 
         )
     if len(tempgen.templates) == 0:
         raise RuntimeError(f"MEArec produced no template for {probe!r}; check that NEURON runs (nrniv -c quit()).")
-    return tempgen
+    partial = Path(output).with_suffix(".partial.h5")
+    try:
+        mr.save_template_generator(tempgen, filename=str(partial), verbose=False)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _short_hash(names: list[str]) -> str:
