@@ -39,9 +39,36 @@ def installed_peers(names=PEER_SORTERS) -> tuple[list[str], dict]:
             absent[name] = "unknown to spikeinterface.sorters"
         elif name not in ready:
             absent[name] = "not installed (pip install 'si_amortized[peers]')"
+        elif (why := _cannot_run(name)) is not None:
+            absent[name] = why
         else:
             installed.append(name)
     return installed, absent
+
+
+def _cannot_run(name: str) -> str | None:
+    """Why an installed sorter cannot run with this SpikeInterface, or None.
+
+    herdingspikes' detector (``HSDetectionLightning``, herdingspikes 0.4) reads each channel's position with
+    ``recording.get_channel_property(channel_id, "location")``; recordings of SpikeInterface 0.103 and later
+    keep positions in their probe only, so that call fails inside the sorter (``TypeError: 'NoneType'
+    object is not subscriptable``). Probed on a recording with a probe, not by version numbers.
+    """
+    if name != "herdingspikes":
+        return None
+    import spikeinterface
+    from probeinterface import generate_linear_probe
+    from spikeinterface.core import NumpyRecording
+
+    recording = NumpyRecording([np.zeros((10, 2), dtype="float32")], sampling_frequency=30_000.0)
+    probe = generate_linear_probe(num_elec=2)
+    probe.set_device_channel_indices([0, 1])
+    recording.set_probe(probe)
+    if recording.get_property("location") is None:
+        return (f"installed, but its detector reads the channel property 'location', which SpikeInterface "
+                f"{spikeinterface.__version__} recordings no longer carry (positions live in the probe): "
+                "HSDetectionLightning fails with a TypeError")
+    return None
 
 
 def sorter_cases(
