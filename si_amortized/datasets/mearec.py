@@ -84,6 +84,25 @@ def _mearec_seeds(seed: int) -> dict:
     return {"spiketrains": seed, "templates": seed + 1, "convolution": seed + 2, "noise": seed + 3}
 
 
+def _recording_output(key: dict, probe_name: str, output, overwrite: bool) -> tuple[Path, bool]:
+    """Where a recording goes (``output``, or the cache file of ``key``) and whether it is there to reuse."""
+    output = _cache_path(key, "recordings", probe_name) if output is None else Path(output)
+    if output.is_file() and not overwrite:
+        return output, True
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return output, False
+
+
+def _recording_params(seed: int, min_dist: float, min_amp: float, max_amp: float) -> dict:
+    """MEArec's default recording parameters with the seeds of ``seed`` and the template selection set."""
+    import MEArec as mr
+
+    params = mr.get_default_recordings_params()
+    params["seeds"] = _mearec_seeds(seed)
+    params["templates"].update(min_dist=float(min_dist), min_amp=float(min_amp), max_amp=float(max_amp))
+    return params
+
+
 def _generate_and_save(output: Path, *, verbose: bool, include_spike_traces: bool = True, **gen_kwargs) -> Path:
     """``MEArec.gen_recordings(**gen_kwargs)`` (quiet unless ``verbose``), written to ``output`` atomically."""
     import MEArec as mr
@@ -259,8 +278,6 @@ def simulate_recording(
         cell_models=cell_models, min_dist=min_dist, min_amp=min_amp, max_amp=max_amp, f_exc=f_exc, f_inh=f_inh,
         sampling_frequency=sampling_frequency, dtype=dtype,
     )
-    import MEArec as mr
-
     library = _resolve_library(templates, probe)
     if library.probe != probe:
         raise ValueError(f"The templates were computed for probe {library.probe!r}, not {probe!r}.")
@@ -274,14 +291,11 @@ def simulate_recording(
             b"".join(np.asarray(s, dtype="float64").tobytes() for s in spike_trains) + "|".join(cell_models).encode()
         ).hexdigest()[:10],
     )
-    output = _cache_path(key, "recordings", probe) if output is None else Path(output)
-    if output.is_file() and not overwrite:
+    output, cached = _recording_output(key, probe, output, overwrite)
+    if cached:
         return output
-    output.parent.mkdir(parents=True, exist_ok=True)
 
-    params = mr.get_default_recordings_params()
-    params["seeds"] = _mearec_seeds(seed)
-    params["templates"].update(min_dist=float(min_dist), min_amp=float(min_amp), max_amp=float(max_amp))
+    params = _recording_params(seed, min_dist, min_amp, max_amp)
     params["recordings"].update(
         noise_level=float(noise_level), noise_mode=noise_mode, filter=bool(filter), dtype=dtype,
         fs=sampling_frequency, chunk_duration=10.0,

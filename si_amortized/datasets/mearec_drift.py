@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ._paths import cache_folder, check_probe_name
-from .mearec import _cache_path, _generate_and_save, _mearec_seeds
+from .mearec import _generate_and_save, _recording_output, _recording_params
 from .templates import _short_hash, cell_model_names, check_neuron_available, run_template_generation
 
 __all__ = ["drifting_ground_truth", "simulate_drifting_recording", "simulate_drifting_templates"]
@@ -137,8 +137,6 @@ def simulate_drifting_recording(
     """
     import hashlib
 
-    import MEArec as mr
-
     templates = Path(templates)
     if not templates.is_file():
         raise FileNotFoundError(
@@ -153,15 +151,12 @@ def simulate_drifting_recording(
     key = dict(templates=templates.name, vector=hashlib.sha1(vector.tobytes()).hexdigest()[:12], drift_fs=drift_fs,
                duration=duration, non_rigid=non_rigid_min_factor, n_exc=n_exc, n_inh=n_inh, noise_level=noise_level,
                min_dist=min_dist, min_amp=min_amp, seed=seed)
-    output = _cache_path(key, "recordings", "drifting") if output is None else Path(output)
-    if output.is_file() and not overwrite:
+    output, cached = _recording_output(key, "drifting", output, overwrite)
+    if cached:
         return output
-    output.parent.mkdir(parents=True, exist_ok=True)
 
-    params = mr.get_default_recordings_params()
-    params["seeds"] = _mearec_seeds(seed)
+    params = _recording_params(seed, min_dist, min_amp, max_amp=500.0)
     params["spiketrains"].update(n_exc=int(n_exc), n_inh=int(n_inh), duration=float(duration))
-    params["templates"].update(min_dist=float(min_dist), min_amp=float(min_amp), max_amp=500.0)
     params["recordings"].update(noise_level=float(noise_level), filter=True, dtype="float32", chunk_duration=10.0,
                                 drifting=True, preferred_dir=[0, 0, 1])
     # MEArec 1.11 reads an external vector only with its times (without, it fails); a spike takes the value of
