@@ -387,8 +387,8 @@ def resampling_matrix(config: FeatureConfig, from_frequency: float, to_frequency
     """Linear map from a waveform sampled at ``from_frequency`` to the same window at ``to_frequency``.
 
     Both windows are :func:`waveform_samples` of ``config`` at their rate, aligned on the trough (sample
-    ``nbefore`` is time 0). The map is the natural cubic spline through the samples (exact for a cubic
-    polynomial), held at the first and last sample outside the sampled span.
+    ``nbefore`` is time 0). The map is the natural cubic spline through the samples (exact on the samples
+    themselves and on straight lines), held at the first and last sample outside the sampled span.
 
     Parameters
     ----------

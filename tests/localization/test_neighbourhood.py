@@ -145,7 +145,7 @@ def test_amplitude_jitter_examples_match_naive_rule():
     assert capped.waveforms.shape[0] == min(2, len(expected))
 
 
-def test_resampling_matrix_is_exact_on_cubics_identity_at_one_rate_and_refuses_far_rates():
+def test_resampling_matrix_is_exact_on_lines_identity_at_one_rate_and_refuses_far_rates():
     from si_amortized.localization.neighbourhood import resampling_matrix
 
     cfg = FeatureConfig(ms_before=1.0, ms_after=1.0)
