@@ -14,6 +14,7 @@ from .neighbourhood import (
     compute_examples,
     margin_samples,
     neighbourhood_from_config,
+    resampling_supported,
     waveform_samples,
 )
 
@@ -151,7 +152,7 @@ def check_layout(model: VaeLocalizer, recording, config: FeatureConfig, neighbou
             f"This VAE localizer expects {model.num_samples}-sample waveforms but this recording gives "
             f"{num_samples} (sampling frequency {recording.sampling_frequency} Hz): retrain or resample."
         )
-    if not 0.5 <= model_fs / recording.sampling_frequency <= 2.0:
+    if not resampling_supported(recording.sampling_frequency, model_fs):
         raise ValueError(
             f"This VAE localizer was trained at {model_fs:g} Hz; this recording is sampled at "
             f"{recording.sampling_frequency:g} Hz (waveforms are resampled within a factor of 2 only): "

@@ -10,6 +10,7 @@ around the array, for any 2D geometry.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -383,6 +384,16 @@ def waveform_samples(config: FeatureConfig, sampling_frequency: float) -> tuple[
     return max(nbefore, 1), max(nafter, 1)
 
 
+#: Waveforms are resampled between sampling rates at most this factor apart.
+MAX_RESAMPLING_RATIO = 2.0
+
+
+def resampling_supported(from_frequency: float, to_frequency: float) -> bool:
+    """Whether :func:`resampling_matrix` maps waveforms from ``from_frequency`` to ``to_frequency`` (Hz)."""
+    return 1.0 / MAX_RESAMPLING_RATIO <= to_frequency / from_frequency <= MAX_RESAMPLING_RATIO
+
+
+@functools.lru_cache(maxsize=16)
 def resampling_matrix(config: FeatureConfig, from_frequency: float, to_frequency: float) -> np.ndarray:
     """Linear map from a waveform sampled at ``from_frequency`` to the same window at ``to_frequency``.
 
@@ -399,12 +410,12 @@ def resampling_matrix(config: FeatureConfig, from_frequency: float, to_frequency
     Returns
     -------
     np.ndarray, shape (num_samples_to, num_samples_from), float32
-        ``waveform_to = matrix @ waveform_from``.
+        ``waveform_to = matrix @ waveform_from``; read-only, computed once per (config, rates) and reused for
+        every block of traces.
     """
     from scipy.interpolate import CubicSpline
 
-    ratio = to_frequency / from_frequency
-    if not 0.5 <= ratio <= 2.0:
+    if not resampling_supported(from_frequency, to_frequency):
         raise ValueError(
             f"Resampling waveforms from {from_frequency:g} Hz to {to_frequency:g} Hz is not supported "
             "(rates within a factor of 2 only): resample the recording or train a localizer at its rate."
@@ -415,7 +426,9 @@ def resampling_matrix(config: FeatureConfig, from_frequency: float, to_frequency
     t_to = (np.arange(before_to + after_to) - before_to) / to_frequency
     t_to = np.clip(t_to, t_from[0], t_from[-1])
     basis = CubicSpline(t_from, np.eye(t_from.size), axis=0, bc_type="natural")
-    return basis(t_to).astype("float32")
+    matrix = basis(t_to).astype("float32")
+    matrix.setflags(write=False)
+    return matrix
 
 
 def margin_samples(config: FeatureConfig, sampling_frequency: float) -> int:
