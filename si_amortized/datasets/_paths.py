@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 from pathlib import Path
 
@@ -17,6 +18,16 @@ def cache_folder() -> Path:
         folder = Path(base) / "si_amortized"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def file_digest(path: str | Path, length: int = 12) -> str:
+    """First ``length`` hex digits of the SHA-1 of a file's bytes: a cache key that follows the content, so
+    two different files of the same name (in different folders) never share a cached result."""
+    sha = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            sha.update(block)
+    return sha.hexdigest()[:length]
 
 
 def check_probe_name(probe: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._paths import cache_folder, check_probe_name
+from ._paths import cache_folder, check_probe_name, file_digest
 from .mearec import _generate_and_save, _recording_output, _recording_params
 from .templates import _short_hash, cell_model_names, check_neuron_available, run_template_generation
 
@@ -148,7 +148,7 @@ def simulate_drifting_recording(
                          f"not {vector.shape}")
     if non_rigid_min_factor is not None and not 0.0 <= non_rigid_min_factor < 1.0:
         raise ValueError("non_rigid_min_factor must be in [0, 1) or None")
-    key = dict(templates=templates.name, vector=hashlib.sha1(vector.tobytes()).hexdigest()[:12], drift_fs=drift_fs,
+    key = dict(templates=file_digest(templates), vector=hashlib.sha1(vector.tobytes()).hexdigest()[:12], drift_fs=drift_fs,
                duration=duration, non_rigid=non_rigid_min_factor, n_exc=n_exc, n_inh=n_inh, noise_level=noise_level,
                min_dist=min_dist, min_amp=min_amp, seed=seed)
     output, cached = _recording_output(key, "drifting", output, overwrite)

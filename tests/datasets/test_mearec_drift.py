@@ -21,6 +21,33 @@ def test_a_drift_vector_of_the_wrong_length_is_refused_before_any_simulation(tmp
         simulate_drifting_recording(templates, np.zeros(50), 5.0, duration=10.0, non_rigid_min_factor=1.5)
 
 
+def test_the_cache_follows_the_templates_content_not_their_file_name(tmp_path, monkeypatch):
+    """Same-named template files with other content get their own recording; an identical copy reuses it."""
+    from si_amortized.datasets import mearec_drift
+
+    monkeypatch.setenv("SI_AMORTIZED_CACHE", str(tmp_path / "cache"))
+    generated = []
+
+    def fake_generate(output, **kwargs):  # stands in for MEArec: only the cache logic is under test
+        generated.append(kwargs["templates"])
+        output.write_bytes(b"recording")
+        return output
+
+    monkeypatch.setattr(mearec_drift, "_generate_and_save", fake_generate)
+    files = {}
+    for folder, content in (("a", b"first"), ("b", b"second"), ("c", b"first")):
+        (tmp_path / folder).mkdir()
+        files[folder] = tmp_path / folder / "templates.h5"
+        files[folder].write_bytes(content)
+    vector = np.zeros(50)
+    first = mearec_drift.simulate_drifting_recording(files["a"], vector, 5.0, duration=10.0)
+    assert mearec_drift.simulate_drifting_recording(files["a"], vector, 5.0, duration=10.0) == first
+    other = mearec_drift.simulate_drifting_recording(files["b"], vector, 5.0, duration=10.0)
+    copy = mearec_drift.simulate_drifting_recording(files["c"], vector, 5.0, duration=10.0)
+    assert other != first and copy == first
+    assert generated == [str(files["a"]), str(files["b"])]
+
+
 @pytest.mark.neuron
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_NEURON, reason="NEURON/LFPy not installed: pip install 'si_amortized[simulation]'")
