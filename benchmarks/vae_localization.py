@@ -22,6 +22,7 @@ Examples
 python benchmarks/vae_localization.py                       # SqMEA-10-15, 50 cells, 60 s, 10 uV
 python benchmarks/vae_localization.py --noise 10 20 30
 python benchmarks/vae_localization.py --probe Neuropixels-64
+python benchmarks/vae_localization.py --seed 11 21 31 --no-sorting  # one recording per seed, then a summary
 python benchmarks/vae_localization.py --quick               # 10 cells, 10 s
 python benchmarks/vae_localization.py --paper               # also the paper's settings
 python benchmarks/vae_localization.py --recording FILE.h5     # a given MEArec recording
@@ -38,6 +39,7 @@ import numpy as np
 import si_amortized  # noqa: F401  (registers vae_locations)
 from si_amortized.datasets import load_mearec, simulate_recording
 from si_amortized.evaluation.point_source_fit import AMPLITUDE_MODELS, fit_template_sources
+from si_amortized.evaluation.localization_strata import format_across_recordings, summarize_across_recordings
 from si_amortized.localization.config import PAPER_SETTINGS
 
 BASELINES = ["center_of_mass", "monopolar_triangulation", "grid_convolution"]
@@ -195,6 +197,7 @@ def run_one(path, args):
 
     if not args.no_sorting:
         gmm_table(recording, gt_sorting, spikes, analyzer.get_main_channels(), results, args, job)
+    return table
 
 
 def run_dartsort_peers(recording, spikes, main_channels, results, timings, args):
@@ -225,13 +228,15 @@ def main():
     parser.add_argument("--noise", type=float, nargs="+", default=[10.0])
     parser.add_argument("--n-cells", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, nargs="+", default=[0],
+                        help="simulation seeds: one recording each, then a summary across them")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--half-width", type=float, default=40.0)
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--folder", type=Path, default=Path.home() / ".cache" / "si_amortized" / "benchmarks")
-    parser.add_argument("--recording", type=Path, default=None, help="use this MEArec file instead of simulating")
+    parser.add_argument("--recording", type=Path, nargs="+", default=None,
+                        help="use these MEArec files instead of simulating")
     parser.add_argument("--max-duration", type=float, default=None, help="only use the first seconds")
     parser.add_argument("--no-sorting", action="store_true")
     parser.add_argument("--somas-over-array", action="store_true",
@@ -246,11 +251,21 @@ def main():
     if args.quick:
         args.n_cells, args.duration, args.epochs = 10, 10.0, 5
     args.components = lambda n: [n] if args.quick else [n - 5, n, n + 5]
+    seeds = args.seed
     for noise in args.noise:
-        path = args.recording or simulate(args.probe, noise, args.n_cells, args.duration, args.seed, args.folder,
-                                             args.somas_over_array)
-        print(f"\n=== {args.probe}, noise {noise:g} uV ===")
-        run_one(Path(path), args)
+        if args.recording:
+            paths = {path.name: path for path in args.recording}
+        else:
+            paths = {f"seed {seed}": simulate(args.probe, noise, args.n_cells, args.duration, seed, args.folder,
+                                              args.somas_over_array) for seed in seeds}
+        tables = {}
+        for label, path in paths.items():
+            args.seed = int(label.removeprefix("seed ")) if label.startswith("seed ") else seeds[0]
+            print(f"\n=== {args.probe}, noise {noise:g} uV, {label} ===")
+            tables[label] = run_one(Path(path), args)
+        if len(tables) > 1:
+            print(f"\n=== {args.probe}, noise {noise:g} uV: mean 2D error (um), all spikes, across recordings ===")
+            print(format_across_recordings(summarize_across_recordings(tables)))
 
 
 if __name__ == "__main__":

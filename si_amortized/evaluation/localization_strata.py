@@ -134,3 +134,53 @@ def format_strata_table(results: dict, strata: tuple = STRATA) -> str:
             cells.append("-")
         rows.append(cells)
     return "\n".join(markdown_table(header, rows)).rstrip()
+
+
+def summarize_across_recordings(tables: dict, stratum: str = "all") -> dict:
+    """Each method's mean 2D error on every recording, and its mean and range over them.
+
+    A recording of 28-50 cells is a small sample: between recordings of the same settings a localizer's mean
+    error moves by more than most differences between training choices, so benchmark figures are read
+    across several seeds. A method's mean and range are only given when it ran on every recording.
+
+    Parameters
+    ----------
+    tables : dict
+        Recording label -> (method name -> :func:`stratified_errors` output).
+    stratum : str, default: "all"
+
+    Returns
+    -------
+    dict
+        Method name -> ``per_recording`` (recording label -> mean 2D error, NaN where the method did not run),
+        and, when it ran on all of them, ``mean``, ``min`` and ``max`` over the recordings.
+    """
+    methods = list(dict.fromkeys(m for table in tables.values() for m in table))
+    out = {}
+    for method in methods:
+        per_recording = {
+            label: float(table[method][stratum]["mean_2d"]) if method in table else float("nan")
+            for label, table in tables.items()
+        }
+        values = np.array(list(per_recording.values()), dtype="float64")
+        row = dict(per_recording=per_recording)
+        if values.size and np.all(np.isfinite(values)):
+            row.update(mean=float(values.mean()), min=float(values.min()), max=float(values.max()))
+        out[method] = row
+    return out
+
+
+def format_across_recordings(summary: dict) -> str:
+    """Markdown table of :func:`summarize_across_recordings`: one row per method, one column per recording,
+    then the mean and the range over recordings."""
+    labels = list(next(iter(summary.values()))["per_recording"]) if summary else []
+    header = ["method"] + labels + ["mean", "range"]
+    rows = []
+    for method, row in summary.items():
+        cells = [method] + [format_number(row["per_recording"][label], 2) for label in labels]
+        if "mean" in row:
+            cells += [format_number(row["mean"], 2), f"{row['min']:.2f}-{row['max']:.2f}"]
+        else:
+            cells += ["-", "-"]
+        rows.append(cells)
+    return "\n".join(markdown_table(header, rows)).rstrip()
