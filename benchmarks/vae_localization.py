@@ -254,7 +254,9 @@ def main():
     seeds = args.seed
     for noise in args.noise:
         if args.recording:
-            paths = {path.name: path for path in args.recording}
+            names = [path.name for path in args.recording]
+            unique = len(set(names)) == len(names)  # same-named files in other folders: label by full path
+            paths = {(path.name if unique else str(path)): path for path in args.recording}
         else:
             paths = {f"seed {seed}": simulate(args.probe, noise, args.n_cells, args.duration, seed, args.folder,
                                               args.somas_over_array) for seed in seeds}

@@ -2,7 +2,7 @@
 
 Needs the simulation extra (NEURON < 9, LFPy). Run from the repository root:
 
-    python scripts/train_pretrained_localizers.py --probes SqMEA-10-15 --n-per-cell 25 --seeds 1 2
+    python scripts/train_pretrained_localizers.py --probes SqMEA-10-15 Neuropixels-64 --n-per-cell 25 --seeds 1 2 3 4
 
 For each probe it simulates ``n_per_cell`` MEArec templates of each of the 13 BBP cell models with each
 of ``--seeds`` (cached in the user cache), band-passes them as MEArec's recordings are, and trains a
@@ -34,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--probes", nargs="+", default=["SqMEA-10-15"])
     parser.add_argument("--n-per-cell", type=int, default=25)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2],
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4],
                         help="template seeds (the packaged library uses 0)")
     parser.add_argument("--library", type=Path, nargs="*", default=None,
                         help="use these template .npz files (those of each probe are pooled) instead of simulating")

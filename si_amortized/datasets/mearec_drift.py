@@ -148,9 +148,9 @@ def simulate_drifting_recording(
                          f"not {vector.shape}")
     if non_rigid_min_factor is not None and not 0.0 <= non_rigid_min_factor < 1.0:
         raise ValueError("non_rigid_min_factor must be in [0, 1) or None")
-    key = dict(templates=file_digest(templates), vector=hashlib.sha1(vector.tobytes()).hexdigest()[:12], drift_fs=drift_fs,
-               duration=duration, non_rigid=non_rigid_min_factor, n_exc=n_exc, n_inh=n_inh, noise_level=noise_level,
-               min_dist=min_dist, min_amp=min_amp, seed=seed)
+    key = dict(templates=file_digest(templates), vector=hashlib.sha1(vector.tobytes()).hexdigest()[:12],
+               drift_fs=drift_fs, duration=duration, non_rigid=non_rigid_min_factor, n_exc=n_exc, n_inh=n_inh,
+               noise_level=noise_level, min_dist=min_dist, min_amp=min_amp, seed=seed)
     output, cached = _recording_output(key, "drifting", output, overwrite)
     if cached:
         return output
