@@ -5,12 +5,13 @@ Needs the simulation extra (NEURON < 9, LFPy). Run from the repository root:
     python scripts/train_pretrained_localizers.py --probes SqMEA-10-15 Neuropixels-64 --n-per-cell 25 --seeds 1 2 3 4
 
 For each probe it simulates ``n_per_cell`` MEArec templates of each of the 13 BBP cell models with each
-of ``--seeds`` (cached in the user cache), band-passes them as MEArec's recordings are, and trains a
-localizer supervised on spikes synthesized from them (``fit_simulated_localizer``: random scale,
+of ``--seeds`` (cached in the user cache; 10-15 min per 325 templates on one core), band-passes them as
+MEArec's recordings are, and trains a localizer supervised on spikes synthesized from them (``fit_simulated_localizer``: random scale,
 band-passed noise 5-30 uV, 30 % overlapping spikes), holding 15 % of the templates out to calibrate
 the posterior. The packaged template library (seed 0), from which the benchmark recordings draw their
 cells, is never used, so no benchmark template is in the training data. The model's metadata records
-the corpus, the seeds it excludes, the settings and the calibration.
+the corpus, the seeds it excludes, the settings and the calibration. Then calibrate the posterior on
+MEArec recordings with ``scripts/calibrate_pretrained_localizers.py`` (the shipped files: seeds 0 and 11).
 """
 
 import argparse
