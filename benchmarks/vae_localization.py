@@ -253,16 +253,16 @@ def main():
     args.components = lambda n: [n] if args.quick else [n - 5, n, n + 5]
     seeds = args.seed
     for noise in args.noise:
-        if args.recording:
+        if args.recording:  # given files: training seeds from the first --seed
             names = [path.name for path in args.recording]
             unique = len(set(names)) == len(names)  # same-named files in other folders: label by full path
-            paths = {(path.name if unique else str(path)): path for path in args.recording}
+            runs = [(path.name if unique else str(path), path, seeds[0]) for path in args.recording]
         else:
-            paths = {f"seed {seed}": simulate(args.probe, noise, args.n_cells, args.duration, seed, args.folder,
-                                              args.somas_over_array) for seed in seeds}
+            runs = [(f"seed {seed}", simulate(args.probe, noise, args.n_cells, args.duration, seed, args.folder,
+                                              args.somas_over_array), seed) for seed in seeds]
         tables = {}
-        for label, path in paths.items():
-            args.seed = int(label.removeprefix("seed ")) if label.startswith("seed ") else seeds[0]
+        for label, path, seed in runs:
+            args.seed = seed
             print(f"\n=== {args.probe}, noise {noise:g} uV, {label} ===")
             tables[label] = run_one(Path(path), args)
         if len(tables) > 1:
