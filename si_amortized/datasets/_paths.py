@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import os
@@ -28,6 +29,20 @@ def file_digest(path: str | Path, length: int = 12) -> str:
         for block in iter(lambda: handle.read(1 << 22), b""):
             sha.update(block)
     return sha.hexdigest()[:length]
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path):
+    """Write a file atomically: the block writes to the yielded temporary path beside ``path``
+    (``name.partial.<suffix>``), which replaces ``path`` when the block succeeds. A failed or interrupted
+    write leaves no half-written file behind (the temporary one is removed)."""
+    path = Path(path)
+    partial = path.with_suffix(".partial" + path.suffix)
+    try:
+        yield partial
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def check_probe_name(probe: str) -> None:

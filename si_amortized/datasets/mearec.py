@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._paths import cache_folder, check_probe_name
+from ._paths import atomic_output, cache_folder, check_probe_name
 from .templates import (
     TemplateLibrary,
     cell_type_from_mtype,
@@ -109,17 +109,12 @@ def _generate_and_save(output: Path, *, verbose: bool, include_spike_traces: boo
 
     # MEArec prints some messages whatever its verbosity
     quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
-    tmp_output = output.with_suffix(".partial.h5")
-    try:
+    with atomic_output(output) as tmp_output:
         with quiet:
             recgen = mr.gen_recordings(verbose=verbose, **gen_kwargs)
         mr.save_recording_generator(
             recgen, filename=str(tmp_output), verbose=False, include_spike_traces=include_spike_traces
         )
-        tmp_output.replace(output)
-    finally:
-        # a failed or interrupted simulation leaves no half-written file behind
-        tmp_output.unlink(missing_ok=True)
     return output
 
 

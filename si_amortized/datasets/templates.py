@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._paths import cache_folder, check_probe_name
+from ._paths import atomic_output, cache_folder, check_probe_name
 
 LIBRARY_FOLDER = Path(__file__).parent / "library"
 LIBRARY_PROBES = ("SqMEA-10-15", "Neuropixels-64")
@@ -403,12 +403,8 @@ def _generate_templates(probe: str, names: list[str], params: dict, output: str,
         )
     if len(tempgen.templates) == 0:
         raise RuntimeError(f"MEArec produced no template for {probe!r}; check that NEURON runs (nrniv -c quit()).")
-    partial = Path(output).with_suffix(".partial.h5")
-    try:
+    with atomic_output(output) as partial:
         mr.save_template_generator(tempgen, filename=str(partial), verbose=False)
-        partial.replace(output)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _short_hash(names: list[str]) -> str:
