@@ -101,7 +101,12 @@ def run_one(path, args):
     import spikeinterface.core as sc
 
     from si_amortized.evaluation.localization import simulated_localizer_without_recording_templates
-    from si_amortized.evaluation.localization_strata import format_strata_table, spike_strata, stratified_errors
+    from si_amortized.evaluation.localization_strata import (
+        format_coverage_table,
+        format_strata_table,
+        spike_strata,
+        stratified_errors,
+    )
 
     recording, gt_sorting = load_mearec(path)
     if args.max_duration is not None:
@@ -174,6 +179,9 @@ def run_one(path, args):
           "coverage on all spikes")
     table = {name: stratified_errors(loc, gt_sorting, strata) for name, loc in results.items()}
     print(format_strata_table(table))
+    print("\nPosterior coverage on all spikes, with its 95 % interval over resamples of the recording's units (the "
+          "errors are mostly a bias per unit, so a recording of a few dozen units moves the coverage by several points)")
+    print(format_coverage_table(table))
     for name, res in table.items():
         if res["num_non_finite"]:
             print(f"  {name}: {res['num_non_finite']} spikes without a finite location")

@@ -8,9 +8,15 @@ overlap subtraction included), then sets each axis's factor and floor (``calibra
 ``sqrt((s * std)^2 + f^2)`` covers 68.3 % at one and 95.4 % at two standard deviations) and writes the
 model back with the calibration in its metadata.
 
-Example (recordings of seeds 0 and 11; the benchmark reports on seed 21)::
+The shipped localizers are calibrated on every recording of theirs that no benchmark reports on: seeds 0
+and 11 (28 cells) and the 50-cell scenario recordings of seeds 11 and 31 (and 41 and a 28-cell seed 31 for
+Neuropixels-64); 156 and 234 units. A recording's own coverage moves by several points with the few dozen
+units in it (``coverage_unit_interval``), so the more units calibrate, the nearer a new recording lands.
 
-    python scripts/calibrate_pretrained_localizers.py --recording mearec_seed0.h5 mearec_seed11.h5
+Example (the benchmark reports on seed 21)::
+
+    python scripts/calibrate_pretrained_localizers.py --recording mearec_seed0.h5 mearec_seed11.h5 \
+        SqMEA-10-15_50cells_60s_10uV_seed11.h5 SqMEA-10-15_50cells_60s_10uV_seed31.h5
 """
 
 import argparse

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..localization.calibration import posterior_coverage
+from ..localization.calibration import coverage_unit_interval, posterior_coverage
 from .formatting import format_number, markdown_table
 
 #: Strata of :func:`spike_strata`, in table order.
@@ -70,7 +70,10 @@ def stratified_errors(locations: np.ndarray, gt_sorting, strata: dict) -> dict:
         Per stratum: ``mean_2d``, ``median_2d`` (um, finite spikes), ``num_spikes``; and when the method
         reports z: ``mean_abs_z`` (um) and ``z_unit_correlation`` (over units: the median z of a unit's
         spikes against its soma's distance); when it reports standard deviations: ``coverage_1sd`` and
-        ``coverage_2sd`` (per axis, x, y, z). Plus ``num_non_finite`` over all spikes.
+        ``coverage_2sd`` (per axis, x, y, z), and on ``"all"`` their 95 % intervals over resamples of whole
+        units, ``coverage_1sd_interval`` and ``coverage_2sd_interval`` (per axis, [low, high]: how far the
+        recording's own units move the coverage; see :func:`coverage_unit_interval`). Plus
+        ``num_non_finite`` over all spikes.
     """
     spikes = gt_sorting.to_spike_vector()
     units = spikes["unit_index"]
@@ -104,6 +107,10 @@ def stratified_errors(locations: np.ndarray, gt_sorting, strata: dict) -> dict:
             coverage = posterior_coverage(est, std, soma[mask][:, : len(axes)])
             row["coverage_1sd"] = [float(v) for v in coverage[0]]
             row["coverage_2sd"] = [float(v) for v in coverage[1]]
+            if stratum == "all":
+                low, high = coverage_unit_interval(est, std, soma[mask][:, : len(axes)], units[mask])
+                for level, name in enumerate(("coverage_1sd_interval", "coverage_2sd_interval")):
+                    row[name] = [[float(lo), float(hi)] for lo, hi in zip(low[level], high[level])]
         out[stratum] = row
     return out
 
@@ -133,6 +140,28 @@ def format_strata_table(results: dict, strata: tuple = STRATA) -> str:
         else:
             cells.append("-")
         rows.append(cells)
+    return "\n".join(markdown_table(header, rows)).rstrip()
+
+
+def format_coverage_table(results: dict) -> str:
+    """Markdown table of posterior coverage on all spikes, with the interval that the recording's units allow.
+
+    Parameters
+    ----------
+    results : dict
+        Method name -> :func:`stratified_errors` output; methods without standard deviations are left out.
+    """
+    header, rows = ["method", "axis", "within 1 sd (target 0.68)", "within 2 sd (target 0.95)"], []
+    for name, res in results.items():
+        everything = res.get("all", {})
+        if "coverage_1sd_interval" not in everything:
+            continue
+        for axis, letter in enumerate("xyz"[: len(everything["coverage_1sd"])]):
+            cells = [name, letter]
+            for level in ("1sd", "2sd"):
+                low, high = everything[f"coverage_{level}_interval"][axis]
+                cells.append(f"{everything[f'coverage_{level}'][axis]:.2f} [{low:.2f}, {high:.2f}]")
+            rows.append(cells)
     return "\n".join(markdown_table(header, rows)).rstrip()
 
 

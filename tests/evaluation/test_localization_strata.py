@@ -6,6 +6,7 @@ from spikeinterface.core import NumpySorting
 
 from si_amortized.evaluation.localization_strata import (
     format_across_recordings,
+    format_coverage_table,
     spike_strata,
     stratified_errors,
     summarize_across_recordings,
@@ -50,3 +51,23 @@ def test_summary_across_recordings_means_and_ranges_only_complete_methods():
     text = format_across_recordings(summary)
     assert "| vae | 8.00 | 11.00 | 9.50 | 8.00-11.00 |" in text
     assert "| grid | 12.00 | nan | - | - |" in text
+
+
+def test_coverage_interval_on_all_spikes_and_its_table():
+    sorting = _sorting()
+    contacts = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    strata = spike_strata(sorting, contacts)
+    locations = np.zeros(4, dtype=[(f, "f8") for f in ("x", "y", "x_std", "y_std")])
+    locations["x"] = [8.0, 5.0, 50.0, 5.0]  # x errors 3, 0, 0, 0; y errors 0, 0, 0, 4
+    locations["y"] = [5.0, 5.0, 5.0, 9.0]
+    locations["x_std"], locations["y_std"] = 1.0, 1.0
+    table = stratified_errors(locations, sorting, strata)
+    everything = table["all"]
+    np.testing.assert_allclose(everything["coverage_1sd"], [0.75, 0.75])
+    # resampling the two units: unit 1 alone (no error) covers 1.0, unit 0 alone covers 2/3 on each axis
+    for axis in range(2):
+        low, high = everything["coverage_1sd_interval"][axis]
+        assert low == pytest.approx(2 / 3) and high == pytest.approx(1.0)
+    assert "coverage_1sd_interval" not in table["colliding"]
+    text = format_coverage_table({"vae": table, "com": stratified_errors(locations[["x", "y"]], sorting, strata)})
+    assert "0.75 [0.67, 1.00]" in text and "com" not in text
