@@ -106,7 +106,6 @@ def test_unit_interval_covers_the_population_coverage_and_narrows_with_more_unit
 
 def test_unit_interval_ignores_spike_level_scatter_that_a_spike_bootstrap_would_see():
     # every unit's spikes at the same error: the interval is that of the units, however many spikes
-    rng = np.random.default_rng(4)
     unit = np.repeat(np.arange(4), [1, 1, 1, 1000])
     estimates = np.where(unit == 3, 0.5, 3.0)[:, None]  # unit 3 inside 1 sd, the others outside
     low, high = coverage_unit_interval(estimates, np.ones_like(estimates), np.zeros_like(estimates), unit,
