@@ -82,3 +82,29 @@ def test_bad_matching_settings_are_refused():
         MatchingConfig(engine="kilosort")
     with pytest.raises(TypeError):
         MatchingConfig(no_such_field=1)
+
+
+def test_circus_omp_drops_matches_below_the_minimum_amplitude_scaling(planted):
+    # copies of unit A at 0.55 of its amplitude, alone in the traces: circus-omp keeps them at a floor of 0.4
+    # and drops them at 0.75 (the unit's template, a mean over its spikes, stays near full amplitude)
+    recording, _ = planted
+    traces = recording.get_traces().copy()
+    template = traces[200 - 30 : 200 + 31].copy()  # unit A's first spike, alone (noise included)
+    start = traces.shape[0]
+    weak = start + 200 + np.arange(15) * 400
+    traces = np.concatenate([traces, np.random.default_rng(1).normal(0.0, 2.0, (15 * 400 + 400, 64)).astype("float32")])
+    for time in weak:
+        traces[time - 30 : time + 31] += 0.55 * template
+    weak_recording = NumpyRecording([traces], sampling_frequency=FS)
+    weak_recording.set_probe(recording.get_probe(), in_place=True)
+
+    def weak_found(floor):
+        settings = dict(PARAMS, matching="circus-omp", matching_kwargs=dict(merge=False, min_amplitude_scaling=floor))
+        sorting, _ = sort_by_locations(weak_recording, settings)
+        found = np.concatenate([sorting.get_unit_spike_train(u) for u in sorting.unit_ids])
+        return np.mean([np.any(np.abs(found - t) <= 3) for t in weak])
+
+    assert weak_found(0.4) > 0.8
+    assert weak_found(0.75) < 0.2
+    with pytest.raises(ValueError, match="min_amplitude_scaling"):
+        MatchingConfig(min_amplitude_scaling=1.2)
