@@ -17,7 +17,7 @@ from .fit import MODEL_KIND, _localizer_from_legacy_bytes, load_localizer
 from .model import VaeLocalizer
 from .nodes import LocalizeVae, peaks_from_source
 from .prepare import prepare_localizer
-from .pretrained import PRETRAINED_NAME
+from .pretrained import AUTO_NAME, PRETRAINED_NAME, resolve_auto
 from .unit_channels import resolve_peak_sign, unit_channels
 
 PEAK_SIGNS = ("auto", "neg", "pos", "both")
@@ -46,7 +46,8 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
         A trained localizer; a path to one (a file from ``save_localizer``, an extension folder or an
         analyzer folder); ``"pretrained"``, the localizer shipped for the recording's layout (trained on
         simulated spikes with known somas; see ``pretrained_files()``); or the digest stored in the params
-        of an earlier result. Training is then skipped. Its probe layout must match.
+        of an earlier result. Training is then skipped. Its probe layout must match. ``"auto"``: the shipped
+        localizer when one fits the layout, else training (as None).
     peak_sign : "auto" | "neg" | "pos" | "both", default: "auto"
         Polarity of the spikes. "auto" reads it from the units' average waveforms on their main channels
         (negative for almost all units -> "neg", positive -> "pos", mixed -> "both").
@@ -80,7 +81,7 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
     model_kind = MODEL_KIND
     legacy_params = ("model_given",)
     model_type = VaeLocalizer
-    model_names = (PRETRAINED_NAME,)
+    model_names = (PRETRAINED_NAME, AUTO_NAME)
 
     @classmethod
     def _check_params(cls, model=None, peak_sign="auto", verbose=False, feature_config=None, model_config=None,
@@ -102,6 +103,7 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
         elif subtract_overlaps and not has_templates:
             raise ValueError("subtract_overlaps=True needs the templates: analyzer.compute('templates') first")
         flat = _flat_settings(feature_config, model_config, training_config, kwargs)
+        model = resolve_auto(model, self.sorting_analyzer.recording)
         given = model if model == PRETRAINED_NAME else resolve_model(model, MODEL_KIND, VaeLocalizer, load_localizer)
         channels = unit_channels(self.sorting_analyzer, seed=int(flat.get("seed", 0)))
         flat["peak_sign"] = resolve_peak_sign(peak_sign, channels.positive)

@@ -17,6 +17,7 @@ from .fit import aggregate_locations, predict_examples
 from .collisions import cleaned_windows, overlapping_spikes, template_scales
 from .neighbourhood import SpikeExamples, compute_examples, margin_samples
 from .prepare import PreparedLocalizer, prepare_localizer
+from .pretrained import resolve_auto
 from .training_peaks import detect_training_peaks, peak_dtype
 
 #: x, y, z (um; z >= 0 distance from the plane), posterior standard deviations, and ``fallback``: True where
@@ -77,7 +78,8 @@ class LocalizeVae(PipelineNode):
     params_doc = """
     model: VaeLocalizer | str | Path | None, default: None
         Trained localizer (or path to one) to reuse; "pretrained": the shipped one for this layout
-        (no training); None trains one on these peaks first.
+        (no training); "auto": the shipped one when one fits this layout, else trained; None trains one on
+        these peaks first.
     half_width_um: float, default: 40.0
         Half-width of the square neighbourhood around the peak channel (virtual channels outside the array).
     amp_jitter_uv: float, default: 10.0
@@ -128,6 +130,7 @@ class LocalizeVae(PipelineNode):
         if prepared is None:
             settings = self._drop_other_methods_settings(settings)
             peaks = None
+            model = resolve_auto(model, recording)
             if model is None:
                 peaks = peaks_from_source(parents[0], recording, training_chunks, training_chunk_duration_s,
                                           seed=int(settings.get("seed", 0)))

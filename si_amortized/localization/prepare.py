@@ -18,7 +18,7 @@ from .extraction import check_layout, fit_localizer_on_recording, recording_layo
 from .fit import load_localizer
 from .model import VaeLocalizer
 from .neighbourhood import Neighbourhood
-from .pretrained import PRETRAINED_NAME, pretrained_localizer
+from .pretrained import PRETRAINED_NAME, pretrained_localizer, resolve_auto
 
 __all__ = ["PreparedLocalizer", "prepare_localizer", "feature_config_of"]
 
@@ -81,7 +81,8 @@ def prepare_localizer(
         Training spikes (``sample_index``, ``channel_index``, ``segment_index``); unused when ``model`` is given.
     model : VaeLocalizer | str | Path | None, default: None
         A trained localizer or a path to one (see :func:`si_amortized.localization.load_localizer`), or
-        ``"pretrained"``: the shipped localizer fitting the recording's layout (no training).
+        ``"pretrained"``: the shipped localizer fitting the recording's layout (no training); ``"auto"``: that
+        one when it exists, else one trained on ``peaks``.
     verbose : bool, default: False
     **settings
         Fields of FeatureConfig, ModelConfig and TrainingConfig (unknown names raise a TypeError).
@@ -91,6 +92,7 @@ def prepare_localizer(
     PreparedLocalizer
     """
     feature_config, model_config, training_config = split_config_kwargs(settings)
+    model = resolve_auto(model, recording)
     if isinstance(model, str) and model == PRETRAINED_NAME:
         model = pretrained_localizer(recording)
     if model is not None:

@@ -18,8 +18,18 @@ from .model import VaeLocalizer
 PRETRAINED_FOLDER = Path(__file__).parent / "pretrained"
 #: The value of ``model=`` that picks the shipped localizer fitting the recording's layout.
 PRETRAINED_NAME = "pretrained"
+#: The value of ``model=`` that picks the shipped localizer when one fits, and training otherwise.
+AUTO_NAME = "auto"
 
-__all__ = ["PRETRAINED_FOLDER", "PRETRAINED_NAME", "pretrained_files", "pretrained_localizer", "pretrained_localizer_file"]
+__all__ = [
+    "AUTO_NAME",
+    "PRETRAINED_FOLDER",
+    "PRETRAINED_NAME",
+    "pretrained_files",
+    "pretrained_localizer",
+    "pretrained_localizer_file",
+    "resolve_auto",
+]
 
 
 def pretrained_files() -> list[Path]:
@@ -59,6 +69,26 @@ def pretrained_localizer_file(recording) -> Path:
         When none fits, naming each shipped localizer and why it does not fit.
     """
     return _fitting_localizer(recording)[0]
+
+
+def resolve_auto(model, recording):
+    """``model`` itself, except ``"auto"``: the shipped localizer that fits ``recording``, or None (train) when none does.
+
+    Parameters
+    ----------
+    model : VaeLocalizer | str | Path | None
+    recording : BaseRecording
+
+    Returns
+    -------
+    VaeLocalizer | str | Path | None
+    """
+    if not (isinstance(model, str) and model == AUTO_NAME):
+        return model
+    try:
+        return pretrained_localizer(recording)
+    except ValueError:
+        return None
 
 
 def _fitting_localizer(recording) -> tuple[Path, VaeLocalizer]:

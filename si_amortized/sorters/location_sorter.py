@@ -33,6 +33,14 @@ from .matching import MatchingConfig, match_templates
 _CLUSTERING_KEYS = ("clusterer", "bandwidth", "min_bin_freq", "min_cluster_size", "min_samples", "max_spikes_fit")
 
 
+def _localization_kwargs(params: dict) -> dict:
+    """The localization method's kwargs; the VAE's ``model="auto"`` default means nothing to the other methods."""
+    kwargs = dict(params["localization_kwargs"])
+    if params["localization_method"] != "vae" and kwargs.get("model") == "auto":
+        del kwargs["model"]
+    return kwargs
+
+
 class LocationSorter(ComponentsBasedSorter):
     """Spike sorting by clustering peak locations (+ a few whitened waveform PCs).
 
@@ -56,7 +64,7 @@ class LocationSorter(ComponentsBasedSorter):
         "exclude_sweep_ms": 0.5,
         "detect_radius_um": 50.0,
         "localization_method": "vae",
-        "localization_kwargs": {},
+        "localization_kwargs": {"model": "auto"},
         "localization_ms_before": 0.5,
         "localization_ms_after": 0.5,
         "location_features": ["x", "y"],
@@ -87,8 +95,10 @@ class LocationSorter(ComponentsBasedSorter):
         "exclude_sweep_ms": "Peaks closer than this in time (and within detect_radius_um) are one peak",
         "detect_radius_um": "Radius of the locally exclusive detection",
         "localization_method": "localize_peaks method: vae | center_of_mass | monopolar_triangulation | grid_convolution",
-        "localization_kwargs": "method_kwargs of the localization method (e.g. {'epochs': 20} for vae, "
-        "{'model': path} to reuse a trained VAE localizer)",
+        "localization_kwargs": "method_kwargs of the localization method. vae: {'model': 'auto'} (default) uses the "
+        "localizer shipped for the probe layout when one fits and trains one on the peaks otherwise; {} or "
+        "{'epochs': 20} always trains; {'model': path} reuses a trained one. A 'model': 'auto' is ignored by "
+        "the other methods",
         "localization_ms_before": "Dense-waveform window before the peak for SpikeInterface's localizers (ms)",
         "localization_ms_after": "Dense-waveform window after the peak for SpikeInterface's localizers (ms)",
         "location_features": "Location fields used as features (x, y and optionally z)",
@@ -223,7 +233,7 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
         source = PeakRetriever(recording, peaks)
         nodes = get_localization_pipeline_nodes(
             recording, source, peaks_or_spikes=peaks, method=params["localization_method"],
-            method_kwargs=dict(params["localization_kwargs"]), ms_before=params["localization_ms_before"],
+            method_kwargs=_localization_kwargs(params), ms_before=params["localization_ms_before"],
             ms_after=params["localization_ms_after"], job_kwargs=job_kwargs, seed=seed,
         )
         if pca:

@@ -119,3 +119,33 @@ def test_extension_with_the_pretrained_model_stores_and_recomputes_it(no_trainin
     out = localize_peaks(recording, peaks, method="vae", method_kwargs={"model": "pretrained"},
                          job_kwargs=dict(n_jobs=1, progress_bar=False))
     np.testing.assert_allclose(out["x"], loc["x"][:20], atol=1e-3)
+
+
+def test_auto_is_the_shipped_localizer_where_one_fits(no_training):
+    recording, sorting, _ = _at_32khz(grid_positions(6, 6, 15.0))
+    analyzer = create_sorting_analyzer(sorting, recording, sparse=False)
+    pretrained = analyzer.compute("vae_locations", model="pretrained", save=False)
+    auto = analyzer.compute("vae_locations", model="auto", save=False)
+    assert auto.params["model"] == pretrained.params["model"]  # the same shipped file, by digest
+    np.testing.assert_array_equal(auto.get_data()["x"], pretrained.get_data()["x"])
+    peaks = np.zeros(20, dtype=base_peak_dtype)
+    spikes = sorting.to_spike_vector()[:20]
+    peaks["sample_index"] = spikes["sample_index"]
+    peaks["channel_index"] = analyzer.get_main_channels(outputs="index")[spikes["unit_index"]]
+    job = dict(n_jobs=1, progress_bar=False)
+    by_name = {m: localize_peaks(recording, peaks, method="vae", method_kwargs={"model": m}, job_kwargs=job)
+               for m in ("auto", "pretrained")}
+    np.testing.assert_array_equal(by_name["auto"]["x"], by_name["pretrained"]["x"])
+
+
+def test_auto_trains_where_none_fits():
+    from si_amortized.localization.pretrained import resolve_auto
+
+    recording, sorting, _ = _at_32khz(grid_positions(6, 6, 30.0))  # no shipped localizer has a 30 um pitch
+    assert resolve_auto("auto", recording) is None
+    assert resolve_auto("pretrained", recording) == "pretrained"  # other values pass through
+    analyzer = create_sorting_analyzer(sorting, recording, sparse=False)
+    ext = analyzer.compute("vae_locations", model="auto", epochs=1, save=False)
+    meta = ext.get_model().metadata
+    assert "training" not in meta and meta["num_training_spikes"] == sorting.to_spike_vector().size  # its spikes
+    assert np.isfinite(ext.get_data()["x"]).all()
