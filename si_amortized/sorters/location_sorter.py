@@ -10,7 +10,8 @@ Pipeline, chunk by chunk through SpikeInterface's node pipeline (``job_kwargs`` 
    (as HerdingSpikes does), the PCA fitted on a random subset of peaks;
 5. density clustering that needs no number of clusters (mean shift or HDBSCAN, scikit-learn);
 6. optionally (``matching="wobble"`` or ``"circus-omp"``), template matching with the clusters' templates,
-   which recovers spikes that overlap in time and space, then SpikeInterface's final cleaning (merges).
+   which recovers spikes that overlap in time and space (optionally followed by SpikeInterface's final
+   cleaning, which merges units: ``matching_kwargs={'merge': True}``).
 
 Without matching every detected peak belongs to at most one unit.
 """
@@ -114,7 +115,7 @@ class LocationSorter(ComponentsBasedSorter):
         "min_samples": "HDBSCAN min_samples",
         "max_spikes_fit": "The clusterer is fitted on at most this many spikes, the rest assigned by nearest neighbour",
         "matching": "Template matching after clustering: wobble | circus-omp (SpikeInterface's engines; recovers "
-        "overlapping spikes, merges over-split units) or None (every detected peak in at most one unit: fast)",
+        "overlapping spikes; matching_kwargs={'merge': True} then merges units as spykingcircus2 does) or None (every detected peak in at most one unit: fast)",
         "matching_kwargs": "Fields of si_amortized.sorters.matching.MatchingConfig (ms_before, template_radius_um, ...)",
         "seed": "Seed of the random subsets",
         "save_features": "Save peaks, locations, features and labels as .npy in the sorter output folder",
