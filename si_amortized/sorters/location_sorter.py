@@ -115,7 +115,8 @@ class LocationSorter(ComponentsBasedSorter):
         "min_samples": "HDBSCAN min_samples",
         "max_spikes_fit": "The clusterer is fitted on at most this many spikes, the rest assigned by nearest neighbour",
         "matching": "Template matching after clustering: wobble | circus-omp (SpikeInterface's engines; recovers "
-        "overlapping spikes; matching_kwargs={'merge': True} then merges units as spykingcircus2 does) or None (every detected peak in at most one unit: fast)",
+        "overlapping spikes; matching_kwargs={'merge': True} then merges units as spykingcircus2 does) or None "
+        "(every detected peak in at most one unit: fast)",
         "matching_kwargs": "Fields of si_amortized.sorters.matching.MatchingConfig (ms_before, template_radius_um, ...)",
         "seed": "Seed of the random subsets",
         "save_features": "Save peaks, locations, features and labels as .npy in the sorter output folder",

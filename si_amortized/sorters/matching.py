@@ -39,8 +39,9 @@ class MatchingConfig:
     min_amplitude_scaling : float, default: 0.7
         ``"circus-omp"`` only: a match whose fitted amplitude is below this fraction of its template's is
         dropped. SpikeInterface's default, 0.6, lets a unit's template absorb what is left of a larger
-        neighbour's spike half a millisecond away; on MEArec recordings (seed 11, chosen there; pretrained localizer) 0.7 took the
-        Neuropixels-64 sorter from 27 to 28 well-detected units of 28 and SqMEA-10-15 from 27 to 28.
+        neighbour's spike half a millisecond away; on MEArec recordings (seed 11, chosen there; pretrained
+        localizer) 0.7 took the Neuropixels-64 sorter from 27 to 28 well-detected units of 28 and
+        SqMEA-10-15 from 27 to 28.
     merge : bool, default: False
         Merge over-split units after matching (SpikeInterface's final cleaning, as ``spykingcircus2`` does).
         Off by default: on the seed-11 MEArec recordings (pretrained localizer) it merged distinct cells,
