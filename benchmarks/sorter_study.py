@@ -1,8 +1,9 @@
 """Benchmark: the location sorter against SpikeInterface's sorters on MEArec ground truth, in one SorterStudy.
 
 Cases (every one through ``run_sorter`` inside ``spikeinterface.benchmark.SorterStudy``, same recording, same
-run): the location sorter with its defaults (VAE trained on the detected peaks, circus-omp matching), the
-location sorter with the shipped localizer (``localization_kwargs={"model": "pretrained"}``), and each of
+run): the location sorter with a VAE trained on the detected peaks (``localization_kwargs={}``), the
+location sorter with the shipped localizer (``localization_kwargs={"model": "pretrained"}``; what its
+default, ``{"model": "auto"}``, picks on the packaged probes' layouts), and each of
 ``--peers`` that is installed (absent ones are listed with the reason). Prints, per recording:
 well-detected units (accuracy >= 0.8), units found, false-positive / redundant / overmerged units, mean
 accuracy, precision, recall and wall time (``compare_sorter_to_ground_truth``), and writes a figure per
@@ -28,7 +29,7 @@ DEFAULT_PEERS = ("tridesclous2", "spykingcircus2", "lupin")
 
 
 def study_cases(peers, job_kwargs: dict) -> dict:
-    """Location sorter (defaults and shipped localizer) and the installed peers, as SorterStudy cases."""
+    """Location sorter (trained and shipped localizer) and the installed peers, as SorterStudy cases."""
     cases = sorter_cases("gt", localization_methods=("vae",), internal_sorter=None, peers=peers,
                          job_kwargs=job_kwargs)
     pretrained = dict(cases["location_sorter[vae]"])
