@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import sorters as _sorters  # noqa: F401  (registers "location_sorter" with spikeinterface.sorters)
+from .peer_recordings import ChannelLocationPropertyRecording, needs_location_property
 
 
 #: Sorters the study compares against when they are installed: SpikeInterface's internal ones, then the
@@ -39,36 +40,14 @@ def installed_peers(names=PEER_SORTERS) -> tuple[list[str], dict]:
             absent[name] = "unknown to spikeinterface.sorters"
         elif name not in ready:
             absent[name] = "not installed (pip install 'si_amortized[peers]')"
-        elif (why := _cannot_run(name)) is not None:
-            absent[name] = why
         else:
             installed.append(name)
     return installed, absent
 
 
-def _cannot_run(name: str) -> str | None:
-    """Why an installed sorter cannot run with this SpikeInterface, or None.
-
-    herdingspikes' detector (``HSDetectionLightning``, herdingspikes 0.4) reads each channel's position with
-    ``recording.get_channel_property(channel_id, "location")``; recordings of SpikeInterface 0.103 and later
-    keep positions in their probe only, so that call fails inside the sorter (``TypeError: 'NoneType'
-    object is not subscriptable``). Probed on a recording with a probe, not by version numbers.
-    """
-    if name != "herdingspikes":
-        return None
-    import spikeinterface
-    from probeinterface import generate_linear_probe
-    from spikeinterface.core import NumpyRecording
-
-    recording = NumpyRecording([np.zeros((10, 2), dtype="float32")], sampling_frequency=30_000.0)
-    probe = generate_linear_probe(num_elec=2)
-    probe.set_device_channel_indices([0, 1])
-    recording.set_probe(probe)
-    if recording.get_property("location") is None:
-        return (f"installed, but its detector reads the channel property 'location', which SpikeInterface "
-                f"{spikeinterface.__version__} recordings no longer carry (positions live in the probe): "
-                "HSDetectionLightning fails with a TypeError")
-    return None
+def location_dataset(dataset: str) -> str:
+    """Key of the study's copy of ``dataset`` for sorters that read the ``"location"`` channel property."""
+    return f"{dataset}-location-property"
 
 
 def sorter_cases(
@@ -116,7 +95,10 @@ def sorter_cases(
         params = dict(sorter_name=name)
         if job_kwargs and name in ("spykingcircus2", "tridesclous2", "lupin", "simple"):
             params["job_kwargs"] = job_kwargs
-        cases[name] = dict(label=name, dataset=dataset, params=params)
+        # herdingspikes reads channel positions from a property recordings no longer carry: it sorts a copy
+        # of the dataset that has it (same traces, same ground truth)
+        on = location_dataset(dataset) if needs_location_property(name) else dataset
+        cases[name] = dict(label=name, dataset=on, params=params)
     return cases
 
 
@@ -129,7 +111,8 @@ def run_sorter_study(study_folder, recording, gt_sorting, cases: dict, *, datase
     recording, gt_sorting
         The ground truth; ``gt_sorting`` should carry ``gt_unit_locations``.
     cases : dict
-        From :func:`sorter_cases` (with the same ``dataset`` key).
+        From :func:`sorter_cases` (with the same ``dataset`` key). Cases on ``location_dataset(dataset)``
+        (herdingspikes) get the recording with its ``"location"`` channel property.
     dataset : str, default: "gt"
     overwrite : bool, default: True
         Remove an existing study folder first.
@@ -144,7 +127,10 @@ def run_sorter_study(study_folder, recording, gt_sorting, cases: dict, *, datase
     study_folder = Path(study_folder)
     if study_folder.exists() and overwrite:
         shutil.rmtree(study_folder)
-    study = SorterStudy.create(study_folder, datasets={dataset: (recording, gt_sorting)}, cases=cases)
+    datasets = {dataset: (recording, gt_sorting)}
+    if any(case["dataset"] == location_dataset(dataset) for case in cases.values()):
+        datasets[location_dataset(dataset)] = (ChannelLocationPropertyRecording(recording), gt_sorting)
+    study = SorterStudy.create(study_folder, datasets=datasets, cases=cases)
     study.run()
     study.compute_results()
     return study

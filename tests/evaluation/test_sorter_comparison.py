@@ -12,12 +12,42 @@ def test_absent_peers_are_reported_not_dropped():
     assert set(cases) == {"location_sorter[center_of_mass]", "tridesclous2"}
 
 
-def test_herdingspikes_is_reported_with_why_it_cannot_run_on_this_spikeinterface():
+def test_herdingspikes_sorts_a_copy_of_the_dataset_with_the_location_property():
     """herdingspikes 0.4 reads a channel property 'location' that SpikeInterface recordings no longer carry."""
-    import spikeinterface
+    from si_amortized.evaluation.sorter_comparison import location_dataset
 
-    from si_amortized.evaluation.sorter_comparison import _cannot_run
+    cases = sorter_cases_for(["herdingspikes", "tridesclous2"])
+    if "herdingspikes" in cases:  # installed
+        assert cases["herdingspikes"]["dataset"] == location_dataset("gt")
+    assert cases["tridesclous2"]["dataset"] == "gt"
 
-    why = _cannot_run("herdingspikes")
-    assert why is not None and "'location'" in why and spikeinterface.__version__ in why
-    assert _cannot_run("tridesclous2") is None
+
+def sorter_cases_for(peers):
+    from si_amortized.evaluation import sorter_cases
+
+    return sorter_cases("gt", localization_methods=(), internal_sorter=None, peers=peers)
+
+
+def test_location_property_recording_survives_the_dump_that_run_sorter_reloads(tmp_path):
+    import numpy as np
+    from spikeinterface.core import generate_ground_truth_recording, load
+
+    from si_amortized.evaluation.peer_recordings import ChannelLocationPropertyRecording
+
+    recording, _ = generate_ground_truth_recording(durations=[1.0], num_channels=8, num_units=2, seed=0)
+    recording = recording.save(folder=tmp_path / "binary")
+    assert recording.get_property("location") is None  # what herdingspikes' detector trips on
+    wrapped = ChannelLocationPropertyRecording(recording)
+    for reloaded in (load(wrapped.to_dict()), _pickled(wrapped, tmp_path)):
+        first = reloaded.channel_ids[0]
+        np.testing.assert_array_equal(reloaded.get_channel_property(first, "location"),
+                                      recording.get_channel_locations()[0])
+        np.testing.assert_array_equal(reloaded.get_traces(end_frame=100), recording.get_traces(end_frame=100))
+        assert reloaded.get_probe() is not None
+
+
+def _pickled(recording, folder):
+    from spikeinterface.core import load
+
+    recording.dump_to_pickle(folder / "recording.pkl")
+    return load(folder / "recording.pkl")
