@@ -6,6 +6,11 @@ in the probe only, so that call returns None and the detector fails with a ``Typ
 property on a recording before ``run_sorter`` does not survive, because ``run_sorter`` reloads the recording
 from its dump. :class:`ChannelLocationPropertyRecording` sets the property in its constructor, so it is
 there again after every reload.
+
+It also hands out copies of the traces: on a binary-folder recording (traces memory-mapped from the file)
+the herdingspikes 0.4.6 detector crashed the Python process with a segmentation fault inside its compiled
+``detect`` module on a 100-channel recording (reproducibly; the same traces read from the MEArec file, which
+come as a new array, sorted), so it is given what an in-memory read gives.
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ def needs_location_property(sorter_name: str) -> bool:
     return sorter_name in SORTERS_READING_LOCATION_PROPERTY
 
 
-class _PassThroughSegment(BasePreprocessorSegment):
+class _CopyingSegment(BasePreprocessorSegment):
+    """The parent's traces as a new, writeable, C-ordered array (not a view of a memory-mapped file)."""
+
     def get_traces(self, start_frame, end_frame, channel_indices):
-        return self.parent_recording_segment.get_traces(start_frame, end_frame, channel_indices)
+        return np.array(self.parent_recording_segment.get_traces(start_frame, end_frame, channel_indices), order="C")
 
 
 class ChannelLocationPropertyRecording(BasePreprocessor):
-    """The traces and probe of ``recording`` unchanged, with the channel property ``"location"`` set.
+    """The traces and probe of ``recording`` (copied on each read), with the channel property ``"location"`` set.
 
     Parameters
     ----------
@@ -45,6 +52,6 @@ class ChannelLocationPropertyRecording(BasePreprocessor):
     def __init__(self, recording):
         BasePreprocessor.__init__(self, recording)
         for segment in recording._recording_segments:
-            self.add_recording_segment(_PassThroughSegment(segment))
+            self.add_recording_segment(_CopyingSegment(segment))
         self.set_property("location", np.asarray(recording.get_channel_locations()))
         self._kwargs = dict(recording=recording)
