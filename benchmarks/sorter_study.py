@@ -59,7 +59,8 @@ def main() -> None:
         print(f"\n{path.name}: {gt.get_num_units()} GT units, {recording.get_total_duration():.0f} s "
               f"({time.perf_counter() - t0:.0f} s in all)")
         print(table[["label", "num_well_detected", "num_sorter", "num_false_positive", "num_redundant",
-                     "num_overmerged", "accuracy", "precision", "recall", "run_time_s"]].to_string(float_format="%.3f"))
+                     "num_overmerged", "accuracy", "precision", "recall", "run_time_s", "peak_memory_mb",
+                     "added_memory_mb"]].to_string(float_format="%.3f"))
         by_unit = accuracy_by_snr(study)
         figure = plot_sorter_comparison(dict(sorters=table, sorters_by_unit=by_unit, scenario=dict(name=path.stem)),
                                         args.folder / f"{path.stem}_sorters.png")

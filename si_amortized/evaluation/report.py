@@ -133,9 +133,10 @@ def _sorters_section(results, fig_dir) -> list[str]:
                          int(r["num_well_detected"]), int(r.get("num_false_positive", 0)),
                          int(r.get("num_redundant", 0)), int(r.get("num_overmerged", 0)),
                          format_number(r["accuracy"], 3), format_number(r["precision"], 3),
-                         format_number(r["recall"], 3), format_number(r["run_time_s"], 1)])
+                         format_number(r["recall"], 3), format_number(r["run_time_s"], 1),
+                         format_number(r.get("peak_memory_mb", float("nan")), 0)])
     lines += markdown_table(["scenario", "case", "GT units", "found", "well detected", "false positive", "redundant",
-                             "overmerged", "accuracy", "precision", "recall", "run time (s)"], rows)
+                             "overmerged", "accuracy", "precision", "recall", "run time (s)", "peak memory (MB)"], rows)
     for res in results:
         if "sorters" not in res:
             continue

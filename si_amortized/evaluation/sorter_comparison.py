@@ -7,13 +7,18 @@ ground truth.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from .. import sorters as _sorters  # noqa: F401  (registers "location_sorter" with spikeinterface.sorters)
+from .memory import PeakTreeMemory
 from .peer_recordings import ChannelLocationPropertyRecording, needs_location_property
+
+#: File of a study folder with each case's peak memory (MB), written by :func:`run_sorter_study`.
+PEAK_MEMORY_FILE = "peak_memory_mb.json"
 
 
 #: Sorters the study compares against when they are installed: SpikeInterface's internal ones, then the
@@ -120,7 +125,9 @@ def run_sorter_study(study_folder, recording, gt_sorting, cases: dict, *, datase
     Returns
     -------
     spikeinterface.benchmark.SorterStudy
-        Run, with results computed.
+        Run, with results computed. The cases run one after the other; the resident memory of the process
+        and its workers at the start of each and its peak during it are written to
+        ``<study_folder>/peak_memory_mb.json`` (:class:`~si_amortized.evaluation.memory.PeakTreeMemory`).
     """
     from spikeinterface.benchmark import SorterStudy
 
@@ -131,7 +138,12 @@ def run_sorter_study(study_folder, recording, gt_sorting, cases: dict, *, datase
     if any(case["dataset"] == location_dataset(dataset) for case in cases.values()):
         datasets[location_dataset(dataset)] = (ChannelLocationPropertyRecording(recording), gt_sorting)
     study = SorterStudy.create(study_folder, datasets=datasets, cases=cases)
-    study.run()
+    peaks = {}
+    for key in study.cases:  # one at a time, each under its own memory watch
+        with PeakTreeMemory() as memory:
+            study.run(case_keys=[key])
+        peaks[str(key)] = dict(peak_mb=round(memory.peak_mb, 1), start_mb=round(memory.start_mb, 1))
+        (study_folder / PEAK_MEMORY_FILE).write_text(json.dumps(peaks, indent=1))
     study.compute_results()
     return study
 
@@ -144,12 +156,16 @@ def summarize_study(study, well_detected_score: float = 0.8):
     pandas.DataFrame
         Index: case keys. Columns ``label``, ``num_gt``, ``num_sorter``, ``num_well_detected``,
         ``num_false_positive``, ``num_redundant``, ``num_overmerged``, ``accuracy``, ``precision``,
-        ``recall``, ``run_time_s``.
+        ``recall``, ``run_time_s``, ``peak_memory_mb`` (the process tree's peak while the case ran) and
+        ``added_memory_mb`` (that peak minus the memory held when the case started); both NaN for a study not
+        run by :func:`run_sorter_study`.
     """
     import pandas as pd
 
     counts = study.get_count_units(well_detected_score=well_detected_score)
     run_times = study.get_run_times()
+    memory_file = Path(study.folder) / PEAK_MEMORY_FILE
+    peak_memory = json.loads(memory_file.read_text()) if memory_file.exists() else {}
     rows = []
     for key in study.cases:
         comparison = study.get_result(key)["gt_comparison"]
@@ -162,6 +178,9 @@ def summarize_study(study, well_detected_score: float = 0.8):
         for metric in ("accuracy", "precision", "recall"):
             row[metric] = float(np.nanmean(perf[metric].astype(float)))
         row["run_time_s"] = float(run_times.loc[key, "run_times"])
+        memory = peak_memory.get(str(key), dict(peak_mb=np.nan, start_mb=np.nan))
+        row["peak_memory_mb"] = float(memory["peak_mb"])
+        row["added_memory_mb"] = float(memory["peak_mb"] - memory["start_mb"])
         rows.append(row)
     return pd.DataFrame(rows).set_index("case")
 

@@ -14,18 +14,15 @@ def test_absent_peers_are_reported_not_dropped():
 
 def test_herdingspikes_sorts_a_copy_of_the_dataset_with_the_location_property():
     """herdingspikes 0.4 reads a channel property 'location' that SpikeInterface recordings no longer carry."""
+    from si_amortized.evaluation import sorter_cases
+    from si_amortized.evaluation.peer_recordings import needs_location_property
     from si_amortized.evaluation.sorter_comparison import location_dataset
 
-    cases = sorter_cases_for(["herdingspikes", "tridesclous2"])
+    assert needs_location_property("herdingspikes") and not needs_location_property("lupin")
+    cases = sorter_cases("gt", localization_methods=(), internal_sorter=None, peers=["herdingspikes", "tridesclous2"])
     if "herdingspikes" in cases:  # installed
         assert cases["herdingspikes"]["dataset"] == location_dataset("gt")
     assert cases["tridesclous2"]["dataset"] == "gt"
-
-
-def sorter_cases_for(peers):
-    from si_amortized.evaluation import sorter_cases
-
-    return sorter_cases("gt", localization_methods=(), internal_sorter=None, peers=peers)
 
 
 def test_location_property_recording_survives_the_dump_that_run_sorter_reloads(tmp_path):
@@ -42,7 +39,10 @@ def test_location_property_recording_survives_the_dump_that_run_sorter_reloads(t
         first = reloaded.channel_ids[0]
         np.testing.assert_array_equal(reloaded.get_channel_property(first, "location"),
                                       recording.get_channel_locations()[0])
-        np.testing.assert_array_equal(reloaded.get_traces(end_frame=100), recording.get_traces(end_frame=100))
+        traces = reloaded.get_traces(end_frame=100)
+        np.testing.assert_array_equal(traces, recording.get_traces(end_frame=100))
+        # a new array, not a view of the memory-mapped file (herdingspikes' detector crashed on one)
+        assert traces.flags.owndata and traces.flags.writeable and traces.flags.c_contiguous
         assert reloaded.get_probe() is not None
 
 
@@ -51,3 +51,21 @@ def _pickled(recording, folder):
 
     recording.dump_to_pickle(folder / "recording.pkl")
     return load(folder / "recording.pkl")
+
+
+def test_study_records_each_case_peak_memory(tmp_path):
+    import numpy as np
+    from spikeinterface.core import generate_ground_truth_recording
+
+    from si_amortized.evaluation import run_sorter_study, sorter_cases, summarize_study
+
+    recording, gt = generate_ground_truth_recording(durations=[4.0], num_channels=16, num_units=3, seed=1)
+    recording = recording.save(folder=tmp_path / "recording")
+    cases = sorter_cases("gt", localization_methods=("center_of_mass",), internal_sorter=None,
+                         location_sorter_params=dict(matching=None, n_pcs=0))
+    study = run_sorter_study(tmp_path / "study", recording, gt, cases)
+    table = summarize_study(study)
+    row = table.loc["location_sorter[center_of_mass]"]
+    assert row["peak_memory_mb"] > 50  # a Python process with numpy and spikeinterface loaded
+    assert 0 <= row["added_memory_mb"] < row["peak_memory_mb"]
+    assert np.isfinite(row["run_time_s"])
