@@ -3,7 +3,8 @@
 Pipeline, chunk by chunk through SpikeInterface's node pipeline (``job_kwargs`` apply):
 
 1. optional band-pass filter (skipped when the recording is already filtered);
-2. peak detection (``detect_peaks``, ``locally_exclusive``);
+2. peak detection (``detect_peaks``: ``locally_exclusive`` thresholding, or ``matched_filtering`` with a
+   prototype waveform, which reaches cells of lower SNR; :mod:`si_amortized.sorters.detection`);
 3. localization of every peak (``localize_peaks`` methods: ``"vae"`` from :mod:`si_amortized.localization`
    by default, or SpikeInterface's ``"center_of_mass"``, ``"monopolar_triangulation"``, ``"grid_convolution"``);
 4. features = locations (x, y) + ``n_pcs`` whitened PCs of the peak-channel waveform times ``pc_scale``
@@ -28,6 +29,7 @@ from spikeinterface.core.job_tools import fix_job_kwargs
 from spikeinterface.sorters.internal.si_based import ComponentsBasedSorter
 
 from .clustering import ClusteringConfig, cluster_features
+from .detection import DETECTION_METHODS, MatchedFilteringConfig, detect_sorter_peaks
 from .features import PeakChannelWaveform, fit_whitened_pca, peak_channel_waveforms, random_peak_subset
 from .matching import MatchingConfig, match_templates
 
@@ -61,6 +63,8 @@ class LocationSorter(ComponentsBasedSorter):
         "freq_min": 300.0,
         "freq_max": 6000.0,
         "peak_sign": "neg",
+        "detection_method": "locally_exclusive",
+        "detection_kwargs": {},
         "detect_threshold": 5.0,
         "exclude_sweep_ms": 0.5,
         "detect_radius_um": 50.0,
@@ -92,7 +96,12 @@ class LocationSorter(ComponentsBasedSorter):
         "freq_min": "Band-pass low cut (Hz)",
         "freq_max": "Band-pass high cut (Hz)",
         "peak_sign": "Polarity of detected peaks: neg | pos | both",
-        "detect_threshold": "Detection threshold in multiples of the noise MAD",
+        "detection_method": "Peak detection: locally_exclusive (threshold on each channel) | matched_filtering "
+        "(correlate with a prototype spike and spatial kernels first, as lupin does)",
+        "detection_kwargs": "matched_filtering only: fields of si_amortized.sorters.detection.MatchedFilteringConfig "
+        "(ms_before, ms_after, n_peaks, ...)",
+        "detect_threshold": "Detection threshold in multiples of the noise MAD (of the filtered output with "
+        "matched_filtering)",
         "exclude_sweep_ms": "Peaks closer than this in time (and within detect_radius_um) are one peak",
         "detect_radius_um": "Radius of the locally exclusive detection",
         "localization_method": "localize_peaks method: vae | center_of_mass | monopolar_triangulation | grid_convolution",
@@ -150,6 +159,12 @@ class LocationSorter(ComponentsBasedSorter):
             raise ValueError(f"location_features must be a non-empty subset of x, y, z; got {params['location_features']}")
         if params["n_pcs"] < 0 or params["pc_scale"] < 0:
             raise ValueError("n_pcs and pc_scale must be >= 0")
+        if params["detection_method"] not in DETECTION_METHODS:
+            raise ValueError(f"detection_method must be one of {DETECTION_METHODS}, not {params['detection_method']!r}")
+        if params["detection_method"] == "matched_filtering":
+            MatchedFilteringConfig(**params["detection_kwargs"])
+        elif params["detection_kwargs"]:
+            raise ValueError(f"detection_kwargs {sorted(params['detection_kwargs'])} only apply to matched_filtering")
         if params["matching"] is not None:
             MatchingConfig(engine=params["matching"], **params["matching_kwargs"])
         return params
@@ -191,7 +206,6 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
         ``features`` (num_peaks, num_features), ``labels`` (num_peaks,) with -1 for unassigned peaks.
     """
     from spikeinterface.core.node_pipeline import PeakRetriever, run_node_pipeline
-    from spikeinterface.sortingcomponents.peak_detection import detect_peaks
     from spikeinterface.sortingcomponents.peak_localization.main import get_localization_pipeline_nodes
 
     full = dict(LocationSorter._default_params)
@@ -207,14 +221,10 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
 
     recording = _preprocess(recording, params)
     noise_levels = get_noise_levels(recording, return_in_uV=False, random_slices_kwargs=dict(seed=seed), **job_kwargs)
-    peaks = detect_peaks(
-        recording,
-        method="locally_exclusive",
-        method_kwargs=dict(
-            peak_sign=params["peak_sign"], detect_threshold=params["detect_threshold"],
-            exclude_sweep_ms=params["exclude_sweep_ms"], radius_um=params["detect_radius_um"],
-            noise_levels=noise_levels,
-        ),
+    peaks = detect_sorter_peaks(
+        recording, noise_levels, method=params["detection_method"], peak_sign=params["peak_sign"],
+        detect_threshold=params["detect_threshold"], exclude_sweep_ms=params["exclude_sweep_ms"],
+        radius_um=params["detect_radius_um"], detection_kwargs=params["detection_kwargs"], seed=seed,
         job_kwargs=job_kwargs,
     )
     if verbose:

@@ -16,7 +16,7 @@ def test_registered_with_spikeinterface():
     assert "location_sorter" in installed_sorters()
     params = get_default_sorter_params("location_sorter")
     assert params["localization_method"] == "vae"
-    assert set(params) == set(LocationSorter._default_params)
+    assert set(params) == set(LocationSorter._default_params) == set(LocationSorter._params_description)
 
 
 @pytest.mark.slow
