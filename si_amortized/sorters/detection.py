@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from spikeinterface.sortingcomponents.peak_detection.matched_filtering import MatchedFilteringPeakDetector
 
 __all__ = ["DETECTION_METHODS", "MatchedFilteringConfig", "detect_sorter_peaks", "prototype_waveform"]
 
@@ -50,11 +51,14 @@ class MatchedFilteringConfig:
             raise ValueError("matched filtering n_peaks, prototype_duration_s and num_noise_chunks must be positive")
 
 
-def _random_slices(recording, duration_s: float, seed: int | None, job_kwargs: dict) -> list:
-    """Seeded random chunks ``(segment_index, start, stop)`` covering about ``duration_s`` seconds."""
-    from spikeinterface.core.job_tools import divide_segment_into_chunks, ensure_chunk_size
+def _random_slices(recording, duration_s: float, seed: int | None) -> list:
+    """Seeded random one-second chunks ``(segment_index, start, stop)`` covering about ``duration_s`` seconds.
 
-    chunk_size = ensure_chunk_size(recording, **job_kwargs)
+    The chunks are one second long whatever the job's ``chunk_duration``, so the choice depends on the seed only.
+    """
+    from spikeinterface.core.job_tools import divide_segment_into_chunks
+
+    chunk_size = int(recording.sampling_frequency)
     slices = []
     for segment_index in range(recording.get_num_segments()):
         chunks = divide_segment_into_chunks(recording.get_num_samples(segment_index), chunk_size)
@@ -68,6 +72,30 @@ def _random_slices(recording, duration_s: float, seed: int | None, job_kwargs: d
         if total >= wanted:
             break
     return sorted(chosen)
+
+
+class ChunkExactMatchedFilteringPeakDetector(MatchedFilteringPeakDetector):
+    """SpikeInterface's matched-filtering detector, made exact at chunk edges.
+
+    SpikeInterface 0.105's ``MatchedFilteringPeakDetector`` keeps, in each chunk, only the peaks whose trough
+    lies between ``nbefore`` samples after the chunk's start and ``len(prototype) - 1 - nbefore`` samples
+    before its end: spikes there are lost, and which ones depends on the chunking. This subclass reads one
+    prototype length more on each side and keeps the peaks of the chunk proper, so every trough is looked at
+    once and the peaks do not depend on ``chunk_duration`` or ``n_jobs``. Parameters are the parent's.
+    """
+
+    def __init__(self, recording, prototype, ms_before, **kwargs):
+        super().__init__(recording, prototype, ms_before, **kwargs)
+        self._extra_margin = int(np.asarray(prototype).size)
+
+    def get_margin(self):
+        return super().get_margin() + self._extra_margin
+
+    def compute(self, traces, start_frame, end_frame, segment_index, max_margin):
+        (peaks,) = super().compute(traces, start_frame, end_frame, segment_index, max_margin)
+        margin = self.get_margin()
+        core = (peaks["sample_index"] >= margin) & (peaks["sample_index"] < traces.shape[0] - margin)
+        return (peaks[core],)
 
 
 def prototype_waveform(recording, noise_levels, *, peak_sign="neg", detect_threshold=5.0, exclude_sweep_ms=0.5,
@@ -101,7 +129,7 @@ def prototype_waveform(recording, noise_levels, *, peak_sign="neg", detect_thres
         recording, peak_sign=peak_sign, detect_threshold=detect_threshold, exclude_sweep_ms=exclude_sweep_ms,
         radius_um=radius_um, noise_levels=noise_levels,
     )
-    slices = _random_slices(recording, config.prototype_duration_s, seed, job_kwargs)
+    slices = _random_slices(recording, config.prototype_duration_s, seed)
     peaks = run_node_pipeline(recording, [detector], job_kwargs, job_name="prototype peaks", slices=slices)
     if peaks.size == 0:
         raise ValueError("matched filtering: no peak crossed the threshold in the chunks searched for a prototype")
@@ -138,7 +166,7 @@ def detect_sorter_peaks(recording, noise_levels, *, method="locally_exclusive", 
         SpikeInterface peaks (``sample_index``, ``channel_index``, ``amplitude``, ``segment_index``), sorted
         by segment and sample.
     """
-    from spikeinterface.core.node_pipeline import base_peak_dtype
+    from spikeinterface.core.node_pipeline import base_peak_dtype, run_node_pipeline
     from spikeinterface.sortingcomponents.peak_detection import detect_peaks
 
     job_kwargs = dict(job_kwargs or {})
@@ -153,12 +181,11 @@ def detect_sorter_peaks(recording, noise_levels, *, method="locally_exclusive", 
                             job_kwargs=job_kwargs)
     config = MatchedFilteringConfig(**(detection_kwargs or {}))
     prototype = prototype_waveform(recording, noise_levels, **common, config=config, seed=seed, job_kwargs=job_kwargs)
-    found = detect_peaks(
-        recording, method="matched_filtering",
-        method_kwargs=dict(common, prototype=prototype, ms_before=config.ms_before,
-                           random_chunk_kwargs=dict(num_chunks_per_segment=config.num_noise_chunks, seed=seed)),
-        job_kwargs=job_kwargs,
+    detector = ChunkExactMatchedFilteringPeakDetector(
+        recording, prototype, config.ms_before, **common,
+        random_chunk_kwargs=dict(num_chunks_per_segment=config.num_noise_chunks, seed=seed),
     )
+    found = run_node_pipeline(recording, [detector], job_kwargs, job_name="detect peaks (matched filtering)")
     peaks = np.zeros(found.size, dtype=base_peak_dtype)
     for name in peaks.dtype.names:
         peaks[name] = found[name]

@@ -63,7 +63,7 @@ class LocationSorter(ComponentsBasedSorter):
         "freq_min": 300.0,
         "freq_max": 6000.0,
         "peak_sign": "neg",
-        "detection_method": "locally_exclusive",
+        "detection_method": "matched_filtering",
         "detection_kwargs": {},
         "detect_threshold": 5.0,
         "exclude_sweep_ms": 0.5,

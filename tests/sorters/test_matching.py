@@ -108,3 +108,18 @@ def test_circus_omp_drops_matches_below_the_minimum_amplitude_scaling(planted):
     assert weak_found(0.75) < 0.2
     with pytest.raises(ValueError, match="min_amplitude_scaling"):
         MatchingConfig(min_amplitude_scaling=1.2)
+
+
+def test_min_spikes_drops_exactly_the_units_matched_fewer_times(planted):
+    recording, _ = planted
+    settings = dict(PARAMS, matching="circus-omp")
+    every, _ = sort_by_locations(recording, dict(settings, matching_kwargs=dict(min_spikes=0)))
+    counts = every.count_num_spikes_per_unit(outputs="dict")
+    assert len(counts) == 2 and len(set(counts.values())) == 2  # the pairs' hidden B spikes: unequal counts
+    floor = max(counts.values())
+    kept, _ = sort_by_locations(recording, dict(settings, matching_kwargs=dict(min_spikes=floor)))
+    assert list(kept.unit_ids) == [u for u, n in counts.items() if n >= floor]
+    for unit in kept.unit_ids:
+        np.testing.assert_array_equal(kept.get_unit_spike_train(unit), every.get_unit_spike_train(unit))
+    with pytest.raises(ValueError, match="min_spikes"):
+        MatchingConfig(min_spikes=-1)
