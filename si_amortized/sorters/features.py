@@ -112,3 +112,55 @@ def random_peak_subset(peaks: np.ndarray, n: int, seed: int | None) -> np.ndarra
     rng = np.random.default_rng(seed)
     keep = np.sort(rng.choice(peaks.size, size=n, replace=False))
     return peaks[keep]
+
+
+class LocalPeakAmplitude(PipelineNode):
+    """Largest absolute value of the traces around each peak, over the channels near its channel.
+
+    Parameters
+    ----------
+    recording : BaseRecording
+    parents : list
+        ``[peak_source]``.
+    radius_um : float, default: 50.0
+        Channels within this distance of the peak's channel are searched.
+    ms_window : float, default: 0.2
+        Samples within this many ms of the peak sample are searched.
+    peak_sign : "neg" | "pos" | "both", default: "neg"
+        ``"neg"``: the largest negative deflection; ``"pos"``: the largest positive one; ``"both"``: either.
+
+    Returns (per chunk)
+    -------------------
+    np.ndarray, shape (num_peaks,)
+        float32, >= 0, in the traces' units.
+    """
+
+    def __init__(self, recording, parents, return_output: bool = True, radius_um: float = 50.0,
+                 ms_window: float = 0.2, peak_sign: str = "neg"):
+        from spikeinterface.core.recording_tools import get_channel_distances
+
+        PipelineNode.__init__(self, recording, return_output=return_output, parents=parents)
+        if peak_sign not in ("neg", "pos", "both"):
+            raise ValueError(f"peak_sign must be neg, pos or both, not {peak_sign!r}")
+        self.half = max(int(round(ms_window * recording.sampling_frequency / 1000.0)), 0)
+        self.neighbours = get_channel_distances(recording) <= radius_um
+        self.peak_sign = peak_sign
+        self._kwargs.update(dict(radius_um=radius_um, ms_window=ms_window, peak_sign=peak_sign))
+
+    def get_margin(self):
+        return self.half + 1
+
+    def get_dtype(self):
+        return np.dtype("float32")
+
+    def compute(self, traces, peaks):
+        offsets = np.arange(-self.half, self.half + 1)
+        windows = traces[peaks["sample_index"][:, None] + offsets[None, :]]  # (num_peaks, window, channels)
+        if self.peak_sign == "neg":
+            extreme = -windows.min(axis=1)
+        elif self.peak_sign == "pos":
+            extreme = windows.max(axis=1)
+        else:
+            extreme = np.abs(windows).max(axis=1)
+        extreme = np.where(self.neighbours[peaks["channel_index"]], extreme, -np.inf)
+        return np.maximum(extreme.max(axis=1), 0.0).astype("float32")

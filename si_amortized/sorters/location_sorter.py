@@ -8,7 +8,8 @@ Pipeline, chunk by chunk through SpikeInterface's node pipeline (``job_kwargs`` 
 3. localization of every peak (``localize_peaks`` methods: ``"vae"`` from :mod:`si_amortized.localization`
    by default, or SpikeInterface's ``"center_of_mass"``, ``"monopolar_triangulation"``, ``"grid_convolution"``);
 4. features = locations (x, y) + ``n_pcs`` whitened PCs of the peak-channel waveform times ``pc_scale``
-   (as HerdingSpikes does), the PCA fitted on a random subset of peaks;
+   (as HerdingSpikes does), the PCA fitted on a random subset of peaks, and optionally the log peak
+   amplitude times ``amplitude_scale``;
 5. density clustering that needs no number of clusters (mean shift or HDBSCAN, scikit-learn);
 6. optionally (``matching="wobble"`` or ``"circus-omp"``), template matching with the clusters' templates,
    which recovers spikes that overlap in time and space (optionally followed by SpikeInterface's final
@@ -30,7 +31,7 @@ from spikeinterface.sorters.internal.si_based import ComponentsBasedSorter
 
 from .clustering import ClusteringConfig, cluster_features
 from .detection import DETECTION_METHODS, MatchedFilteringConfig, detect_sorter_peaks
-from .features import PeakChannelWaveform, fit_whitened_pca, peak_channel_waveforms, random_peak_subset
+from .features import LocalPeakAmplitude, PeakChannelWaveform, fit_whitened_pca, peak_channel_waveforms, random_peak_subset
 from .matching import MatchingConfig, match_templates
 
 _CLUSTERING_KEYS = ("clusterer", "bandwidth", "min_bin_freq", "min_cluster_size", "min_samples", "max_spikes_fit")
@@ -63,7 +64,7 @@ class LocationSorter(ComponentsBasedSorter):
         "freq_min": 300.0,
         "freq_max": 6000.0,
         "peak_sign": "neg",
-        "detection_method": "matched_filtering",
+        "detection_method": "locally_exclusive",
         "detection_kwargs": {},
         "detect_threshold": 5.0,
         "exclude_sweep_ms": 0.5,
@@ -75,6 +76,7 @@ class LocationSorter(ComponentsBasedSorter):
         "location_features": ["x", "y"],
         "n_pcs": 2,
         "pc_scale": 5.0,
+        "amplitude_scale": 0.0,
         "pc_ms_before": 0.5,
         "pc_ms_after": 1.0,
         "n_peaks_pca_fit": 5000,
@@ -114,6 +116,8 @@ class LocationSorter(ComponentsBasedSorter):
         "location_features": "Location fields used as features (x, y and optionally z)",
         "n_pcs": "Number of whitened PCs of the peak-channel waveform added to the features (0: locations only)",
         "pc_scale": "Multiplier of the unit-variance PCs, in micrometres (HerdingSpikes' pca scale)",
+        "amplitude_scale": "Micrometres per e-fold of a peak's amplitude (largest deflection within 0.2 ms on the "
+        "channels within detect_radius_um); the log amplitude times this is one more feature. 0: none",
         "pc_ms_before": "Peak-channel waveform window before the peak (ms)",
         "pc_ms_after": "Peak-channel waveform window after the peak (ms)",
         "n_peaks_pca_fit": "Random peaks used to fit the PCA",
@@ -157,8 +161,8 @@ class LocationSorter(ComponentsBasedSorter):
         bad = [f for f in params["location_features"] if f not in ("x", "y", "z")]
         if bad or not params["location_features"]:
             raise ValueError(f"location_features must be a non-empty subset of x, y, z; got {params['location_features']}")
-        if params["n_pcs"] < 0 or params["pc_scale"] < 0:
-            raise ValueError("n_pcs and pc_scale must be >= 0")
+        if params["n_pcs"] < 0 or params["pc_scale"] < 0 or params["amplitude_scale"] < 0:
+            raise ValueError("n_pcs, pc_scale and amplitude_scale must be >= 0")
         if params["detection_method"] not in DETECTION_METHODS:
             raise ValueError(f"detection_method must be one of {DETECTION_METHODS}, not {params['detection_method']!r}")
         if params["detection_method"] == "matched_filtering":
@@ -238,6 +242,7 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
         )
         pca = fit_whitened_pca(waveforms, params["n_pcs"], seed=seed)
 
+    amplitude_feature = np.zeros((peaks.size, 0))
     if peaks.size == 0:
         locations = np.zeros(0, dtype=[(f, "float64") for f in params["location_features"]])
         pcs = np.zeros((0, len(pca.get("pca_scale", []))), dtype="float32")
@@ -254,12 +259,17 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
                     recording, parents=[source], ms_before=params["pc_ms_before"], ms_after=params["pc_ms_after"], **pca
                 )
             )
+        if params["amplitude_scale"] > 0:
+            nodes.append(LocalPeakAmplitude(recording, parents=[source], radius_um=params["detect_radius_um"],
+                                            peak_sign=params["peak_sign"]))
         outputs = run_node_pipeline(
             recording, nodes, job_kwargs, job_name=f"localize ({params['localization_method']}) + features",
             squeeze_output=False,
         )
         locations = outputs[0]
         pcs = outputs[1] if pca else np.zeros((peaks.size, 0), dtype="float32")
+        if params["amplitude_scale"] > 0:
+            amplitude_feature = params["amplitude_scale"] * np.log(np.maximum(outputs[-1].astype("float64"), 1e-6))
 
     missing = [f for f in params["location_features"] if f not in (locations.dtype.names or ())]
     if missing:
@@ -269,7 +279,7 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
         )
     features = np.column_stack(
         [np.asarray(locations[f], dtype="float64") for f in params["location_features"]]
-        + [params["pc_scale"] * np.asarray(pcs, dtype="float64")]
+        + [params["pc_scale"] * np.asarray(pcs, dtype="float64"), amplitude_feature.reshape(peaks.size, -1)]
     )
     config = ClusteringConfig(**{k: params[k] for k in _CLUSTERING_KEYS})
     labels = cluster_features(features, config, seed=seed)

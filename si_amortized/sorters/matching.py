@@ -57,7 +57,7 @@ class MatchingConfig:
         explain that cluster's peaks better, so what is left is a few stray matches. On the seed-11 MEArec
         recordings (50 cells, 60 s) it took the false-positive units from 5 to 2 on SqMEA-10-15 and from 7 to 6
         and 5 to 5 on the two Neuropixels-64 ones, with the same well-detected units; with matched-filtering
-        detection from 14 to 4, 11 to 5 and 7 to 5. 0 keeps every unit.
+        detection (SpikeInterface's detector) from 14 to 4, 11 to 5 and 7 to 5. 0 keeps every unit.
     """
 
     engine: str = "circus-omp"
