@@ -76,7 +76,7 @@ class LocationSorter(ComponentsBasedSorter):
         "location_features": ["x", "y"],
         "n_pcs": 2,
         "pc_scale": 5.0,
-        "amplitude_scale": 0.0,
+        "amplitude_scale": 30.0,
         "pc_ms_before": 0.5,
         "pc_ms_after": 1.0,
         "n_peaks_pca_fit": 5000,

@@ -32,7 +32,10 @@ def test_run_sorter_center_of_mass_finds_ground_truth_units(mearec_small, tmp_pa
     assert comparison.count_well_detected_units(0.8) >= 3
     saved = read_sorter_features(tmp_path / "com")
     assert saved["params"]["localization_method"] == "center_of_mass"
-    assert saved["features"].shape == (saved["peaks"].size, 2 + 2)  # x, y + 2 PCs
+    assert saved["features"].shape == (saved["peaks"].size, 2 + 2 + 1)  # x, y + 2 PCs + log amplitude
+    # the log-amplitude feature: the largest deflection near the peak, at least the detected peak's own
+    local_amplitude = np.exp(saved["features"][:, -1] / saved["params"]["amplitude_scale"])
+    assert np.all(local_amplitude >= np.abs(saved["peaks"]["amplitude"]) * (1 - 1e-5))
     clusters = np.unique(saved["labels"][saved["labels"] >= 0])
     assert np.array_equal(clusters, np.arange(clusters.size))
     # matching keeps the clusters whose template is clean and that it gives >= min_spikes spikes
@@ -48,7 +51,7 @@ def test_run_sorter_vae_locations(mearec_small, tmp_path):
                          n_pcs=0, job_kwargs=JOB)
     saved = read_sorter_features(tmp_path / "vae")
     assert {"x", "y", "z", "x_std"} <= set(saved["locations"].dtype.names)
-    assert saved["features"].shape[1] == 2
+    assert saved["features"].shape[1] == 2 + 1  # x, y + log amplitude
     assert sorting.get_num_units() >= 2
     # locations lie around the 10 x 10, 15 um array (+-67.5 um)
     assert np.nanmedian(np.abs(saved["locations"]["x"])) < 80
