@@ -8,8 +8,8 @@ Pipeline, chunk by chunk through SpikeInterface's node pipeline (``job_kwargs`` 
 3. localization of every peak (``localize_peaks`` methods: ``"vae"`` from :mod:`si_amortized.localization`
    by default, or SpikeInterface's ``"center_of_mass"``, ``"monopolar_triangulation"``, ``"grid_convolution"``);
 4. features = locations (x, y) + ``n_pcs`` whitened PCs of the peak-channel waveform times ``pc_scale``
-   (as HerdingSpikes does), the PCA fitted on a random subset of peaks, and optionally the log peak
-   amplitude times ``amplitude_scale``;
+   (as HerdingSpikes does), the PCA fitted on a random subset of peaks, and the log peak amplitude times
+   ``amplitude_scale`` (30 um per e-fold; 0 leaves it out);
 5. density clustering that needs no number of clusters (mean shift or HDBSCAN, scikit-learn);
 6. optionally (``matching="wobble"`` or ``"circus-omp"``), template matching with the clusters' templates,
    which recovers spikes that overlap in time and space (optionally followed by SpikeInterface's final
