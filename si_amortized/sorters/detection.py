@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from spikeinterface.sortingcomponents.peak_detection.matched_filtering import MatchedFilteringPeakDetector
 
-__all__ = ["DETECTION_METHODS", "MatchedFilteringConfig", "detect_sorter_peaks", "prototype_waveform"]
+__all__ = ["DETECTION_METHODS", "MatchedFilteringConfig", "check_detection_settings", "detect_sorter_peaks",
+           "prototype_waveform"]
 
 DETECTION_METHODS = ("locally_exclusive", "matched_filtering")
 
@@ -72,6 +73,23 @@ def _random_slices(recording, duration_s: float, seed: int | None) -> list:
         if total >= wanted:
             break
     return sorted(chosen)
+
+
+def check_detection_settings(method: str, detection_kwargs: dict | None) -> MatchedFilteringConfig | None:
+    """Validate a detection method and its ``detection_kwargs``.
+
+    Returns
+    -------
+    MatchedFilteringConfig | None
+        The matched-filtering settings, or None for ``"locally_exclusive"``.
+    """
+    if method not in DETECTION_METHODS:
+        raise ValueError(f"detection_method must be one of {DETECTION_METHODS}, not {method!r}")
+    if method == "matched_filtering":
+        return MatchedFilteringConfig(**(detection_kwargs or {}))
+    if detection_kwargs:
+        raise ValueError(f"detection_kwargs {sorted(detection_kwargs)} only apply to matched_filtering")
+    return None
 
 
 class ChunkExactMatchedFilteringPeakDetector(MatchedFilteringPeakDetector):
@@ -133,8 +151,7 @@ def prototype_waveform(recording, noise_levels, *, peak_sign="neg", detect_thres
     peaks = run_node_pipeline(recording, [detector], job_kwargs, job_name="prototype peaks", slices=slices)
     if peaks.size == 0:
         raise ValueError("matched filtering: no peak crossed the threshold in the chunks searched for a prototype")
-    peaks = np.sort(random_peak_subset(np.sort(peaks, order=["segment_index", "sample_index"]), config.n_peaks, seed),
-                    order=["segment_index", "sample_index"])
+    peaks = random_peak_subset(np.sort(peaks, order=["segment_index", "sample_index"]), config.n_peaks, seed)
     waveforms = peak_channel_waveforms(recording, peaks, ms_before=config.ms_before, ms_after=config.ms_after,
                                        job_kwargs=job_kwargs)
     nbefore = int(round(config.ms_before * recording.sampling_frequency / 1000.0))
@@ -170,16 +187,12 @@ def detect_sorter_peaks(recording, noise_levels, *, method="locally_exclusive", 
     from spikeinterface.sortingcomponents.peak_detection import detect_peaks
 
     job_kwargs = dict(job_kwargs or {})
-    if method not in DETECTION_METHODS:
-        raise ValueError(f"detection_method must be one of {DETECTION_METHODS}, not {method!r}")
+    config = check_detection_settings(method, detection_kwargs)
     common = dict(peak_sign=peak_sign, detect_threshold=detect_threshold, exclude_sweep_ms=exclude_sweep_ms,
                   radius_um=radius_um)
-    if method == "locally_exclusive":
-        if detection_kwargs:
-            raise ValueError(f"detection_kwargs {sorted(detection_kwargs)} only apply to matched_filtering")
+    if config is None:
         return detect_peaks(recording, method="locally_exclusive", method_kwargs=dict(common, noise_levels=noise_levels),
                             job_kwargs=job_kwargs)
-    config = MatchedFilteringConfig(**(detection_kwargs or {}))
     prototype = prototype_waveform(recording, noise_levels, **common, config=config, seed=seed, job_kwargs=job_kwargs)
     detector = ChunkExactMatchedFilteringPeakDetector(
         recording, prototype, config.ms_before, **common,

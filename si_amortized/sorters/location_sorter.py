@@ -30,7 +30,7 @@ from spikeinterface.core.job_tools import fix_job_kwargs
 from spikeinterface.sorters.internal.si_based import ComponentsBasedSorter
 
 from .clustering import ClusteringConfig, cluster_features
-from .detection import DETECTION_METHODS, MatchedFilteringConfig, detect_sorter_peaks
+from .detection import check_detection_settings, detect_sorter_peaks
 from .features import LocalPeakAmplitude, PeakChannelWaveform, fit_whitened_pca, peak_channel_waveforms, random_peak_subset
 from .matching import MatchingConfig, match_templates
 
@@ -163,12 +163,7 @@ class LocationSorter(ComponentsBasedSorter):
             raise ValueError(f"location_features must be a non-empty subset of x, y, z; got {params['location_features']}")
         if params["n_pcs"] < 0 or params["pc_scale"] < 0 or params["amplitude_scale"] < 0:
             raise ValueError("n_pcs, pc_scale and amplitude_scale must be >= 0")
-        if params["detection_method"] not in DETECTION_METHODS:
-            raise ValueError(f"detection_method must be one of {DETECTION_METHODS}, not {params['detection_method']!r}")
-        if params["detection_method"] == "matched_filtering":
-            MatchedFilteringConfig(**params["detection_kwargs"])
-        elif params["detection_kwargs"]:
-            raise ValueError(f"detection_kwargs {sorted(params['detection_kwargs'])} only apply to matched_filtering")
+        check_detection_settings(params["detection_method"], params["detection_kwargs"])
         if params["matching"] is not None:
             MatchingConfig(engine=params["matching"], **params["matching_kwargs"])
         return params
