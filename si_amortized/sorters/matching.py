@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .templates import estimate_templates_in_chunk_order
+
 __all__ = ["MatchingConfig", "match_templates"]
 
 MATCHING_ENGINES = ("wobble", "circus-omp")
@@ -85,7 +87,6 @@ class MatchingConfig:
 
 def _cluster_templates(recording, peaks, labels, noise_levels, config: MatchingConfig, job_kwargs):
     from spikeinterface.core import NumpySorting, Templates
-    from spikeinterface.core.waveform_tools import estimate_templates_with_accumulator
     from spikeinterface.sortingcomponents.tools import clean_templates, compute_sparsity_from_peaks_and_label
 
     fs = recording.sampling_frequency
@@ -101,8 +102,8 @@ def _cluster_templates(recording, peaks, labels, noise_levels, config: MatchingC
         peaks[keep], np.searchsorted(unit_ids, labels[keep]), unit_ids, recording, config.template_radius_um
     )
     nbefore, nafter = int(round(config.ms_before * fs / 1000)), int(round(config.ms_after * fs / 1000))
-    array = estimate_templates_with_accumulator(
-        recording, spikes, unit_ids, nbefore, nafter, return_in_uV=False, sparsity_mask=sparsity.mask, **job_kwargs
+    array = estimate_templates_in_chunk_order(
+        recording, spikes, unit_ids.size, nbefore, nafter, sparsity.mask, job_kwargs
     )
     templates = Templates(
         templates_array=array, sampling_frequency=fs, nbefore=nbefore, channel_ids=recording.channel_ids,
