@@ -67,6 +67,18 @@ def test_results_do_not_depend_on_chunking(mearec_small):
     assert np.array_equal(a["labels"], b["labels"])
 
 
+def test_default_sorter_gives_the_same_spikes_for_every_n_jobs(mearec_small):
+    # default pipeline (shipped localizer, amplitude feature, circus-omp matching) on MEArec data
+    recording, _ = mearec_small
+    runs = [
+        sort_by_locations(recording, dict(job_kwargs=dict(n_jobs=n_jobs, chunk_duration="1s", progress_bar=False)))[0]
+        for n_jobs in (1, 2)
+    ]
+    a, b = (run.to_spike_vector() for run in runs)
+    assert a.size > 0
+    np.testing.assert_array_equal(a, b)
+
+
 def test_bad_parameters_are_refused(mearec_small, tmp_path):
     from spikeinterface.sorters import run_sorter
 

@@ -77,6 +77,30 @@ def test_matching_is_deterministic_and_ignores_n_jobs(planted):
     np.testing.assert_array_equal(a["unit_index"], b["unit_index"])
 
 
+def test_matching_runs_blas_with_the_workers_thread_count_for_every_n_jobs(planted, monkeypatch):
+    # with n_jobs=1 SpikeInterface matches in the main process, where BLAS would use every core: its sums then
+    # differ in the last bits from the workers' single-thread ones, enough to flip borderline spikes
+    import spikeinterface.sortingcomponents.matching as matching_module
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    original = matching_module.find_spikes_from_templates
+
+    def spy(*args, **kwargs):
+        seen.append(max((pool["num_threads"] for pool in threadpool_info()), default=1))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(matching_module, "find_spikes_from_templates", spy)
+    recording, _ = planted
+    settings = dict(PARAMS, matching="circus-omp")
+    for threads in (1, 2):
+        job_kwargs = dict(n_jobs=1, chunk_duration="1s", progress_bar=False, max_threads_per_worker=threads)
+        sort_by_locations(recording, dict(settings, job_kwargs=job_kwargs))
+    machine = max((pool["num_threads"] for pool in threadpool_info()), default=1)
+    assert seen[0] == 1
+    assert seen[1] == 2 or machine < 2
+
+
 def test_bad_matching_settings_are_refused():
     with pytest.raises(ValueError, match="engine"):
         MatchingConfig(engine="kilosort")
