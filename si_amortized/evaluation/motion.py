@@ -35,6 +35,8 @@ __all__ = [
     "estimate_motion_with",
     "format_motion_table",
     "generate_scenario_recording",
+    "generate_scenario_ground_truth",
+    "mearec_scenario_path",
     "mearec_scenario_recording",
     "motion_errors",
     "motion_residuals",
@@ -162,15 +164,30 @@ def generate_scenario_recording(scenario: DriftScenario, duration: float = 60.0,
         ``generate_drifting_recording``'s extra outputs: ``unit_displacements`` (num_times, num_units, 2),
         ``unit_locations`` (num_units, 3), ``displacement_sampling_frequency``, ...
     """
+    recording, _, info = generate_scenario_ground_truth(scenario, duration, num_channels, num_units, seed)
+    return recording, info
+
+
+def generate_scenario_ground_truth(scenario: DriftScenario, duration: float = 60.0, num_channels: int = 64,
+                                   num_units: int = 30, seed: int = 0):
+    """:func:`generate_scenario_recording` with the ground-truth sorting (for sorter benchmarks).
+
+    Returns
+    -------
+    recording : BaseRecording
+    sorting : BaseSorting
+        The units' spike trains.
+    info : dict
+    """
     from spikeinterface.generation import generate_drifting_recording
 
     from ..datasets.probes import neuropixels1_like_probe
 
-    _, recording, _, info = generate_drifting_recording(
+    _, recording, sorting, info = generate_drifting_recording(
         num_units=num_units, duration=float(duration), seed=seed, probe=neuropixels1_like_probe(num_channels),
         extra_outputs=True, generate_displacement_vector_kwargs=scenario.displacement_kwargs(duration),
     )
-    return recording, info
+    return recording, sorting, info
 
 
 def scenario_drift_vector(scenario: DriftScenario, duration: float, seed: int = 0) -> tuple[np.ndarray, float]:
@@ -202,6 +219,30 @@ def scenario_drift_vector(scenario: DriftScenario, duration: float, seed: int = 
     return np.interp(times, np.arange(vector.size) / fs, vector), float(fs)
 
 
+def mearec_scenario_path(scenario: DriftScenario, templates, duration: float = 60.0, n_exc: int = 10,
+                         n_inh: int = 10, noise_level: float = 10.0, seed: int = 0):
+    """The MEArec file of :func:`mearec_scenario_recording` (simulated once, then read from the user cache).
+
+    Parameters
+    ----------
+    See :func:`mearec_scenario_recording`.
+
+    Returns
+    -------
+    Path
+        MEArec ``.h5`` file (``load_mearec`` gives its recording and ground-truth sorting).
+    """
+    from ..datasets.mearec_drift import simulate_drifting_recording
+
+    vector, fs = scenario_drift_vector(scenario, duration, seed)
+    # at 50 Hz: MEArec gives a spike the vector's next sample, so the coarse 5 Hz steps would lag by up to 0.2 s
+    fine = np.arange(int(duration * MEAREC_DRIFT_FS)) / MEAREC_DRIFT_FS
+    vector, fs = np.interp(fine, np.arange(vector.size) / fs, vector), MEAREC_DRIFT_FS
+    return simulate_drifting_recording(templates, vector, fs, duration=duration, n_exc=n_exc, n_inh=n_inh,
+                                       non_rigid_min_factor=scenario.non_rigid_gradient, noise_level=noise_level,
+                                       seed=seed)
+
+
 def mearec_scenario_recording(scenario: DriftScenario, templates, duration: float = 60.0, n_exc: int = 10,
                               n_inh: int = 10, noise_level: float = 10.0, seed: int = 0):
     """A MEArec recording (biophysical drifting templates) that drifts as ``scenario`` says.
@@ -228,15 +269,9 @@ def mearec_scenario_recording(scenario: DriftScenario, templates, duration: floa
         (:func:`si_amortized.datasets.mearec_drift.drifting_ground_truth`).
     """
     from ..datasets.mearec import load_mearec
-    from ..datasets.mearec_drift import drifting_ground_truth, simulate_drifting_recording
+    from ..datasets.mearec_drift import drifting_ground_truth
 
-    vector, fs = scenario_drift_vector(scenario, duration, seed)
-    # at 50 Hz: MEArec gives a spike the vector's next sample, so the coarse 5 Hz steps would lag by up to 0.2 s
-    fine = np.arange(int(duration * MEAREC_DRIFT_FS)) / MEAREC_DRIFT_FS
-    vector, fs = np.interp(fine, np.arange(vector.size) / fs, vector), MEAREC_DRIFT_FS
-    path = simulate_drifting_recording(templates, vector, fs, duration=duration, n_exc=n_exc, n_inh=n_inh,
-                                       non_rigid_min_factor=scenario.non_rigid_gradient, noise_level=noise_level,
-                                       seed=seed)
+    path = mearec_scenario_path(scenario, templates, duration, n_exc, n_inh, noise_level, seed)
     recording, _ = load_mearec(path)
     return recording, drifting_ground_truth(path)
 

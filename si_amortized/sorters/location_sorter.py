@@ -2,7 +2,9 @@
 
 Pipeline, chunk by chunk through SpikeInterface's node pipeline (``job_kwargs`` apply):
 
-1. optional band-pass filter (skipped when the recording is already filtered);
+1. optional band-pass filter (skipped when the recording is already filtered), and optionally
+   (``apply_motion_correction=True``) SpikeInterface's ``correct_motion`` with the VAE localizer
+   (:mod:`si_amortized.sorters.motion`);
 2. peak detection (``detect_peaks``: ``locally_exclusive`` thresholding, or ``matched_filtering`` with a
    prototype waveform, which reaches cells of lower SNR; :mod:`si_amortized.sorters.detection`);
 3. localization of every peak (``localize_peaks`` methods: ``"vae"`` from :mod:`si_amortized.localization`
@@ -33,8 +35,27 @@ from .clustering import ClusteringConfig, cluster_features
 from .detection import check_detection_settings, detect_sorter_peaks
 from .features import LocalPeakAmplitude, PeakChannelWaveform, fit_whitened_pca, peak_channel_waveforms, random_peak_subset
 from .matching import MatchingConfig, match_templates
+from .motion import DEFAULT_MOTION_CORRECTION, check_motion_correction, correct_sorter_motion
 
 _CLUSTERING_KEYS = ("clusterer", "bandwidth", "min_bin_freq", "min_cluster_size", "min_samples", "max_spikes_fit")
+
+#: What ``None`` means for these parameters, without and with ``apply_motion_correction``. Interpolating the
+#: traces back to a still probe changes a unit's peak amplitude and peak-channel shape with its drift phase (a
+#: channel between two contacts is their kriged mean), so on a corrected recording those features split units
+#: and the locations alone, with a wider kernel, do better. Chosen on seed-1 drifting recordings
+#: (``generate_drifting_recording``, 30 units, 64-channel Neuropixels-1.0-like probe, 60 s; zigzag / jumps /
+#: non-rigid): 14 / 17 / 18 well-detected units with the still-probe defaults, 22 / 20 / 23 without the
+#: amplitude and PCs, 24 / 23 / 23 with a bandwidth of 8 um too.
+MODE_DEFAULTS = {
+    False: {"n_pcs": 2, "amplitude_scale": 30.0, "bandwidth": 6.0},
+    True: {"n_pcs": 0, "amplitude_scale": 0.0, "bandwidth": 8.0},
+}
+
+
+def resolve_mode_defaults(params: dict) -> dict:
+    """``params`` with each ``None`` of :data:`MODE_DEFAULTS`'s keys replaced by its value for the mode."""
+    defaults = MODE_DEFAULTS[bool(params["apply_motion_correction"])]
+    return {**params, **{k: v for k, v in defaults.items() if params.get(k) is None}}
 
 
 def _localization_kwargs(params: dict) -> dict:
@@ -63,6 +84,8 @@ class LocationSorter(ComponentsBasedSorter):
         "apply_preprocessing": True,
         "freq_min": 300.0,
         "freq_max": 6000.0,
+        "apply_motion_correction": False,
+        "motion_correction": DEFAULT_MOTION_CORRECTION,
         "peak_sign": "neg",
         "detection_method": "locally_exclusive",
         "detection_kwargs": {},
@@ -74,14 +97,14 @@ class LocationSorter(ComponentsBasedSorter):
         "localization_ms_before": 0.5,
         "localization_ms_after": 0.5,
         "location_features": ["x", "y"],
-        "n_pcs": 2,
+        "n_pcs": None,
         "pc_scale": 5.0,
-        "amplitude_scale": 30.0,
+        "amplitude_scale": None,
         "pc_ms_before": 0.5,
         "pc_ms_after": 1.0,
         "n_peaks_pca_fit": 5000,
         "clusterer": "mean_shift",
-        "bandwidth": 6.0,
+        "bandwidth": None,
         "min_bin_freq": 5,
         "min_cluster_size": 20,
         "min_samples": None,
@@ -97,6 +120,13 @@ class LocationSorter(ComponentsBasedSorter):
         "apply_preprocessing": "Band-pass filter the recording first, unless it is already marked filtered",
         "freq_min": "Band-pass low cut (Hz)",
         "freq_max": "Band-pass high cut (Hz)",
+        "apply_motion_correction": "Estimate the drift with correct_motion and sort the interpolated recording "
+        "(for recordings whose cells move along the probe); n_pcs, amplitude_scale and bandwidth left at None "
+        "then take their motion-corrected values (0, 0, 8)",
+        "motion_correction": "correct_motion settings: preset (default dredge_fast) and any of detect_kwargs, "
+        "select_kwargs, localize_peaks_kwargs (default: method vae, model auto), estimate_motion_kwargs, "
+        "interpolate_motion_kwargs; features: interpolated (default: peaks and features from the interpolated "
+        "traces) | peaks (from the drifting traces, locations moved back by the motion)",
         "peak_sign": "Polarity of detected peaks: neg | pos | both",
         "detection_method": "Peak detection: locally_exclusive (threshold on each channel) | matched_filtering "
         "(correlate with a prototype spike and spatial kernels first, as lupin does)",
@@ -114,15 +144,17 @@ class LocationSorter(ComponentsBasedSorter):
         "localization_ms_before": "Dense-waveform window before the peak for SpikeInterface's localizers (ms)",
         "localization_ms_after": "Dense-waveform window after the peak for SpikeInterface's localizers (ms)",
         "location_features": "Location fields used as features (x, y and optionally z)",
-        "n_pcs": "Number of whitened PCs of the peak-channel waveform added to the features (0: locations only)",
+        "n_pcs": "Number of whitened PCs of the peak-channel waveform added to the features (0: locations only). "
+        "None: 2, or 0 with apply_motion_correction",
         "pc_scale": "Multiplier of the unit-variance PCs, in micrometres (HerdingSpikes' pca scale)",
         "amplitude_scale": "Micrometres per e-fold of a peak's amplitude (largest deflection within 0.2 ms on the "
-        "channels within detect_radius_um); the log amplitude times this is one more feature. 0: none",
+        "channels within detect_radius_um); the log amplitude times this is one more feature. 0: none. None: 30, "
+        "or 0 with apply_motion_correction",
         "pc_ms_before": "Peak-channel waveform window before the peak (ms)",
         "pc_ms_after": "Peak-channel waveform window after the peak (ms)",
         "n_peaks_pca_fit": "Random peaks used to fit the PCA",
         "clusterer": "Density clustering: mean_shift | hdbscan (no number of clusters needed)",
-        "bandwidth": "Mean-shift bandwidth, in micrometres",
+        "bandwidth": "Mean-shift bandwidth, in micrometres. None: 6, or 8 with apply_motion_correction",
         "min_bin_freq": "Mean shift: minimum spikes in a seed bin",
         "min_cluster_size": "Smallest unit kept (and HDBSCAN min_cluster_size)",
         "min_samples": "HDBSCAN min_samples",
@@ -149,6 +181,7 @@ class LocationSorter(ComponentsBasedSorter):
 
     @classmethod
     def _check_params(cls, recording, output_folder, params):
+        params = resolve_mode_defaults(params)
         ClusteringConfig(**{k: params[k] for k in _CLUSTERING_KEYS})
         from spikeinterface.sortingcomponents.peak_localization.method_list import peak_localization_methods
 
@@ -164,6 +197,8 @@ class LocationSorter(ComponentsBasedSorter):
         if params["n_pcs"] < 0 or params["pc_scale"] < 0 or params["amplitude_scale"] < 0:
             raise ValueError("n_pcs, pc_scale and amplitude_scale must be >= 0")
         check_detection_settings(params["detection_method"], params["detection_kwargs"])
+        if params["apply_motion_correction"]:
+            check_motion_correction(params["motion_correction"])
         if params["matching"] is not None:
             MatchingConfig(engine=params["matching"], **params["matching_kwargs"])
         return params
@@ -173,6 +208,9 @@ class LocationSorter(ComponentsBasedSorter):
         recording = cls.load_recording_from_folder(sorter_output_folder.parent, with_warnings=False)
         sorting, outputs = sort_by_locations(recording, params, verbose=verbose)
         sorting.save(folder=Path(sorter_output_folder) / "sorting")
+        motion = outputs.pop("motion", None)
+        if motion is not None:
+            motion.save(Path(sorter_output_folder) / "motion")
         if params["save_features"]:
             for name, array in outputs.items():
                 np.save(Path(sorter_output_folder) / f"{name}.npy", array)
@@ -202,7 +240,9 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
     sorting : NumpySorting
     outputs : dict
         ``peaks`` (num_peaks,) structured, ``locations`` (num_peaks,) structured,
-        ``features`` (num_peaks, num_features), ``labels`` (num_peaks,) with -1 for unassigned peaks.
+        ``features`` (num_peaks, num_features), ``labels`` (num_peaks,) with -1 for unassigned peaks, and with
+        ``apply_motion_correction`` the estimated ``motion`` (``spikeinterface.core.motion.Motion``; locations
+        are then in the corrected frame).
     """
     from spikeinterface.core.node_pipeline import PeakRetriever, run_node_pipeline
     from spikeinterface.sortingcomponents.peak_localization.main import get_localization_pipeline_nodes
@@ -220,6 +260,23 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
 
     recording = _preprocess(recording, params)
     noise_levels = get_noise_levels(recording, return_in_uV=False, random_slices_kwargs=dict(seed=seed), **job_kwargs)
+    motion, matching_recording, matching_noise_levels = None, recording, noise_levels
+    if params["apply_motion_correction"]:
+        # the motion's peak detection reuses the seeded noise levels just cached on the recording
+        corrected, motion = correct_sorter_motion(recording, params["motion_correction"], job_kwargs)
+        matching_recording = corrected
+        matching_noise_levels = get_noise_levels(
+            corrected, return_in_uV=False, random_slices_kwargs=dict(seed=seed), **job_kwargs
+        )
+        if check_motion_correction(params["motion_correction"])["features"] == "interpolated":
+            recording, noise_levels = corrected, matching_noise_levels
+        elif not np.array_equal(corrected.channel_ids, recording.channel_ids):
+            raise ValueError(
+                "motion_correction features='peaks' needs the interpolated recording to keep every channel; this "
+                "preset removes border channels: pass interpolate_motion_kwargs={'border_mode': 'force_extrapolate'}"
+            )
+        if verbose:
+            print("location_sorter: motion estimated")
     peaks = detect_sorter_peaks(
         recording, noise_levels, method=params["detection_method"], peak_sign=params["peak_sign"],
         detect_threshold=params["detect_threshold"], exclude_sweep_ms=params["exclude_sweep_ms"],
@@ -266,6 +323,10 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
         if params["amplitude_scale"] > 0:
             amplitude_feature = params["amplitude_scale"] * np.log(np.maximum(outputs[-1].astype("float64"), 1e-6))
 
+    if motion is not None and recording is not matching_recording and peaks.size:
+        from spikeinterface.sortingcomponents.motion import correct_motion_on_peaks
+
+        locations = correct_motion_on_peaks(peaks, locations, motion, recording)
     missing = [f for f in params["location_features"] if f not in (locations.dtype.names or ())]
     if missing:
         raise ValueError(
@@ -283,10 +344,10 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
 
     if params["matching"] is not None and (labels >= 0).any():
         config = MatchingConfig(engine=params["matching"], **params["matching_kwargs"])
-        sorting = match_templates(recording, peaks, labels, noise_levels, config, job_kwargs)
+        sorting = match_templates(matching_recording, peaks, labels, matching_noise_levels, config, job_kwargs)
         if verbose:
             print(f"location_sorter: template matching ({config.engine}) -> {sorting.get_num_units()} units")
-        return sorting, dict(peaks=peaks, locations=locations, features=features, labels=labels)
+        return sorting, _outputs(peaks, locations, features, labels, motion)
 
     keep = labels >= 0
     unit_ids = np.arange(int(labels.max()) + 1 if keep.any() else 0)
@@ -298,7 +359,14 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
     sorting = NumpySorting.from_samples_and_labels(
         samples_list, labels_list, recording.sampling_frequency, unit_ids=unit_ids
     )
-    return sorting, dict(peaks=peaks, locations=locations, features=features, labels=labels)
+    return sorting, _outputs(peaks, locations, features, labels, motion)
+
+
+def _outputs(peaks, locations, features, labels, motion) -> dict:
+    outputs = dict(peaks=peaks, locations=locations, features=features, labels=labels)
+    if motion is not None:
+        outputs["motion"] = motion
+    return outputs
 
 
 def register_location_sorter() -> None:
@@ -325,9 +393,14 @@ def read_sorter_features(folder) -> dict:
     Returns
     -------
     dict
-        ``peaks``, ``locations``, ``features``, ``labels`` arrays and the ``params`` used.
+        ``peaks``, ``locations``, ``features``, ``labels`` arrays and the ``params`` used; ``motion``
+        (``spikeinterface.core.motion.Motion``) when the run corrected motion.
     """
     folder = Path(folder)
     out = {name: np.load(folder / "sorter_output" / f"{name}.npy") for name in ("peaks", "locations", "features", "labels")}
     out["params"] = json.loads((folder / "spikeinterface_params.json").read_text())["sorter_params"]
+    if (folder / "sorter_output" / "motion").is_dir():
+        from spikeinterface.core.motion import Motion
+
+        out["motion"] = Motion.load(folder / "sorter_output" / "motion")
     return out

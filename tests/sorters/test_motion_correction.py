@@ -1,0 +1,94 @@
+"""The location sorter on a drifting recording: correct_motion first, the motion saved with the sorting."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import si_amortized.sorters  # noqa: F401  (registers "location_sorter")
+from si_amortized.datasets.probes import neuropixels1_like_probe
+from si_amortized.sorters import read_sorter_features, sort_by_locations
+from si_amortized.sorters.motion import DEFAULT_MOTION_CORRECTION, check_motion_correction
+
+# center_of_mass keeps the sorter's own localization quick; correct_motion trains its VAE (the default) on the
+# peaks of 20 random one-second chunks (5 epochs on 1,500 spikes followed the drift to 10 um RMS only)
+SORTER = dict(localization_method="center_of_mass", n_pcs=0, amplitude_scale=0.0, bandwidth=6.0)
+
+
+@pytest.fixture(scope="module")
+def zigzag(tmp_path_factory):
+    """30 s, 32 channels of a Neuropixels-1.0-like probe, 12 units drifting 30 um up and down twice."""
+    from spikeinterface.generation import generate_drifting_recording
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, recording, sorting, info = generate_drifting_recording(
+            num_units=12, duration=30.0, seed=2, probe=neuropixels1_like_probe(32), extra_outputs=True,
+            generate_displacement_vector_kwargs=dict(
+                displacement_sampling_frequency=5.0, drift_start_um=[0, 15], drift_stop_um=[0, -15], drift_step_um=1,
+                motion_list=[dict(drift_mode="zigzag", non_rigid_gradient=None, t_start_drift=2.0, t_end_drift=None,
+                                  period_s=14)],
+            ),
+        )
+    folder = tmp_path_factory.mktemp("zigzag") / "recording"  # run_sorter needs a serializable recording
+    return recording.save(folder=folder, n_jobs=1, progress_bar=False), sorting, info
+
+
+def _well_detected(gt, sorting):
+    from spikeinterface.comparison import compare_sorter_to_ground_truth
+
+    return len(compare_sorter_to_ground_truth(gt, sorting, exhaustive_gt=True).get_well_detected_units(0.8))
+
+
+def test_none_takes_the_default_of_the_mode():
+    from si_amortized.sorters.location_sorter import MODE_DEFAULTS, LocationSorter, resolve_mode_defaults
+
+    still = resolve_mode_defaults(dict(LocationSorter._default_params))
+    moving = resolve_mode_defaults(dict(LocationSorter._default_params, apply_motion_correction=True))
+    assert {k: still[k] for k in MODE_DEFAULTS[False]} == MODE_DEFAULTS[False]
+    assert {k: moving[k] for k in MODE_DEFAULTS[True]} == MODE_DEFAULTS[True]
+    mine = resolve_mode_defaults(dict(LocationSorter._default_params, apply_motion_correction=True, n_pcs=3))
+    assert mine["n_pcs"] == 3 and mine["amplitude_scale"] == 0.0
+
+
+def test_motion_correction_settings_are_checked():
+    kwargs = check_motion_correction({})
+    assert kwargs["preset"] == DEFAULT_MOTION_CORRECTION["preset"]
+    assert kwargs["localize_peaks_kwargs"] == {"method": "vae", "model": "auto"}
+    # the VAE's "auto" model means nothing to SpikeInterface's localizers
+    other = check_motion_correction(dict(localize_peaks_kwargs=dict(method="monopolar_triangulation", model="auto")))
+    assert other["localize_peaks_kwargs"] == {"method": "monopolar_triangulation"}
+    with pytest.raises(ValueError, match="preset"):
+        check_motion_correction(dict(preset="no_such_preset"))
+    with pytest.raises(ValueError, match="Unknown motion_correction keys"):
+        check_motion_correction(dict(radius_um=50))
+    with pytest.raises(ValueError, match="must be a dict"):
+        check_motion_correction(dict(detect_kwargs=[1]))
+    with pytest.raises(ValueError, match="must be a dict"):
+        check_motion_correction("dredge")
+    with pytest.raises(ValueError, match="features"):
+        check_motion_correction(dict(features="waveforms"))
+
+
+@pytest.mark.slow
+def test_motion_correction_recovers_the_units_that_drift_splits(zigzag, tmp_path):
+    from spikeinterface.sorters import run_sorter
+
+    from si_amortized.evaluation.motion import motion_errors
+
+    recording, gt, info = zigzag
+    job = dict(n_jobs=1, chunk_duration="1s", progress_bar=False)
+    drifting, _ = sort_by_locations(recording, dict(SORTER, job_kwargs=job))
+    corrected = run_sorter("location_sorter", recording, folder=tmp_path / "mc", apply_motion_correction=True,
+                           job_kwargs=job, **SORTER)
+    assert _well_detected(gt, corrected) >= _well_detected(gt, drifting) + 4
+    assert _well_detected(gt, corrected) >= 6
+    saved = read_sorter_features(tmp_path / "mc")
+    assert saved["params"]["apply_motion_correction"] is True
+    assert saved["params"]["bandwidth"] == 6.0  # what the user gives wins over the motion-corrected defaults
+    errors = motion_errors(saved["motion"], info)
+    assert errors["rms_um"] < 5.0  # the drift spans 30 um
+    # same sorting with two jobs: correct_motion's detection reuses the sorter's seeded noise levels
+    again, _ = sort_by_locations(recording, dict(SORTER, apply_motion_correction=True,
+                                                 job_kwargs=dict(job, n_jobs=2)))
+    np.testing.assert_array_equal(again.to_spike_vector(), corrected.to_spike_vector())
