@@ -26,3 +26,7 @@ def test_motion_tutorial_runs_quick_and_every_localizer_follows_the_drift(tmp_pa
     assert float(errors["vae"]) < 0.5 * flat and float(errors["monopolar_triangulation"]) < 0.5 * flat, errors
     assert float(errors["vae pretrained"]) < 0.75 * flat, errors
     assert (tmp_path / "motion_correction.png").stat().st_size > 10_000
+    # the location sorter: motion correction recovers cells that the drift smears over several units
+    well = dict(re.findall(r"motion correction (on|off): \d+ units, (\d+) of", proc.stdout))
+    assert int(well["on"]) >= int(well["off"]) + 3, proc.stdout[-2000:]
+    assert float(re.search(r"sorter's own motion estimate: RMS error ([0-9.]+) um", proc.stdout).group(1)) < 0.5 * flat
