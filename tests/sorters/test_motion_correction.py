@@ -78,7 +78,7 @@ def test_motion_correction_recovers_the_units_that_drift_splits(zigzag, tmp_path
 
     recording, gt, info = zigzag
     job = dict(n_jobs=1, chunk_duration="1s", progress_bar=False)
-    drifting, _ = sort_by_locations(recording, dict(SORTER, job_kwargs=job))
+    drifting, drifting_out = sort_by_locations(recording, dict(SORTER, job_kwargs=job))
     corrected = run_sorter("location_sorter", recording, folder=tmp_path / "mc", apply_motion_correction=True,
                            job_kwargs=job, **SORTER)
     assert _well_detected(gt, corrected) >= _well_detected(gt, drifting) + 4
@@ -92,3 +92,9 @@ def test_motion_correction_recovers_the_units_that_drift_splits(zigzag, tmp_path
     again, _ = sort_by_locations(recording, dict(SORTER, apply_motion_correction=True,
                                                  job_kwargs=dict(job, n_jobs=2)))
     np.testing.assert_array_equal(again.to_spike_vector(), corrected.to_spike_vector())
+    # features from the drifting traces, each location moved back by the motion: the cells come back too
+    moved, out = sort_by_locations(recording, dict(SORTER, apply_motion_correction=True, job_kwargs=job,
+                                                   motion_correction=dict(features="peaks")))
+    assert _well_detected(gt, moved) >= _well_detected(gt, drifting) + 4
+    np.testing.assert_array_equal(out["peaks"], drifting_out["peaks"])  # same traces, same detection
+    assert np.std(out["locations"]["y"] - drifting_out["locations"]["y"]) > 3.0  # moved by the zigzag
