@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import si_amortized.sorters  # noqa: F401  (registers "location_sorter")
-from si_amortized.datasets.probes import neuropixels1_like_probe
 from si_amortized.sorters import read_sorter_features, sort_by_locations
 from si_amortized.sorters.motion import DEFAULT_MOTION_CORRECTION, check_motion_correction
 
@@ -17,18 +16,13 @@ SORTER = dict(localization_method="center_of_mass", n_pcs=0, amplitude_scale=0.0
 
 @pytest.fixture(scope="module")
 def zigzag(tmp_path_factory):
-    """30 s, 32 channels of a Neuropixels-1.0-like probe, 12 units drifting 30 um up and down twice."""
-    from spikeinterface.generation import generate_drifting_recording
+    """30 s, 32 channels of a Neuropixels-1.0-like probe, 12 units drifting 30 um up and down (period 15 s)."""
+    from si_amortized.evaluation.motion import drift_scenarios, generate_scenario_ground_truth
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _, recording, sorting, info = generate_drifting_recording(
-            num_units=12, duration=30.0, seed=2, probe=neuropixels1_like_probe(32), extra_outputs=True,
-            generate_displacement_vector_kwargs=dict(
-                displacement_sampling_frequency=5.0, drift_start_um=[0, 15], drift_stop_um=[0, -15], drift_step_um=1,
-                motion_list=[dict(drift_mode="zigzag", non_rigid_gradient=None, t_start_drift=2.0, t_end_drift=None,
-                                  period_s=14)],
-            ),
+        recording, sorting, info = generate_scenario_ground_truth(
+            drift_scenarios()["zigzag"], duration=30.0, num_channels=32, num_units=12, seed=2
         )
     folder = tmp_path_factory.mktemp("zigzag") / "recording"  # run_sorter needs a serializable recording
     return recording.save(folder=folder, n_jobs=1, progress_bar=False), sorting, info
@@ -58,6 +52,9 @@ def test_motion_correction_settings_are_checked():
     # the VAE's "auto" model means nothing to SpikeInterface's localizers
     other = check_motion_correction(dict(localize_peaks_kwargs=dict(method="monopolar_triangulation", model="auto")))
     assert other["localize_peaks_kwargs"] == {"method": "monopolar_triangulation"}
+    # non-rigid windows narrower than the preset's; a given entry replaces the default's whole entry
+    assert kwargs["estimate_motion_kwargs"] == {"win_step_um": 150.0, "win_scale_um": 150.0}
+    assert check_motion_correction(dict(estimate_motion_kwargs={"rigid": True}))["estimate_motion_kwargs"] == {"rigid": True}
     with pytest.raises(ValueError, match="preset"):
         check_motion_correction(dict(preset="no_such_preset"))
     with pytest.raises(ValueError, match="Unknown motion_correction keys"):
