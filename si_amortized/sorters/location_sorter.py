@@ -12,7 +12,9 @@ Pipeline, chunk by chunk through SpikeInterface's node pipeline (``job_kwargs`` 
 4. features = locations (x, y) + ``n_pcs`` whitened PCs of the peak-channel waveform times ``pc_scale``
    (as HerdingSpikes does), the PCA fitted on a random subset of peaks, and the log peak amplitude times
    ``amplitude_scale`` (30 um per e-fold; 0 leaves it out);
-5. density clustering that needs no number of clusters (mean shift or HDBSCAN, scikit-learn);
+5. density clustering that needs no number of clusters (mean shift or HDBSCAN, scikit-learn), then
+   (``split=True``) each cluster split in two where the halves' multichannel waveforms differ and their
+   spikes coincide within the refractory period as two independent cells do (:mod:`si_amortized.sorters.splitting`);
 6. optionally (``matching="wobble"`` or ``"circus-omp"``), template matching with the clusters' templates,
    which recovers spikes that overlap in time and space (optionally followed by SpikeInterface's final
    cleaning, which merges units: ``matching_kwargs={'merge': True}``).
@@ -36,6 +38,7 @@ from .detection import check_detection_settings, detect_sorter_peaks
 from .features import LocalPeakAmplitude, PeakChannelWaveform, fit_whitened_pca, peak_channel_waveforms, random_peak_subset
 from .matching import MatchingConfig, match_templates
 from .motion import DEFAULT_MOTION_CORRECTION, check_motion_correction, correct_sorter_motion
+from .splitting import SplitConfig, split_clusters
 
 _CLUSTERING_KEYS = ("clusterer", "bandwidth", "min_bin_freq", "min_cluster_size", "min_samples", "max_spikes_fit")
 
@@ -109,6 +112,8 @@ class LocationSorter(ComponentsBasedSorter):
         "min_cluster_size": 20,
         "min_samples": None,
         "max_spikes_fit": 50000,
+        "split": True,
+        "split_kwargs": {},
         "matching": "circus-omp",
         "matching_kwargs": {},
         "seed": 0,
@@ -160,6 +165,9 @@ class LocationSorter(ComponentsBasedSorter):
         "min_cluster_size": "Smallest unit kept (and HDBSCAN min_cluster_size)",
         "min_samples": "HDBSCAN min_samples",
         "max_spikes_fit": "The clusterer is fitted on at most this many spikes, the rest assigned by nearest neighbour",
+        "split": "Split clusters that hold two cells: a two-component mixture on each cluster's multichannel "
+        "waveform features, kept when the halves coincide within the refractory period as independent cells do",
+        "split_kwargs": "Fields of si_amortized.sorters.splitting.SplitConfig (radius_um, refractory_ms, min_ratio, ...)",
         "matching": "Template matching after clustering: wobble | circus-omp (SpikeInterface's engines; recovers "
         "overlapping spikes; matching_kwargs={'merge': True} then merges units as spykingcircus2 does) or None "
         "(every detected peak in at most one unit: fast)",
@@ -202,6 +210,7 @@ class LocationSorter(ComponentsBasedSorter):
             check_motion_correction(params["motion_correction"])
         if params["matching"] is not None:
             MatchingConfig(engine=params["matching"], **params["matching_kwargs"])
+        SplitConfig(**params["split_kwargs"])
         return params
 
     @classmethod
@@ -287,13 +296,14 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
     if verbose:
         print(f"location_sorter: {peaks.size} peaks detected")
 
-    pca = {}
+    pca, pca_subset = {}, None
     if params["n_pcs"] > 0 and peaks.size > params["n_pcs"]:
         subset = random_peak_subset(peaks, params["n_peaks_pca_fit"], seed)
         waveforms = peak_channel_waveforms(
             recording, subset, ms_before=params["pc_ms_before"], ms_after=params["pc_ms_after"], job_kwargs=job_kwargs
         )
         pca = fit_whitened_pca(waveforms, params["n_pcs"], seed=seed)
+        pca_subset = (subset, waveforms, params["pc_ms_before"], params["pc_ms_after"])
 
     amplitude_feature = np.zeros((peaks.size, 0))
     if peaks.size == 0:
@@ -340,6 +350,14 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
     )
     config = ClusteringConfig(**{k: params[k] for k in _CLUSTERING_KEYS})
     labels = cluster_features(features, config, seed=seed)
+    if params["split"] and (labels >= 0).any():
+        split_config = SplitConfig(**params["split_kwargs"])
+        before = int(labels.max()) + 1
+        same_window = pca_subset is not None and pca_subset[2:] == (split_config.ms_before, split_config.ms_after)
+        labels, _ = split_clusters(recording, peaks, labels, noise_levels, split_config, job_kwargs, seed=seed,
+                                   subset=pca_subset[:2] if same_window else None)
+        if verbose:
+            print(f"location_sorter: {int(labels.max()) + 1 - before} clusters split")
     if verbose:
         print(f"location_sorter: {labels.max() + 1} units, {np.mean(labels >= 0):.0%} of peaks assigned")
 

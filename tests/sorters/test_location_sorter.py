@@ -87,6 +87,8 @@ def test_bad_parameters_are_refused(mearec_small, tmp_path):
         run_sorter("location_sorter", recording, folder=tmp_path / "a", localization_method="nope")
     with pytest.raises(ValueError, match="clusterer"):
         run_sorter("location_sorter", recording, folder=tmp_path / "b", clusterer="kmeans")
+    with pytest.raises(ValueError, match="min_fraction"):
+        run_sorter("location_sorter", recording, folder=tmp_path / "c", split_kwargs={"min_fraction": 0.7})
     with pytest.raises(ValueError, match="gives no"):
         sort_by_locations(recording, dict(localization_method="center_of_mass", location_features=["x", "y", "z"],
                                           job_kwargs=dict(progress_bar=False)))
