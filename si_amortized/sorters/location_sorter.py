@@ -221,6 +221,8 @@ class LocationSorter(ComponentsBasedSorter):
         motion = outputs.pop("motion", None)
         if motion is not None:
             motion.save(Path(sorter_output_folder) / "motion")
+        decisions = outputs.pop("split_decisions")
+        (Path(sorter_output_folder) / "split_decisions.json").write_text(json.dumps(decisions, indent=1))
         if params["save_features"]:
             for name, array in outputs.items():
                 np.save(Path(sorter_output_folder) / f"{name}.npy", array)
@@ -250,7 +252,9 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
     sorting : NumpySorting
     outputs : dict
         ``peaks`` (num_peaks,) structured, ``locations`` (num_peaks,) structured,
-        ``features`` (num_peaks, num_features), ``labels`` (num_peaks,) with -1 for unassigned peaks, and with
+        ``features`` (num_peaks, num_features), ``labels`` (num_peaks,) with -1 for unassigned peaks (after
+        splitting), ``split_decisions`` (list of dict, one per judged split: see
+        :func:`si_amortized.sorters.splitting.split_labels`), and with
         ``apply_motion_correction`` the estimated ``motion`` (``spikeinterface.core.motion.Motion``; locations
         are then in the corrected frame).
     """
@@ -350,12 +354,13 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
     )
     config = ClusteringConfig(**{k: params[k] for k in _CLUSTERING_KEYS})
     labels = cluster_features(features, config, seed=seed)
+    decisions = []
     if params["split"] and (labels >= 0).any():
         split_config = SplitConfig(**params["split_kwargs"])
         before = int(labels.max()) + 1
         same_window = pca_subset is not None and pca_subset[2:] == (split_config.ms_before, split_config.ms_after)
-        labels, _ = split_clusters(recording, peaks, labels, noise_levels, split_config, job_kwargs, seed=seed,
-                                   subset=pca_subset[:2] if same_window else None)
+        labels, decisions = split_clusters(recording, peaks, labels, noise_levels, split_config, job_kwargs,
+                                           seed=seed, subset=pca_subset[:2] if same_window else None)
         if verbose:
             print(f"location_sorter: {int(labels.max()) + 1 - before} clusters split")
     if verbose:
@@ -366,7 +371,7 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
         sorting = match_templates(matching_recording, peaks, labels, matching_noise_levels, config, job_kwargs)
         if verbose:
             print(f"location_sorter: template matching ({config.engine}) -> {sorting.get_num_units()} units")
-        return sorting, _outputs(peaks, locations, features, labels, motion)
+        return sorting, _outputs(peaks, locations, features, labels, motion, decisions)
 
     keep = labels >= 0
     unit_ids = np.arange(int(labels.max()) + 1 if keep.any() else 0)
@@ -378,11 +383,11 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
     sorting = NumpySorting.from_samples_and_labels(
         samples_list, labels_list, recording.sampling_frequency, unit_ids=unit_ids
     )
-    return sorting, _outputs(peaks, locations, features, labels, motion)
+    return sorting, _outputs(peaks, locations, features, labels, motion, decisions)
 
 
-def _outputs(peaks, locations, features, labels, motion) -> dict:
-    outputs = dict(peaks=peaks, locations=locations, features=features, labels=labels)
+def _outputs(peaks, locations, features, labels, motion, decisions) -> dict:
+    outputs = dict(peaks=peaks, locations=locations, features=features, labels=labels, split_decisions=decisions)
     if motion is not None:
         outputs["motion"] = motion
     return outputs
@@ -412,12 +417,16 @@ def read_sorter_features(folder) -> dict:
     Returns
     -------
     dict
-        ``peaks``, ``locations``, ``features``, ``labels`` arrays and the ``params`` used; ``motion``
-        (``spikeinterface.core.motion.Motion``) when the run corrected motion.
+        ``peaks``, ``locations``, ``features``, ``labels`` arrays and the ``params`` used; ``split_decisions``
+        (the evidence for and against each judged cluster split: sizes, observed and expected coincidences);
+        ``motion`` (``spikeinterface.core.motion.Motion``) when the run corrected motion.
     """
     folder = Path(folder)
     out = {name: np.load(folder / "sorter_output" / f"{name}.npy") for name in ("peaks", "locations", "features", "labels")}
     out["params"] = json.loads((folder / "spikeinterface_params.json").read_text())["sorter_params"]
+    decisions = folder / "sorter_output" / "split_decisions.json"
+    if decisions.is_file():
+        out["split_decisions"] = json.loads(decisions.read_text())
     if (folder / "sorter_output" / "motion").is_dir():
         from spikeinterface.core.motion import Motion
 

@@ -17,6 +17,8 @@ import numpy as np
 
 from spikeinterface.core.node_pipeline import PeakRetriever, PipelineNode, run_node_pipeline
 
+from .clustering import relabel_by_size
+
 
 @dataclass(frozen=True, kw_only=True)
 class SplitConfig:
@@ -165,7 +167,7 @@ def split_labels(
             next_label += 1
             if depth + 1 < config.max_depth:
                 pending += [(a, depth + 1), (b, depth + 1)]
-    return _renumber(out), decisions
+    return relabel_by_size(out, 1), decisions
 
 
 def _two_halves(features: np.ndarray, config: SplitConfig, seed: int | None) -> np.ndarray | None:
@@ -188,15 +190,6 @@ def _two_halves(features: np.ndarray, config: SplitConfig, seed: int | None) -> 
     if sizes.min() < smallest:
         return None
     return halves.astype(np.int64)
-
-
-def _renumber(labels: np.ndarray) -> np.ndarray:
-    """Labels renumbered ``0..K-1`` by decreasing size, -1 kept."""
-    out = np.full(labels.shape, -1, dtype=np.int64)
-    ids, counts = np.unique(labels[labels >= 0], return_counts=True)
-    for new, i in enumerate(np.argsort(-counts, kind="stable")):
-        out[labels == ids[i]] = new
-    return out
 
 
 class ClusterChannelProjection(PipelineNode):

@@ -40,6 +40,12 @@ def test_run_sorter_center_of_mass_finds_ground_truth_units(mearec_small, tmp_pa
     assert np.array_equal(clusters, np.arange(clusters.size))
     # matching keeps the clusters whose template is clean and that it gives >= min_spikes spikes
     assert set(sorting.unit_ids) <= set(clusters)
+    # every judged split is saved with its evidence, and a kept split lies within the coincidence bounds
+    assert isinstance(saved["split_decisions"], list)
+    for decision in saved["split_decisions"]:
+        assert {"cluster", "sizes", "observed", "expected", "split"} <= set(decision)
+        if decision["split"]:
+            assert 0.5 * decision["expected"] <= decision["observed"] <= 3.0 * decision["expected"]
 
 
 @pytest.mark.slow
