@@ -71,6 +71,12 @@ for d in decisions:
           f"times within 0.5-2 ms where two independent cells would {d['expected']:.1f} times -> {verdict}")
 if not decisions:
     print("no cluster was large enough for the refractory period to judge a split (short recording)")
+# The other way round, after matching: two units with the same template (cosine >= 0.97) whose spikes respect
+# one refractory period are one cell that clustering cut in two, and are merged.
+for d in read_sorter_features(OUT / "location_sorter_vae")["duplicate_decisions"]:
+    verdict = "merged: one cell" if d["merged"] else "kept apart"
+    print(f"units {d['units'][0]} and {d['units'][1]}: template cosine {d['cosine']:.3f}, {d['observed']} "
+          f"coincidences where two independent cells would give {d['expected']:.1f} -> {verdict}")
 
 # %% 3. Localization error of the ground-truth spikes, per method (the VAE paper's Table 1)
 results = localize_ground_truth(

@@ -221,8 +221,8 @@ class LocationSorter(ComponentsBasedSorter):
         motion = outputs.pop("motion", None)
         if motion is not None:
             motion.save(Path(sorter_output_folder) / "motion")
-        decisions = outputs.pop("split_decisions")
-        (Path(sorter_output_folder) / "split_decisions.json").write_text(json.dumps(decisions, indent=1))
+        for name in ("split_decisions", "duplicate_decisions"):
+            (Path(sorter_output_folder) / f"{name}.json").write_text(json.dumps(outputs.pop(name), indent=1))
         if params["save_features"]:
             for name, array in outputs.items():
                 np.save(Path(sorter_output_folder) / f"{name}.npy", array)
@@ -254,7 +254,9 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
         ``peaks`` (num_peaks,) structured, ``locations`` (num_peaks,) structured,
         ``features`` (num_peaks, num_features), ``labels`` (num_peaks,) with -1 for unassigned peaks (after
         splitting), ``split_decisions`` (list of dict, one per judged split: see
-        :func:`si_amortized.sorters.splitting.split_labels`), and with
+        :func:`si_amortized.sorters.splitting.split_labels`), ``duplicate_decisions`` (list of dict, one per
+        pair of units judged to be one cell after matching: :func:`si_amortized.sorters.duplicates.duplicate_groups`;
+        empty without matching), and with
         ``apply_motion_correction`` the estimated ``motion`` (``spikeinterface.core.motion.Motion``; locations
         are then in the corrected frame).
     """
@@ -368,10 +370,13 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
 
     if params["matching"] is not None and (labels >= 0).any():
         config = MatchingConfig(engine=params["matching"], **params["matching_kwargs"])
-        sorting = match_templates(matching_recording, peaks, labels, matching_noise_levels, config, job_kwargs)
+        sorting, duplicates = match_templates(matching_recording, peaks, labels, matching_noise_levels, config,
+                                              job_kwargs)
         if verbose:
-            print(f"location_sorter: template matching ({config.engine}) -> {sorting.get_num_units()} units")
-        return sorting, _outputs(peaks, locations, features, labels, motion, decisions)
+            merged = sum(d["merged"] for d in duplicates)
+            print(f"location_sorter: template matching ({config.engine}) -> {sorting.get_num_units()} units "
+                  f"({merged} duplicates merged)")
+        return sorting, _outputs(peaks, locations, features, labels, motion, decisions, duplicates)
 
     keep = labels >= 0
     unit_ids = np.arange(int(labels.max()) + 1 if keep.any() else 0)
@@ -386,8 +391,9 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
     return sorting, _outputs(peaks, locations, features, labels, motion, decisions)
 
 
-def _outputs(peaks, locations, features, labels, motion, decisions) -> dict:
-    outputs = dict(peaks=peaks, locations=locations, features=features, labels=labels, split_decisions=decisions)
+def _outputs(peaks, locations, features, labels, motion, decisions, duplicates=()) -> dict:
+    outputs = dict(peaks=peaks, locations=locations, features=features, labels=labels, split_decisions=decisions,
+                   duplicate_decisions=list(duplicates))
     if motion is not None:
         outputs["motion"] = motion
     return outputs
@@ -419,14 +425,17 @@ def read_sorter_features(folder) -> dict:
     dict
         ``peaks``, ``locations``, ``features``, ``labels`` arrays and the ``params`` used; ``split_decisions``
         (the evidence for and against each judged cluster split: sizes, observed and expected coincidences);
+        ``duplicate_decisions`` (each pair of units judged to be one cell after matching: template cosine,
+        observed and expected coincidences, merged or not);
         ``motion`` (``spikeinterface.core.motion.Motion``) when the run corrected motion.
     """
     folder = Path(folder)
     out = {name: np.load(folder / "sorter_output" / f"{name}.npy") for name in ("peaks", "locations", "features", "labels")}
     out["params"] = json.loads((folder / "spikeinterface_params.json").read_text())["sorter_params"]
-    decisions = folder / "sorter_output" / "split_decisions.json"
-    if decisions.is_file():
-        out["split_decisions"] = json.loads(decisions.read_text())
+    for name in ("split_decisions", "duplicate_decisions"):
+        decisions = folder / "sorter_output" / f"{name}.json"
+        if decisions.is_file():
+            out[name] = json.loads(decisions.read_text())
     if (folder / "sorter_output" / "motion").is_dir():
         from spikeinterface.core.motion import Motion
 

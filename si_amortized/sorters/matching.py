@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .duplicates import DuplicateConfig, duplicate_groups
 from .templates import estimate_templates_in_chunk_order
 
 __all__ = ["MatchingConfig", "match_templates"]
@@ -60,6 +61,9 @@ class MatchingConfig:
         a 50 s run.
     merge_max_distance_um : float, default: 50.0
         Units further apart than this are never merged.
+    duplicate_cosine : float, default: 0.97
+        Units whose multichannel templates have at least this cosine are merged when their spike trains share
+        a refractory period (:mod:`.duplicates`): one large cell that clustering cut in two. 1 turns it off.
     min_spikes : int, default: 20
         Units to which matching gives fewer spikes than this are dropped: their template formed from a
         cluster (of at least the sorter's ``min_cluster_size`` peaks, 20 by default), but the other templates
@@ -79,6 +83,7 @@ class MatchingConfig:
     min_amplitude_scaling: float = 0.7
     merge: bool = False
     merge_max_distance_um: float = 50.0
+    duplicate_cosine: float = 0.97
     min_spikes: int = 20
 
     def __post_init__(self):
@@ -88,6 +93,8 @@ class MatchingConfig:
             raise ValueError("ms_before, ms_after and template_radius_um must be positive")
         if not 0.0 <= self.min_amplitude_scaling < 1.0:
             raise ValueError(f"min_amplitude_scaling must be in [0, 1), not {self.min_amplitude_scaling!r}")
+        if not 0.0 < self.duplicate_cosine:
+            raise ValueError(f"duplicate_cosine must be > 0 (1 or more: no merging), not {self.duplicate_cosine!r}")
         if self.min_spikes < 0:
             raise ValueError(f"min_spikes must be >= 0, not {self.min_spikes!r}")
 
@@ -141,8 +148,10 @@ def match_templates(recording, peaks: np.ndarray, labels: np.ndarray, noise_leve
 
     Returns
     -------
-    NumpySorting
-        Unit ids are the cluster labels that kept a template.
+    sorting : NumpySorting
+        Unit ids are the cluster labels that kept a template (a merged duplicate keeps its first unit's).
+    duplicate_decisions : list of dict
+        The duplicate pairs judged (:func:`.duplicates.duplicate_groups`), with unit ids instead of indices.
     """
     from spikeinterface.core import NumpySorting
     from spikeinterface.core.base import minimum_spike_dtype
@@ -155,7 +164,7 @@ def match_templates(recording, peaks: np.ndarray, labels: np.ndarray, noise_leve
         return NumpySorting.from_samples_and_labels(
             [np.zeros(0, "int64")] * recording.get_num_segments(), [np.zeros(0, "int64")] * recording.get_num_segments(),
             recording.sampling_frequency, unit_ids=np.zeros(0, "int64"),
-        )
+        ), []
     method_kwargs = dict(amplitudes=[config.min_amplitude_scaling, np.inf]) if config.engine == "circus-omp" else {}
     job_kwargs = fix_job_kwargs(dict(job_kwargs))
     # SpikeInterface's workers run BLAS with max_threads_per_worker threads, its n_jobs=1 path with all of them,
@@ -169,6 +178,7 @@ def match_templates(recording, peaks: np.ndarray, labels: np.ndarray, noise_leve
     spikes["unit_index"] = found["cluster_index"]
     spikes["segment_index"] = found["segment_index"]
     sorting = NumpySorting(spikes, recording.sampling_frequency, templates.unit_ids)
+    sorting, decisions = _merge_duplicates(recording, sorting, templates, config)
     if config.merge and templates.unit_ids.size > 1:
         from spikeinterface.sorters.internal.spyking_circus2 import final_cleaning_circus
 
@@ -182,4 +192,27 @@ def match_templates(recording, peaks: np.ndarray, labels: np.ndarray, noise_leve
     if config.min_spikes > 0:
         counts = sorting.count_num_spikes_per_unit(outputs="array")
         sorting = NumpySorting.from_sorting(sorting.select_units(sorting.unit_ids[counts >= config.min_spikes]))
-    return sorting
+    return sorting, decisions
+
+
+def _merge_duplicates(recording, sorting, templates, config: MatchingConfig):
+    """Merge the units :func:`.duplicates.duplicate_groups` finds to be one cell."""
+    from spikeinterface.core import NumpySorting
+
+    if config.duplicate_cosine >= 1 or sorting.unit_ids.size < 2:
+        return sorting, []
+    unit_ids = sorting.unit_ids
+    trains = [[sorting.get_unit_spike_train(u, segment_index=s) for s in range(sorting.get_num_segments())]
+              for u in unit_ids]
+    total = sum(recording.get_num_samples(s) for s in range(recording.get_num_segments()))
+    group, decisions = duplicate_groups(templates.get_dense_templates(), trains,
+                                        DuplicateConfig(min_cosine=config.duplicate_cosine),
+                                        recording.sampling_frequency, total)
+    for d in decisions:
+        d["units"] = tuple(unit_ids[i].item() for i in d["units"])
+    if (group == np.arange(unit_ids.size)).all():
+        return sorting, decisions
+    spikes = sorting.to_spike_vector().copy()
+    spikes["unit_index"] = np.searchsorted(np.unique(group), group[spikes["unit_index"]])
+    order = np.lexsort((spikes["unit_index"], spikes["sample_index"], spikes["segment_index"]))
+    return NumpySorting(spikes[order], sorting.sampling_frequency, unit_ids[np.unique(group)]), decisions

@@ -46,6 +46,13 @@ def test_run_sorter_center_of_mass_finds_ground_truth_units(mearec_small, tmp_pa
         assert {"cluster", "sizes", "observed", "expected", "split"} <= set(decision)
         if decision["split"]:
             assert 0.5 * decision["expected"] <= decision["observed"] <= 3.0 * decision["expected"]
+    # every duplicate pair judged after matching is saved too; a merged pair's second unit is gone
+    assert isinstance(saved["duplicate_decisions"], list)
+    for decision in saved["duplicate_decisions"]:
+        assert decision["cosine"] >= 0.97
+        if decision["merged"]:
+            assert decision["observed"] <= 0.5 * max(decision["expected"], 4.0)
+            assert max(decision["units"]) not in set(sorting.unit_ids)
 
 
 @pytest.mark.slow

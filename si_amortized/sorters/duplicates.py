@@ -1,0 +1,142 @@
+"""Merge units that are one cell found twice: the same template, and spike trains that never coincide.
+
+Clustering on locations and amplitudes can cut one large cell in two (its spikes drift between two peak
+channels, or its amplitude varies); matching then gives each half a template, and the two templates are
+the same waveform. Two units are merged when their multichannel templates have a cosine of at least
+``min_cosine`` and their spike trains respect a shared refractory period: two halves of one cell (almost)
+never fire within ``refractory_ms`` of each other, two independent cells do so
+``2 * n_a * n_b * window / duration`` times by chance (the test of :mod:`.splitting`, used the other way).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .splitting import cross_coincidences, expected_coincidences
+
+__all__ = ["DuplicateConfig", "duplicate_groups", "template_cosines"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DuplicateConfig:
+    """Settings of :func:`duplicate_groups` (the location sorter's ``matching_kwargs["duplicates"]``).
+
+    Parameters
+    ----------
+    min_cosine : float, default: 0.97
+        Units whose dense templates (all channels and samples, flattened) have at least this cosine are
+        candidates. 1 or more: never merge.
+    refractory_ms : float, default: 2.0
+        Spike pairs of the two units closer than this are coincidences one cell cannot produce.
+    dead_ms : float, default: 0.5
+        Closer pairs are not counted (one event matched by both templates, a few samples apart).
+    max_ratio : float, default: 0.5
+        Merged only when the observed coincidences are at most this fraction of what two independent cells
+        would give, with the expectation taken as at least ``min_expected``.
+    min_expected : float, default: 4.0
+        Floor of the expectation in that test: with fewer expected coincidences the refractory period cannot
+        tell one cell from two, and identical templates decide (at most ``max_ratio * min_expected``
+        coincidences, 2 by default, are tolerated).
+    """
+
+    min_cosine: float = 0.97
+    refractory_ms: float = 2.0
+    dead_ms: float = 0.5
+    max_ratio: float = 0.5
+    min_expected: float = 4.0
+
+    def __post_init__(self):
+        if not 0 <= self.dead_ms < self.refractory_ms:
+            raise ValueError(f"need 0 <= dead_ms < refractory_ms, got {self.dead_ms} and {self.refractory_ms}")
+        if self.max_ratio < 0 or self.min_expected <= 0:
+            raise ValueError("max_ratio must be >= 0 and min_expected > 0")
+
+
+def template_cosines(templates: np.ndarray) -> np.ndarray:
+    """Cosine between every pair of flattened templates.
+
+    Parameters
+    ----------
+    templates : np.ndarray, shape (num_units, num_samples, num_channels)
+        Dense templates (zeros off a unit's sparse channels).
+
+    Returns
+    -------
+    np.ndarray, shape (num_units, num_units)
+        Symmetric; 0 for a template that is all zeros.
+    """
+    flat = np.asarray(templates, dtype="float64").reshape(len(templates), -1)
+    norms = np.linalg.norm(flat, axis=1)
+    unit = flat / np.where(norms > 0, norms, 1.0)[:, None]
+    return unit @ unit.T
+
+
+def _count(trains_a: list[np.ndarray], trains_b: list[np.ndarray], dead: int, window: int) -> int:
+    return sum(cross_coincidences(a, b, dead, window) for a, b in zip(trains_a, trains_b))
+
+
+def duplicate_groups(
+    templates: np.ndarray,
+    spike_trains: list[list[np.ndarray]],
+    config: DuplicateConfig,
+    sampling_frequency: float,
+    total_samples: int,
+) -> tuple[np.ndarray, list[dict]]:
+    """Group units that are one cell found twice.
+
+    Candidate pairs are taken in decreasing order of template cosine; each pair whose groups pass the
+    refractory test (computed on the groups' merged trains) joins the two groups.
+
+    Parameters
+    ----------
+    templates : np.ndarray, shape (num_units, num_samples, num_channels)
+    spike_trains : list (per unit) of list (per segment) of np.ndarray
+        Sorted spike times in samples.
+    config : DuplicateConfig
+    sampling_frequency : float
+    total_samples : int
+        Samples over all segments (the duration of the expectation).
+
+    Returns
+    -------
+    group : np.ndarray, shape (num_units,)
+        Index of the unit each unit is merged into (the group's first unit; itself when not merged).
+    decisions : list of dict
+        Every candidate pair judged: units (indices), cosine, observed and expected coincidences, merged.
+    """
+    num_units = len(templates)
+    group = np.arange(num_units)
+    decisions: list[dict] = []
+    if num_units < 2 or config.min_cosine >= 1:
+        return group, decisions
+    cos = template_cosines(templates)
+    rows, cols = np.triu_indices(num_units, 1)
+    candidates = cos[rows, cols] >= config.min_cosine
+    order = np.argsort(-cos[rows, cols][candidates], kind="stable")
+    dead = int(round(config.dead_ms * sampling_frequency / 1000.0))
+    window = int(round(config.refractory_ms * sampling_frequency / 1000.0))
+    trains = {u: [np.asarray(t, dtype=np.int64) for t in spike_trains[u]] for u in range(num_units)}
+
+    def root(u):
+        while group[u] != u:
+            u = group[u]
+        return u
+
+    for i, j in zip(rows[candidates][order], cols[candidates][order]):
+        a, b = root(i), root(j)
+        if a == b:
+            continue
+        n_a = sum(t.size for t in trains[a])
+        n_b = sum(t.size for t in trains[b])
+        observed = _count(trains[a], trains[b], dead, window)
+        expected = expected_coincidences(n_a, n_b, dead, window, total_samples)
+        merged = observed <= config.max_ratio * max(expected, config.min_expected)
+        decisions.append(dict(units=(int(i), int(j)), cosine=float(cos[i, j]), observed=int(observed),
+                              expected=float(expected), merged=bool(merged)))
+        if merged:
+            keep, gone = min(a, b), max(a, b)
+            group[gone] = keep
+            trains[keep] = [np.sort(np.concatenate([x, y])) for x, y in zip(trains[keep], trains[gone])]
+    return np.array([root(u) for u in range(num_units)]), decisions

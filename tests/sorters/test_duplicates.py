@@ -1,0 +1,109 @@
+"""Units that are one cell found twice are merged; independent cells with alike templates are not."""
+
+import numpy as np
+import pytest
+from spikeinterface.core import get_noise_levels
+from spikeinterface.core.node_pipeline import base_peak_dtype
+
+from si_amortized.sorters.duplicates import DuplicateConfig, duplicate_groups, template_cosines
+from si_amortized.sorters.matching import MatchingConfig, match_templates
+
+from .test_matching import _planted_pairs
+
+FS = 30_000.0
+JOB = dict(n_jobs=1, chunk_duration="1s", progress_bar=False)
+
+
+def _template(seed, num_samples=40, num_channels=6):
+    return np.random.default_rng(seed).normal(size=(num_samples, num_channels))
+
+
+def _refractory_train(rng, rate_hz, duration_s, refractory_ms=3.0):
+    """A renewal train whose intervals never fall below the refractory period (samples, sorted)."""
+    intervals = rng.exponential(1.0 / rate_hz, size=int(3 * rate_hz * duration_s)) + refractory_ms / 1000.0
+    times = np.cumsum(intervals)
+    return np.round(times[times < duration_s] * FS).astype(np.int64)
+
+
+def test_template_cosines_match_a_naive_loop():
+    templates = np.stack([_template(s) for s in range(4)])
+    templates[3] = 0.0  # an empty template: cosine 0 with everything
+    got = template_cosines(templates)
+    for i in range(4):
+        for j in range(4):
+            a, b = templates[i].ravel(), templates[j].ravel()
+            norm = np.linalg.norm(a) * np.linalg.norm(b)
+            assert got[i, j] == pytest.approx(a @ b / norm if norm > 0 else 0.0, abs=1e-12)
+
+
+def test_one_cell_cut_in_two_is_merged():
+    rng = np.random.default_rng(0)
+    train = _refractory_train(rng, 20.0, 60.0)
+    halves = rng.random(train.size) < 0.5
+    shape = _template(1)
+    templates = np.stack([shape, 1.02 * shape + 0.01 * _template(2), _template(3)])
+    trains = [[train[halves]], [train[~halves]], [_refractory_train(rng, 20.0, 60.0)]]
+    group, decisions = duplicate_groups(templates, trains, DuplicateConfig(), FS, int(60 * FS))
+    np.testing.assert_array_equal(group, [0, 0, 2])
+    (decision,) = decisions  # only the alike pair is a candidate
+    assert decision["units"] == (0, 1) and decision["merged"] and decision["observed"] == 0
+    assert decision["expected"] > 4  # the refractory period was informative here
+
+
+def test_independent_cells_with_the_same_template_stay_apart():
+    rng = np.random.default_rng(1)
+    shape = _template(1)
+    trains = [[_refractory_train(rng, 20.0, 60.0)], [_refractory_train(rng, 20.0, 60.0)]]
+    group, (decision,) = duplicate_groups(np.stack([shape, shape]), trains, DuplicateConfig(), FS, int(60 * FS))
+    np.testing.assert_array_equal(group, [0, 1])
+    assert not decision["merged"]
+    # about as many coincidences as chance gives
+    assert 0.5 * decision["expected"] < decision["observed"] < 2.0 * decision["expected"]
+
+
+def test_three_pieces_of_one_cell_become_one_unit_and_the_threshold_is_respected():
+    rng = np.random.default_rng(2)
+    train = _refractory_train(rng, 15.0, 60.0)
+    piece = rng.integers(0, 3, train.size)
+    shape = _template(4)
+    templates = np.stack([shape, shape * 1.01, shape * 0.99])
+    trains = [[train[piece == k]] for k in range(3)]
+    group, decisions = duplicate_groups(templates, trains, DuplicateConfig(), FS, int(60 * FS))
+    np.testing.assert_array_equal(group, [0, 0, 0])
+    assert sum(d["merged"] for d in decisions) == 2
+    off, none = duplicate_groups(templates, trains, DuplicateConfig(min_cosine=1.0), FS, int(60 * FS))
+    np.testing.assert_array_equal(off, [0, 1, 2])
+    assert none == []
+    with pytest.raises(ValueError, match="dead_ms"):
+        DuplicateConfig(dead_ms=3.0)
+
+
+def test_matching_merges_a_cell_whose_peaks_were_given_two_clusters():
+    recording, _ = _planted_pairs()
+    # the planted recording's lone spikes: A every 400 samples from 200, B 200 samples after each A
+    alone_a = 200 + np.arange(120) * 400
+    alone_b = alone_a + 200
+    positions = recording.get_channel_locations()
+    main = [int(np.argmin(np.linalg.norm(positions - p, axis=1))) for p in ([37.5, 45.0], [67.5, 45.0])]
+    peaks = np.zeros(alone_a.size + alone_b.size, dtype=base_peak_dtype)
+    peaks["sample_index"] = np.r_[alone_a, alone_b]
+    peaks["channel_index"] = np.r_[np.full(alone_a.size, main[0]), np.full(alone_b.size, main[1])]
+    order = np.argsort(peaks["sample_index"])
+    peaks = peaks[order]
+    # A's peaks alternate between clusters 0 and 2: one cell cut in two
+    labels = np.r_[np.where(np.arange(alone_a.size) % 2 == 0, 0, 2), np.ones(alone_b.size, dtype=int)][order]
+    noise = get_noise_levels(recording, return_in_uV=False)
+
+    def sort(cosine):
+        config = MatchingConfig(engine="circus-omp", duplicate_cosine=cosine)
+        return match_templates(recording, peaks, labels, noise, config, JOB)
+
+    kept, no_decisions = sort(1.0)
+    merged, decisions = sort(0.97)
+    assert sorted(kept.unit_ids) == [0, 1, 2] and no_decisions == []
+    assert sorted(merged.unit_ids) == [0, 1]
+    assert [d["units"] for d in decisions if d["merged"]] == [(0, 2)]
+    # the merged unit holds both halves' spikes, B is untouched
+    both = np.sort(np.r_[kept.get_unit_spike_train(0), kept.get_unit_spike_train(2)])
+    np.testing.assert_array_equal(merged.get_unit_spike_train(0), both)
+    np.testing.assert_array_equal(merged.get_unit_spike_train(1), kept.get_unit_spike_train(1))
