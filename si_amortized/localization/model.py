@@ -241,8 +241,32 @@ class LocationEncoder(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.body(x)
+        h = self.body(x) if self.training else self._folded_body(x)
         return self.mean_head(h), nn.functional.softplus(self.var_head(h)) + 1e-6
+
+    def folded_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Weights and biases of the body with each eval-mode BatchNorm folded into its Linear layer.
+
+        ``BatchNorm(W x + b) = s * (W x + b - mu) + beta`` with ``s = gamma / sqrt(var + eps)``, so the pair is
+        one affine map ``(s[:, None] * W) x + s * (b - mu) + beta``: inference skips a pass over the
+        activations. Exact up to float rounding.
+
+        Returns
+        -------
+        list of (weight, bias)
+            One per hidden layer: weight (out, in), bias (out,).
+        """
+        layers = []
+        modules = list(self.body)
+        for linear, norm in zip(modules[0::3], modules[1::3]):
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            layers.append((linear.weight * scale[:, None], (linear.bias - norm.running_mean) * scale + norm.bias))
+        return layers
+
+    def _folded_body(self, x: torch.Tensor) -> torch.Tensor:
+        for weight, bias in self.folded_layers():
+            x = torch.relu_(torch.addmm(bias, x, weight.T))
+        return x
 
 
 class VaeLocalizer(nn.Module):

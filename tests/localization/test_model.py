@@ -58,6 +58,26 @@ def test_encoder_architecture_and_heads():
     torch.testing.assert_close(mean, mean2, rtol=1e-4, atol=1e-4)
 
 
+def test_eval_encoder_with_batchnorm_folded_matches_the_layers_one_by_one():
+    torch.manual_seed(0)
+    encoder = _model().encoder
+    encoder.train()
+    for _ in range(5):  # running statistics away from their initial 0 / 1
+        encoder(torch.randn(64, encoder.body[0].in_features) * 3.0 + 1.0)
+    with torch.no_grad():  # and affine BatchNorm parameters that are not the identity
+        for module in encoder.body:
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.weight.uniform_(0.5, 2.0)
+                module.bias.uniform_(-1.0, 1.0)
+    encoder.eval()
+    x = torch.randn(32, encoder.body[0].in_features) * 3.0 + 1.0
+    with torch.no_grad():
+        mean, var = encoder(x)  # the folded path
+        h = encoder.body(x)  # Linear -> BatchNorm -> ReLU, one module after another
+        torch.testing.assert_close(mean, encoder.mean_head(h), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(var, torch.nn.functional.softplus(encoder.var_head(h)) + 1e-6, rtol=1e-5, atol=1e-5)
+
+
 def test_serialisation_round_trip(tmp_path):
     model = _model().eval()
     x = (torch.randn(4, 9, 20), torch.ones(4, 9), torch.rand(4, 9) * 50)
