@@ -15,9 +15,10 @@ Pipeline, chunk by chunk through SpikeInterface's node pipeline (``job_kwargs`` 
 5. density clustering that needs no number of clusters (mean shift or HDBSCAN, scikit-learn), then
    (``split=True``) each cluster split in two where the halves' multichannel waveforms differ and their
    spikes coincide within the refractory period as two independent cells do (:mod:`si_amortized.sorters.splitting`);
-6. optionally (``matching="wobble"`` or ``"circus-omp"``), template matching with the clusters' templates,
-   which recovers spikes that overlap in time and space (optionally followed by SpikeInterface's final
-   cleaning, which merges units: ``matching_kwargs={'merge': True}``).
+6. template matching with the clusters' templates (``matching="wobble"``, the default, or ``"circus-omp"``;
+   None skips it), which recovers spikes that overlap in time and space, then units that are one cell found
+   twice (same template, one refractory period) merged (:mod:`si_amortized.sorters.duplicates`; optionally
+   followed by SpikeInterface's final cleaning, which merges units: ``matching_kwargs={'merge': True}``).
 
 Without matching every detected peak belongs to at most one unit.
 """
@@ -114,7 +115,7 @@ class LocationSorter(ComponentsBasedSorter):
         "max_spikes_fit": 50000,
         "split": True,
         "split_kwargs": {},
-        "matching": "circus-omp",
+        "matching": "wobble",
         "matching_kwargs": {},
         "seed": 0,
         "save_features": True,

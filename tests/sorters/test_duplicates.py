@@ -78,9 +78,8 @@ def test_three_pieces_of_one_cell_become_one_unit_and_the_threshold_is_respected
         DuplicateConfig(dead_ms=3.0)
 
 
-def test_matching_merges_a_cell_whose_peaks_were_given_two_clusters():
-    recording, _ = _planted_pairs()
-    # the planted recording's lone spikes: A every 400 samples from 200, B 200 samples after each A
+def _planted_peaks(recording, split_a=True):
+    """Peaks and labels of the planted recording's lone spikes (A's alternate between clusters 0 and 2)."""
     alone_a = 200 + np.arange(120) * 400
     alone_b = alone_a + 200
     positions = recording.get_channel_locations()
@@ -89,9 +88,44 @@ def test_matching_merges_a_cell_whose_peaks_were_given_two_clusters():
     peaks["sample_index"] = np.r_[alone_a, alone_b]
     peaks["channel_index"] = np.r_[np.full(alone_a.size, main[0]), np.full(alone_b.size, main[1])]
     order = np.argsort(peaks["sample_index"])
-    peaks = peaks[order]
-    # A's peaks alternate between clusters 0 and 2: one cell cut in two
-    labels = np.r_[np.where(np.arange(alone_a.size) % 2 == 0, 0, 2), np.ones(alone_b.size, dtype=int)][order]
+    label_a = np.where(np.arange(alone_a.size) % 2 == 0, 0, 2) if split_a else np.zeros(alone_a.size, dtype=int)
+    return peaks[order], np.r_[label_a, np.ones(alone_b.size, dtype=int)][order]
+
+
+def test_wobble_threshold_is_in_noise_units_so_scaling_the_traces_changes_nothing(monkeypatch):
+    import spikeinterface.sortingcomponents.matching as matching_module
+    from spikeinterface.core import NumpyRecording
+
+    thresholds = []
+    original = matching_module.find_spikes_from_templates
+
+    def spy(*args, method_kwargs=None, **kwargs):
+        thresholds.append(method_kwargs["parameters"]["threshold"])
+        return original(*args, method_kwargs=method_kwargs, **kwargs)
+
+    monkeypatch.setattr(matching_module, "find_spikes_from_templates", spy)
+    recording, _ = _planted_pairs()
+    scaled = NumpyRecording([recording.get_traces() * 25.0], sampling_frequency=recording.sampling_frequency)
+    scaled.set_probe(recording.get_probe(), in_place=True)
+    peaks, labels = _planted_peaks(recording, split_a=False)
+    config = MatchingConfig(engine="wobble")
+    runs = [match_templates(rec, peaks, labels, get_noise_levels(rec, return_in_uV=False, seed=0), config, JOB)[0]
+            for rec in (recording, scaled)]
+    a, b = (run.to_spike_vector() for run in runs)
+    assert a.size >= 0.9 * (2 * 120 + 2 * 40)  # the lone spikes and most hidden ones
+    np.testing.assert_array_equal(a, b)
+    # the objective is quadratic in the traces: 25 times the traces, 625 times the threshold
+    assert thresholds[1] == pytest.approx(625.0 * thresholds[0], rel=1e-3)
+    noise = np.median(get_noise_levels(recording, return_in_uV=False, seed=0))
+    assert thresholds[0] == pytest.approx(300.0 * noise**2, rel=1e-6)
+    with pytest.raises(ValueError, match="wobble_threshold"):
+        MatchingConfig(wobble_threshold=0.0)
+
+
+def test_matching_merges_a_cell_whose_peaks_were_given_two_clusters():
+    recording, _ = _planted_pairs()
+    # the planted recording's lone spikes, A's peaks alternating between clusters 0 and 2: one cell cut in two
+    peaks, labels = _planted_peaks(recording)
     noise = get_noise_levels(recording, return_in_uV=False)
 
     def sort(cosine):

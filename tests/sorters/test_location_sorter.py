@@ -81,7 +81,7 @@ def test_results_do_not_depend_on_chunking(mearec_small):
 
 
 def test_default_sorter_gives_the_same_spikes_for_every_n_jobs(mearec_small):
-    # default pipeline (shipped localizer, amplitude feature, circus-omp matching) on MEArec data
+    # default pipeline (shipped localizer, amplitude feature, wobble matching) on MEArec data
     recording, _ = mearec_small
     runs = [
         sort_by_locations(recording, dict(job_kwargs=dict(n_jobs=n_jobs, chunk_duration="1s", progress_bar=False)))[0]
