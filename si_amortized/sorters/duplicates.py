@@ -14,14 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .splitting import cross_coincidences, expected_coincidences
+from .splitting import check_refractory, cross_coincidences, expected_coincidences, refractory_samples
 
 __all__ = ["DuplicateConfig", "duplicate_groups", "template_cosines"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class DuplicateConfig:
-    """Settings of :func:`duplicate_groups` (the location sorter's ``matching_kwargs["duplicates"]``).
+    """Settings of :func:`duplicate_groups` (the location sorter sets ``min_cosine`` from
+    ``matching_kwargs["duplicate_cosine"]``).
 
     Parameters
     ----------
@@ -48,8 +49,7 @@ class DuplicateConfig:
     min_expected: float = 4.0
 
     def __post_init__(self):
-        if not 0 <= self.dead_ms < self.refractory_ms:
-            raise ValueError(f"need 0 <= dead_ms < refractory_ms, got {self.dead_ms} and {self.refractory_ms}")
+        check_refractory(self.dead_ms, self.refractory_ms)
         if self.max_ratio < 0 or self.min_expected <= 0:
             raise ValueError("max_ratio must be >= 0 and min_expected > 0")
 
@@ -115,8 +115,7 @@ def duplicate_groups(
     rows, cols = np.triu_indices(num_units, 1)
     candidates = cos[rows, cols] >= config.min_cosine
     order = np.argsort(-cos[rows, cols][candidates], kind="stable")
-    dead = int(round(config.dead_ms * sampling_frequency / 1000.0))
-    window = int(round(config.refractory_ms * sampling_frequency / 1000.0))
+    dead, window = refractory_samples(config.dead_ms, config.refractory_ms, sampling_frequency)
     trains = {u: [np.asarray(t, dtype=np.int64) for t in spike_trains[u]] for u in range(num_units)}
 
     def root(u):

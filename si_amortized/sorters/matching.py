@@ -179,11 +179,10 @@ def match_templates(recording, peaks: np.ndarray, labels: np.ndarray, noise_leve
             [np.zeros(0, "int64")] * recording.get_num_segments(), [np.zeros(0, "int64")] * recording.get_num_segments(),
             recording.sampling_frequency, unit_ids=np.zeros(0, "int64"),
         ), []
-    method_kwargs = dict(amplitudes=[config.min_amplitude_scaling, np.inf]) if config.engine == "circus-omp" else {}
-    if config.engine == "wobble":
-        # wobble's threshold is on its objective (2 <template, traces> - |template|^2), in squared trace units
-        scale = float(np.median(noise_levels)) ** 2
-        method_kwargs = dict(parameters=dict(threshold=config.wobble_threshold * scale))
+    if config.engine == "circus-omp":
+        method_kwargs = dict(amplitudes=[config.min_amplitude_scaling, np.inf])
+    else:  # wobble: its threshold is on 2 <template, traces> - |template|^2, in squared trace units
+        method_kwargs = dict(parameters=dict(threshold=config.wobble_threshold * float(np.median(noise_levels)) ** 2))
     job_kwargs = fix_job_kwargs(dict(job_kwargs))
     # SpikeInterface's workers run BLAS with max_threads_per_worker threads, its n_jobs=1 path with all of them,
     # and the matching engines' sums then differ in the last bits, enough to flip a few borderline spikes

@@ -74,8 +74,7 @@ class SplitConfig:
     max_peaks_fit: int = 2000
 
     def __post_init__(self):
-        if not 0 <= self.dead_ms < self.refractory_ms:
-            raise ValueError(f"need 0 <= dead_ms < refractory_ms, got {self.dead_ms} and {self.refractory_ms}")
+        check_refractory(self.dead_ms, self.refractory_ms)
         if not 0 < self.min_fraction < 0.5:
             raise ValueError(f"min_fraction must be in (0, 0.5), not {self.min_fraction!r}")
         for name in ("max_channels", "n_temporal", "n_components", "min_size", "max_peaks_fit"):
@@ -85,6 +84,18 @@ class SplitConfig:
             raise ValueError("max_depth must be >= 0 and radius_um, min_expected, min_ratio > 0")
         if self.max_ratio <= self.min_ratio:
             raise ValueError(f"max_ratio ({self.max_ratio}) must exceed min_ratio ({self.min_ratio})")
+
+
+def check_refractory(dead_ms: float, refractory_ms: float) -> None:
+    """Refuse a coincidence window that is empty or negative: need ``0 <= dead_ms < refractory_ms``."""
+    if not 0 <= dead_ms < refractory_ms:
+        raise ValueError(f"need 0 <= dead_ms < refractory_ms, got {dead_ms} and {refractory_ms}")
+
+
+def refractory_samples(dead_ms: float, refractory_ms: float, sampling_frequency: float) -> tuple[int, int]:
+    """The coincidence window ``(dead, window)`` in samples, for :func:`cross_coincidences`."""
+    return (int(round(dead_ms * sampling_frequency / 1000.0)),
+            int(round(refractory_ms * sampling_frequency / 1000.0)))
 
 
 def cross_coincidences(times_a: np.ndarray, times_b: np.ndarray, dead: int, window: int) -> int:
@@ -138,8 +149,7 @@ def split_labels(
         One per judged split: ``cluster``, ``depth``, ``sizes``, ``observed`` and ``expected`` coincidences,
         ``split`` (bool).
     """
-    dead = int(round(config.dead_ms * sampling_frequency / 1000.0))
-    window = int(round(config.refractory_ms * sampling_frequency / 1000.0))
+    dead, window = refractory_samples(config.dead_ms, config.refractory_ms, sampling_frequency)
     out = np.asarray(labels, dtype=np.int64).copy()
     decisions: list[dict] = []
     next_label = int(out.max()) + 1 if (out >= 0).any() else 0
