@@ -6,6 +6,11 @@ the same waveform. Two units are merged when their multichannel templates have a
 ``min_cosine`` and their spike trains respect a shared refractory period: two halves of one cell (almost)
 never fire within ``refractory_ms`` of each other, two independent cells do so
 ``2 * n_a * n_b * window / duration`` times by chance (the test of :mod:`.splitting`, used the other way).
+
+A small unit beside a large one is also judged at a lower cosine (``fragment_cosine``, when it has at most
+``fragment_ratio`` times the large unit's spikes): MEArec's bursting cells, whose spikes within a burst are
+smaller and wider, leave clusters of a few dozen burst spikes whose template is a distorted copy of the
+cell's (cosine 0.8-0.85) and that matching then keeps as units of their own.
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ class DuplicateConfig:
         Floor of the expectation in that test: with fewer expected coincidences the refractory period cannot
         tell one cell from two, and identical templates decide (at most ``max_ratio * min_expected``
         coincidences, 2 by default, are tolerated).
+    fragment_cosine : float, default: 1.0
+        Lower cosine at which a pair is a candidate when its smaller unit has at most ``fragment_ratio`` times
+        the spikes of the larger one. 1 or more (default here): no fragment rule.
+    fragment_ratio : float, default: 0.2
+        Spike-count ratio (small / large) below which ``fragment_cosine`` applies.
     """
 
     min_cosine: float = 0.97
@@ -47,11 +57,15 @@ class DuplicateConfig:
     dead_ms: float = 0.5
     max_ratio: float = 0.5
     min_expected: float = 4.0
+    fragment_cosine: float = 1.0
+    fragment_ratio: float = 0.2
 
     def __post_init__(self):
         check_refractory(self.dead_ms, self.refractory_ms)
         if self.max_ratio < 0 or self.min_expected <= 0:
             raise ValueError("max_ratio must be >= 0 and min_expected > 0")
+        if self.fragment_cosine <= 0 or not 0.0 <= self.fragment_ratio < 1.0:
+            raise ValueError("fragment_cosine must be > 0 and fragment_ratio in [0, 1)")
 
 
 def template_cosines(templates: np.ndarray) -> np.ndarray:
@@ -86,8 +100,10 @@ def duplicate_groups(
 ) -> tuple[np.ndarray, list[dict]]:
     """Group units that are one cell found twice.
 
-    Candidate pairs are taken in decreasing order of template cosine; each pair whose groups pass the
-    refractory test (computed on the groups' merged trains) joins the two groups.
+    Candidate pairs (cosine >= ``min_cosine``, or >= ``fragment_cosine`` with a spike-count ratio of at most
+    ``fragment_ratio`` between the two groups when judged) are taken in decreasing order of template cosine;
+    each pair whose groups pass the refractory test (computed on the groups' merged trains) joins the two
+    groups.
 
     Parameters
     ----------
@@ -104,16 +120,19 @@ def duplicate_groups(
     group : np.ndarray, shape (num_units,)
         Index of the unit each unit is merged into (the group's first unit; itself when not merged).
     decisions : list of dict
-        Every candidate pair judged: units (indices), cosine, observed and expected coincidences, merged.
+        Every candidate pair judged: units (indices), cosine, observed and expected coincidences, the
+        spike-count ratio (smaller / larger group), whether it was judged as a fragment (below
+        ``min_cosine``), merged.
     """
     num_units = len(templates)
     group = np.arange(num_units)
     decisions: list[dict] = []
-    if num_units < 2 or config.min_cosine >= 1:
+    lowest = min(config.min_cosine, config.fragment_cosine)
+    if num_units < 2 or lowest >= 1:
         return group, decisions
     cos = template_cosines(templates)
     rows, cols = np.triu_indices(num_units, 1)
-    candidates = cos[rows, cols] >= config.min_cosine
+    candidates = cos[rows, cols] >= lowest
     order = np.argsort(-cos[rows, cols][candidates], kind="stable")
     dead, window = refractory_samples(config.dead_ms, config.refractory_ms, sampling_frequency)
     trains = {u: [np.asarray(t, dtype=np.int64) for t in spike_trains[u]] for u in range(num_units)}
@@ -129,11 +148,16 @@ def duplicate_groups(
             continue
         n_a = sum(t.size for t in trains[a])
         n_b = sum(t.size for t in trains[b])
+        ratio = min(n_a, n_b) / max(n_a, n_b, 1)
+        fragment = cos[i, j] < config.min_cosine
+        if fragment and ratio > config.fragment_ratio:
+            continue
         observed = _count(trains[a], trains[b], dead, window)
         expected = expected_coincidences(n_a, n_b, dead, window, total_samples)
         merged = observed <= config.max_ratio * max(expected, config.min_expected)
         decisions.append(dict(units=(int(i), int(j)), cosine=float(cos[i, j]), observed=int(observed),
-                              expected=float(expected), merged=bool(merged)))
+                              expected=float(expected), ratio=float(ratio), fragment=bool(fragment),
+                              merged=bool(merged)))
         if merged:
             keep, gone = min(a, b), max(a, b)
             group[gone] = keep

@@ -36,6 +36,40 @@ def test_cleaned_window_removes_a_scaled_overlapping_spike_exactly():
     assert np.abs(windows[0, :10]).max() < 1e-4
 
 
+def _naive_cleaned_windows(traces, times, units, templates, nbefore, targets, neighbours, half_window, scales):
+    """One target and one overlapping spike at a time: the definition."""
+    width, length = 2 * half_window + 1, templates.shape[1]
+    out = np.zeros((len(targets), width, traces.shape[1]), dtype="float64")
+    for row, (target, others) in enumerate(zip(targets, neighbours)):
+        start = times[target] - half_window
+        for k in range(width):
+            if 0 <= start + k < traces.shape[0]:
+                out[row, k] = traces[start + k]
+            for j in others:
+                m = start + k - (times[j] - nbefore)  # sample of spike j's template at window sample k
+                if 0 <= m < length:
+                    out[row, k] -= scales[j] * templates[units[j], m]
+    return out
+
+
+def test_cleaned_windows_match_the_naive_definition_with_crowded_and_border_spikes():
+    rng = np.random.default_rng(4)
+    templates = _templates(rng, 5, 7)
+    num_samples = 600
+    traces = rng.normal(0, 10, (num_samples, 7)).astype("float32")
+    # bursts of up to 6 spikes within a template length, some at the recording's borders
+    times = np.sort(np.r_[rng.integers(0, 40, 4), rng.integers(250, 330, 12), rng.integers(560, 600, 4)])
+    units = rng.integers(0, 5, times.size)
+    scales = rng.uniform(0.5, 2.0, times.size)
+    targets = np.arange(times.size)
+    neighbours = overlapping_spikes(times, targets, 40 + 61)
+    assert max(len(n) for n in neighbours) >= 6
+    got = cleaned_windows(traces, times, units, templates, 30, targets, neighbours, half_window=40, scales=scales)
+    want = _naive_cleaned_windows(traces, times, units, templates, 30, targets, neighbours, 40, scales)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-2)
+    assert cleaned_windows(traces, times, units, templates, 30, targets[:0], [], half_window=40).shape == (0, 81, 7)
+
+
 def test_template_scale_is_the_least_squares_amplitude_on_the_main_channel():
     rng = np.random.default_rng(1)
     templates = _templates(rng, 1, 4)

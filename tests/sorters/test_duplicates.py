@@ -78,6 +78,46 @@ def test_three_pieces_of_one_cell_become_one_unit_and_the_threshold_is_respected
         DuplicateConfig(dead_ms=3.0)
 
 
+def _distorted(shape, cosine, seed):
+    """``shape`` plus an orthogonal component so that the cosine between the two is exactly ``cosine``."""
+    other = _template(seed)
+    u = shape.ravel() / np.linalg.norm(shape)
+    other = other.ravel() - (other.ravel() @ u) * u
+    other /= np.linalg.norm(other)
+    return (np.linalg.norm(shape) * (cosine * u + np.sqrt(1 - cosine**2) * other)).reshape(shape.shape)
+
+
+def test_a_small_fragment_is_merged_at_the_lower_cosine_only_when_small_and_refractory():
+    rng = np.random.default_rng(3)
+    train = _refractory_train(rng, 20.0, 60.0)
+    burst = rng.random(train.size) < 0.1  # a tenth of the cell's spikes clustered apart
+    shape = _template(5)
+    templates = np.stack([shape, _distorted(shape, 0.82, 6)])
+    assert template_cosines(templates)[0, 1] == pytest.approx(0.82)
+    trains = [[train[~burst]], [train[burst]]]
+    config = DuplicateConfig(fragment_cosine=0.8, fragment_ratio=0.2)
+    group, (decision,) = duplicate_groups(templates, trains, config, FS, int(60 * FS))
+    np.testing.assert_array_equal(group, [0, 0])
+    assert decision["fragment"] and decision["merged"] and decision["ratio"] == pytest.approx(burst.mean() / (1 - burst.mean()))
+    # the same pair without the fragment rule, or with a cosine below it: not a candidate
+    for off in (DuplicateConfig(), DuplicateConfig(fragment_cosine=0.85)):
+        kept, none = duplicate_groups(templates, trains, off, FS, int(60 * FS))
+        np.testing.assert_array_equal(kept, [0, 1])
+        assert none == []
+    # two halves of the cell are not a fragment: the ratio rule skips them at this cosine
+    half = rng.random(train.size) < 0.5
+    kept, none = duplicate_groups(templates, [[train[~half]], [train[half]]], config, FS, int(60 * FS))
+    np.testing.assert_array_equal(kept, [0, 1])
+    assert none == []
+    # a small independent cell with that template coincides by chance and stays apart
+    small = _refractory_train(rng, 3.0, 60.0)
+    kept, (judged,) = duplicate_groups(templates, [[train], [small]], config, FS, int(60 * FS))
+    np.testing.assert_array_equal(kept, [0, 1])
+    assert judged["fragment"] and not judged["merged"] and judged["observed"] > 2
+    with pytest.raises(ValueError, match="fragment_ratio"):
+        DuplicateConfig(fragment_ratio=1.0)
+
+
 def _planted_peaks(recording, split_a=True):
     """Peaks and labels of the planted recording's lone spikes (A's alternate between clusters 0 and 2)."""
     alone_a = 200 + np.arange(120) * 400
