@@ -114,29 +114,17 @@ def cleaned_windows(
     num_samples, num_channels = traces.shape
     width = 2 * half_window + 1
     length = templates.shape[1]
-    targets = np.asarray(targets, dtype=np.int64)
-    sample_index = np.asarray(sample_index, dtype=np.int64)
-    if targets.size == 0:
-        return np.zeros((0, width, num_channels), dtype="float32")
-    starts = sample_index[targets] - half_window
-    times = starts[:, None] + np.arange(width)[None, :]
-    inside = (times >= 0) & (times < num_samples)
-    # padded by a template length on both sides, so that every overlapping template lands inside
-    out = np.zeros((targets.size, width + 2 * length, num_channels), dtype="float32")
-    out[:, length : length + width] = np.where(inside[:, :, None], traces[np.clip(times, 0, num_samples - 1)], 0.0)
-    counts = np.array([len(n) for n in neighbours], dtype=np.int64)
-    if counts.sum():
-        rows = np.repeat(np.arange(targets.size), counts)
-        others = np.concatenate([np.asarray(n, dtype=np.int64) for n in neighbours])
-        rank = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        # template of spike j in window coordinates: its sample 0 at sample_index[j] - nbefore
-        offsets = sample_index[others] - nbefore - starts[rows]
-        keep = (offsets > -length) & (offsets < width)
-        rows, others, rank, offsets = rows[keep], others[keep], rank[keep], offsets[keep]
-        factor = np.ones(others.size, dtype="float32") if scales is None else np.asarray(scales, "float32")[others]
-        for k in np.unique(rank):
-            # one overlapping spike per target at a time: no index repeats within one subtraction
-            sel = rank == k
-            index = (length + offsets[sel])[:, None] + np.arange(length)[None, :]
-            out[rows[sel][:, None], index] -= factor[sel, None, None] * templates[unit_index[others[sel]]]
-    return out[:, length : length + width]
+    out = np.zeros((len(targets), width, num_channels), dtype="float32")
+    for row, (target, others) in enumerate(zip(targets, neighbours)):
+        start = int(sample_index[target]) - half_window
+        lo, hi = max(start, 0), min(start + width, num_samples)
+        out[row, lo - start : hi - start] = traces[lo:hi]
+        for j in others:
+            # template of spike j in window coordinates: its sample 0 at sample_index[j] - nbefore
+            offset = int(sample_index[j]) - nbefore - start
+            a, b = max(offset, 0), min(offset + length, width)
+            if a >= b:
+                continue
+            scale = 1.0 if scales is None else float(scales[j])
+            out[row, a:b] -= scale * templates[unit_index[j], a - offset : b - offset]
+    return out
