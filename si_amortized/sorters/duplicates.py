@@ -7,10 +7,12 @@ the same waveform. Two units are merged when their multichannel templates have a
 never fire within ``refractory_ms`` of each other, two independent cells do so
 ``2 * n_a * n_b * window / duration`` times by chance (the test of :mod:`.splitting`, used the other way).
 
-A small unit beside a large one is also judged at a lower cosine (``fragment_cosine``, when it has at most
-``fragment_ratio`` times the large unit's spikes): MEArec's bursting cells, whose spikes within a burst are
-smaller and wider, leave clusters of a few dozen burst spikes whose template is a distorted copy of the
-cell's (cosine 0.8-0.85) and that matching then keeps as units of their own.
+A smaller unit beside a larger one is also judged at a lower cosine (``fragment_cosine``, when it has at
+most ``fragment_ratio`` times the larger unit's spikes), under a stricter refractory test
+(``fragment_max_ratio``): MEArec's bursting cells, whose spikes within a burst are smaller and wider, leave
+clusters of a few dozen burst spikes whose template is a distorted copy of the cell's (cosine 0.8-0.95) and
+that matching then keeps as units of their own; at high noise a small cell's cluster is cut in two where
+the split's refractory test has too few spikes to object.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ __all__ = ["DuplicateConfig", "duplicate_groups", "template_cosines"]
 
 @dataclass(frozen=True, kw_only=True)
 class DuplicateConfig:
-    """Settings of :func:`duplicate_groups` (the location sorter sets ``min_cosine`` from
-    ``matching_kwargs["duplicate_cosine"]``).
+    """Settings of :func:`duplicate_groups` (the location sorter's defaults; it sets ``min_cosine`` from
+    ``matching_kwargs["duplicate_cosine"]`` and the fragment fields from the ``matching_kwargs`` of the same
+    names).
 
     Parameters
     ----------
@@ -45,11 +48,15 @@ class DuplicateConfig:
         Floor of the expectation in that test: with fewer expected coincidences the refractory period cannot
         tell one cell from two, and identical templates decide (at most ``max_ratio * min_expected``
         coincidences, 2 by default, are tolerated).
-    fragment_cosine : float, default: 1.0
+    fragment_cosine : float, default: 0.8
         Lower cosine at which a pair is a candidate when its smaller unit has at most ``fragment_ratio`` times
-        the spikes of the larger one. 1 or more (default here): no fragment rule.
-    fragment_ratio : float, default: 0.2
-        Spike-count ratio (small / large) below which ``fragment_cosine`` applies.
+        the spikes of the larger one. 1 or more: no fragment rule.
+    fragment_ratio : float, default: 0.5
+        Spike-count ratio (small / large) up to which ``fragment_cosine`` applies.
+    fragment_max_ratio : float, default: 0.25
+        A fragment pair (judged below ``min_cosine``) merges only with at most this fraction of the chance
+        coincidences, and never more than the ``max_ratio * min_expected`` tolerated for any pair: a stricter
+        test where the template is less alike.
     """
 
     min_cosine: float = 0.97
@@ -57,15 +64,16 @@ class DuplicateConfig:
     dead_ms: float = 0.5
     max_ratio: float = 0.5
     min_expected: float = 4.0
-    fragment_cosine: float = 1.0
-    fragment_ratio: float = 0.2
+    fragment_cosine: float = 0.8
+    fragment_ratio: float = 0.5
+    fragment_max_ratio: float = 0.25
 
     def __post_init__(self):
         check_refractory(self.dead_ms, self.refractory_ms)
         if self.max_ratio < 0 or self.min_expected <= 0:
             raise ValueError("max_ratio must be >= 0 and min_expected > 0")
-        if self.fragment_cosine <= 0 or not 0.0 <= self.fragment_ratio < 1.0:
-            raise ValueError("fragment_cosine must be > 0 and fragment_ratio in [0, 1)")
+        if self.fragment_cosine <= 0 or not 0.0 <= self.fragment_ratio < 1.0 or self.fragment_max_ratio < 0:
+            raise ValueError("fragment_cosine must be > 0, fragment_ratio in [0, 1) and fragment_max_ratio >= 0")
 
 
 def template_cosines(templates: np.ndarray) -> np.ndarray:
@@ -154,7 +162,11 @@ def duplicate_groups(
             continue
         observed = _count(trains[a], trains[b], dead, window)
         expected = expected_coincidences(n_a, n_b, dead, window, total_samples)
-        merged = observed <= config.max_ratio * max(expected, config.min_expected)
+        floor = config.max_ratio * config.min_expected  # tolerated when chance gives too few to judge
+        if fragment:
+            merged = observed <= max(config.fragment_max_ratio * expected, floor)
+        else:
+            merged = observed <= max(config.max_ratio * expected, floor)
         decisions.append(dict(units=(int(i), int(j)), cosine=float(cos[i, j]), observed=int(observed),
                               expected=float(expected), ratio=float(ratio), fragment=bool(fragment),
                               merged=bool(merged)))

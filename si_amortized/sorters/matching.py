@@ -77,14 +77,20 @@ class MatchingConfig:
         a refractory period (:mod:`.duplicates`): one large cell that clustering cut in two. 1 turns it off.
     fragment_cosine : float, default: 0.8
         A unit with at most ``fragment_ratio`` times another's spikes is merged into it from this lower
-        template cosine on, under the same refractory test (:mod:`.duplicates`: burst spikes of a bursting
-        cell clustered apart). On the six selection recordings (seeds 11-13, 50 cells) it took the
-        false-positive units from 10 to 4 with the same 286 well-detected units (0.75: the same; 0.85: 5
-        false positives); every one of its 15 merges there joined a unit that matched no cell into one that
-        did, and the refractory test kept apart the one pair of distinct cells that came up (cosine 0.84).
-        1 turns it off.
-    fragment_ratio : float, default: 0.2
-        Spike-count ratio (small / large) up to which ``fragment_cosine`` applies.
+        template cosine on, under a stricter refractory test (``fragment_max_ratio``; :mod:`.duplicates`):
+        burst spikes of a bursting cell clustered apart, or a cell whose cluster was cut in two where the
+        refractory test of the split had too few spikes to object. On the six selection recordings (seeds
+        11-13, 50 cells, 10 uV) it took the false-positive units from 10 to 3 and the well-detected units from
+        286 to 289; on five 20/30 uV recordings (seed 11, `np64-30uv` also seed 12) from 20 to 10 false-positive
+        and 141 to 145 well-detected units. 1 turns it off.
+    fragment_ratio : float, default: 0.5
+        Spike-count ratio (small / large) up to which ``fragment_cosine`` applies. 0.2 (burst fragments only):
+        286 / 4 and 142 / 13 on those recordings.
+    fragment_max_ratio : float, default: 0.25
+        Such a pair merges only with at most this fraction of the coincidences two independent cells would
+        give (0.5 for pairs above ``duplicate_cosine``); at most 2 are tolerated when chance gives fewer. With
+        0.5 the seed-11 SqMEA-10-15 recording lost two cells to a merge of a pair with 5 coincidences where
+        10.6 were expected (46 -> 44 well-detected units).
     min_spikes : int, default: 20
         Units to which matching gives fewer spikes than this are dropped: their template formed from a
         cluster (of at least the sorter's ``min_cluster_size`` peaks, 20 by default), but the other templates
@@ -107,7 +113,8 @@ class MatchingConfig:
     merge_max_distance_um: float = 50.0
     duplicate_cosine: float = 0.97
     fragment_cosine: float = 0.8
-    fragment_ratio: float = 0.2
+    fragment_ratio: float = 0.5
+    fragment_max_ratio: float = 0.25
     min_spikes: int = 20
 
     def __post_init__(self):
@@ -237,7 +244,8 @@ def _merge_duplicates(recording, sorting, templates, config: MatchingConfig):
     group, decisions = duplicate_groups(templates.get_dense_templates(), trains,
                                         DuplicateConfig(min_cosine=config.duplicate_cosine,
                                                         fragment_cosine=config.fragment_cosine,
-                                                        fragment_ratio=config.fragment_ratio),
+                                                        fragment_ratio=config.fragment_ratio,
+                                                        fragment_max_ratio=config.fragment_max_ratio),
                                         recording.sampling_frequency, total)
     for d in decisions:
         d["units"] = tuple(unit_ids[i].item() for i in d["units"])

@@ -71,7 +71,7 @@ def test_three_pieces_of_one_cell_become_one_unit_and_the_threshold_is_respected
     group, decisions = duplicate_groups(templates, trains, DuplicateConfig(), FS, int(60 * FS))
     np.testing.assert_array_equal(group, [0, 0, 0])
     assert sum(d["merged"] for d in decisions) == 2
-    off, none = duplicate_groups(templates, trains, DuplicateConfig(min_cosine=1.0), FS, int(60 * FS))
+    off, none = duplicate_groups(templates, trains, DuplicateConfig(min_cosine=1.0, fragment_cosine=1.0), FS, int(60 * FS))
     np.testing.assert_array_equal(off, [0, 1, 2])
     assert none == []
     with pytest.raises(ValueError, match="dead_ms"):
@@ -100,11 +100,11 @@ def test_a_small_fragment_is_merged_at_the_lower_cosine_only_when_small_and_refr
     np.testing.assert_array_equal(group, [0, 0])
     assert decision["fragment"] and decision["merged"] and decision["ratio"] == pytest.approx(burst.mean() / (1 - burst.mean()))
     # the same pair without the fragment rule, or with a cosine below it: not a candidate
-    for off in (DuplicateConfig(), DuplicateConfig(fragment_cosine=0.85)):
+    for off in (DuplicateConfig(fragment_cosine=1.0), DuplicateConfig(fragment_cosine=0.85)):
         kept, none = duplicate_groups(templates, trains, off, FS, int(60 * FS))
         np.testing.assert_array_equal(kept, [0, 1])
         assert none == []
-    # two halves of the cell are not a fragment: the ratio rule skips them at this cosine
+    # two halves of the cell are not a fragment at this ratio bound: the ratio rule skips them at this cosine
     half = rng.random(train.size) < 0.5
     kept, none = duplicate_groups(templates, [[train[~half]], [train[half]]], config, FS, int(60 * FS))
     np.testing.assert_array_equal(kept, [0, 1])
@@ -116,6 +116,22 @@ def test_a_small_fragment_is_merged_at_the_lower_cosine_only_when_small_and_refr
     assert judged["fragment"] and not judged["merged"] and judged["observed"] > 2
     with pytest.raises(ValueError, match="fragment_ratio"):
         DuplicateConfig(fragment_ratio=1.0)
+
+
+def test_a_fragment_needs_fewer_coincidences_than_an_identical_template():
+    big = np.arange(1200) * 1500 + 100  # 20 Hz, 60 s
+    small = np.sort(np.r_[big[:196] + 750, big[500:504] + 30])  # 4 spikes 1 ms after one of big's
+    shape = _template(8)
+    config = DuplicateConfig(fragment_cosine=0.8, fragment_ratio=0.2)
+    outcomes = {}
+    for cosine in (0.82, 0.99):
+        templates = np.stack([shape, _distorted(shape, cosine, 9)])
+        _, (decision,) = duplicate_groups(templates, [[big], [small]], config, FS, int(60 * FS))
+        assert decision["observed"] == 4
+        # 4 coincidences where chance gives ~12: more than a quarter of chance, less than half
+        assert 0.25 * decision["expected"] < 4 <= 0.5 * decision["expected"]
+        outcomes[cosine] = (decision["fragment"], decision["merged"])
+    assert outcomes == {0.82: (True, False), 0.99: (False, True)}
 
 
 def _planted_peaks(recording, split_a=True):
