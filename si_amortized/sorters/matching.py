@@ -128,6 +128,9 @@ class MatchingConfig:
             raise ValueError(f"min_amplitude_scaling must be in [0, 1), not {self.min_amplitude_scaling!r}")
         if not 0.0 < self.duplicate_cosine:
             raise ValueError(f"duplicate_cosine must be > 0 (1 or more: no merging), not {self.duplicate_cosine!r}")
+        # the fragment fields are checked where they are used, but before any sorting is done
+        DuplicateConfig(min_cosine=self.duplicate_cosine, fragment_cosine=self.fragment_cosine,
+                        fragment_ratio=self.fragment_ratio, fragment_max_ratio=self.fragment_max_ratio)
         if self.min_spikes < 0:
             raise ValueError(f"min_spikes must be >= 0, not {self.min_spikes!r}")
 

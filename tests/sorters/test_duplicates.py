@@ -116,6 +116,8 @@ def test_a_small_fragment_is_merged_at_the_lower_cosine_only_when_small_and_refr
     assert judged["fragment"] and not judged["merged"] and judged["observed"] > 2
     with pytest.raises(ValueError, match="fragment_ratio"):
         DuplicateConfig(fragment_ratio=1.0)
+    with pytest.raises(ValueError, match="fragment_ratio"):  # refused with the sorter's parameters, before sorting
+        MatchingConfig(fragment_ratio=1.5)
 
 
 def test_a_fragment_needs_fewer_coincidences_than_an_identical_template():
