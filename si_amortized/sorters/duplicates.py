@@ -143,6 +143,7 @@ def duplicate_groups(
     candidates = cos[rows, cols] >= lowest
     order = np.argsort(-cos[rows, cols][candidates], kind="stable")
     dead, window = refractory_samples(config.dead_ms, config.refractory_ms, sampling_frequency)
+    floor = config.max_ratio * config.min_expected  # coincidences tolerated when chance gives too few to judge
     trains = {u: [np.asarray(t, dtype=np.int64) for t in spike_trains[u]] for u in range(num_units)}
 
     def root(u):
@@ -162,11 +163,8 @@ def duplicate_groups(
             continue
         observed = _count(trains[a], trains[b], dead, window)
         expected = expected_coincidences(n_a, n_b, dead, window, total_samples)
-        floor = config.max_ratio * config.min_expected  # tolerated when chance gives too few to judge
-        if fragment:
-            merged = observed <= max(config.fragment_max_ratio * expected, floor)
-        else:
-            merged = observed <= max(config.max_ratio * expected, floor)
+        bound = config.fragment_max_ratio if fragment else config.max_ratio
+        merged = observed <= max(bound * expected, floor)
         decisions.append(dict(units=(int(i), int(j)), cosine=float(cos[i, j]), observed=int(observed),
                               expected=float(expected), ratio=float(ratio), fragment=bool(fragment),
                               merged=bool(merged)))

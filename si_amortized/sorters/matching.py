@@ -128,11 +128,15 @@ class MatchingConfig:
             raise ValueError(f"min_amplitude_scaling must be in [0, 1), not {self.min_amplitude_scaling!r}")
         if not 0.0 < self.duplicate_cosine:
             raise ValueError(f"duplicate_cosine must be > 0 (1 or more: no merging), not {self.duplicate_cosine!r}")
-        # the fragment fields are checked where they are used, but before any sorting is done
-        DuplicateConfig(min_cosine=self.duplicate_cosine, fragment_cosine=self.fragment_cosine,
-                        fragment_ratio=self.fragment_ratio, fragment_max_ratio=self.fragment_max_ratio)
+        self.duplicates  # the fragment fields are checked here, before any sorting is done
         if self.min_spikes < 0:
             raise ValueError(f"min_spikes must be >= 0, not {self.min_spikes!r}")
+
+    @property
+    def duplicates(self) -> DuplicateConfig:
+        """The duplicate and fragment merging settings, as :func:`.duplicates.duplicate_groups` takes them."""
+        return DuplicateConfig(min_cosine=self.duplicate_cosine, fragment_cosine=self.fragment_cosine,
+                               fragment_ratio=self.fragment_ratio, fragment_max_ratio=self.fragment_max_ratio)
 
 
 def _cluster_templates(recording, peaks, labels, noise_levels, config: MatchingConfig, job_kwargs):
@@ -238,17 +242,11 @@ def _merge_duplicates(recording, sorting, templates, config: MatchingConfig):
     """Merge the units :func:`.duplicates.duplicate_groups` finds to be one cell."""
     from spikeinterface.core import NumpySorting
 
-    if min(config.duplicate_cosine, config.fragment_cosine) >= 1 or sorting.unit_ids.size < 2:
-        return sorting, []
     unit_ids = sorting.unit_ids
     trains = [[sorting.get_unit_spike_train(u, segment_index=s) for s in range(sorting.get_num_segments())]
               for u in unit_ids]
     total = sum(recording.get_num_samples(s) for s in range(recording.get_num_segments()))
-    group, decisions = duplicate_groups(templates.get_dense_templates(), trains,
-                                        DuplicateConfig(min_cosine=config.duplicate_cosine,
-                                                        fragment_cosine=config.fragment_cosine,
-                                                        fragment_ratio=config.fragment_ratio,
-                                                        fragment_max_ratio=config.fragment_max_ratio),
+    group, decisions = duplicate_groups(templates.get_dense_templates(), trains, config.duplicates,
                                         recording.sampling_frequency, total)
     for d in decisions:
         d["units"] = tuple(unit_ids[i].item() for i in d["units"])
