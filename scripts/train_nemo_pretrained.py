@@ -52,6 +52,11 @@ def main():
                         help="template libraries (each probe's packaged train fold + its seeds); units split evenly")
     parser.add_argument("--num-channels", type=int, default=1, help="template channels: peak + nearest")
     parser.add_argument("--mearec-firing-fraction", type=float, default=0.5)
+    parser.add_argument("--noise-uv", type=float, nargs=2, default=list(UnitCorpusConfig.noise_uv),
+                        help="range of the units' noise level (uV, before MEArec's band-pass)")
+    parser.add_argument("--spikes-for-templates", type=int, nargs=2, default=list(UnitCorpusConfig.spikes_for_templates),
+                        help="range (log-uniform) of the spikes averaged into a template")
+    parser.add_argument("--every-spike-fraction", type=float, default=UnitCorpusConfig.every_spike_fraction)
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
@@ -70,7 +75,10 @@ def main():
     waveform = dataclasses.replace(NemoConfig().waveform, num_channels=args.num_channels)
     config = dataclasses.replace(NemoConfig(), waveform=waveform)
     corpus_config = UnitCorpusConfig(num_units=args.units // len(args.probes),
-                                     mearec_firing_fraction=args.mearec_firing_fraction)
+                                     mearec_firing_fraction=args.mearec_firing_fraction,
+                                     noise_uv=tuple(args.noise_uv),
+                                     spikes_for_templates=tuple(args.spikes_for_templates),
+                                     every_spike_fraction=args.every_spike_fraction)
     parts, num_templates = [], 0
     for p, probe in enumerate(args.probes):
         libraries = [library_fold(probe, "train")] + [simulate_templates(probe, n_per_cell=25, seed=s)
@@ -107,7 +115,10 @@ def main():
     command = ["python scripts/train_nemo_pretrained.py", f"--units {args.units}",
                f"--template-seeds {' '.join(map(str, args.template_seeds))}", f"--probes {' '.join(args.probes)}",
                f"--num-channels {args.num_channels}",
-               f"--mearec-firing-fraction {args.mearec_firing_fraction}", f"--epochs {args.epochs}",
+               f"--mearec-firing-fraction {args.mearec_firing_fraction}",
+               f"--noise-uv {args.noise_uv[0]:g} {args.noise_uv[1]:g}",
+               f"--spikes-for-templates {args.spikes_for_templates[0]} {args.spikes_for_templates[1]}",
+               f"--every-spike-fraction {args.every_spike_fraction:g}", f"--epochs {args.epochs}",
                f"--batch-size {args.batch_size}", f"--seed {args.seed}"] + (
         [f"--threads {args.threads}"] if args.threads else [])
     record = dict(

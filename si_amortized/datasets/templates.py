@@ -391,7 +391,9 @@ def _generate_templates(probe: str, names: list[str], params: dict, output: str,
     full.update(probe=probe, **params)
     work = cache_folder() / "template_simulations"
     work.mkdir(parents=True, exist_ok=True)
-    with _chdir(work), _interpreter_bin_on_path():
+    # MEArec's scratch folder (physrot/tmp_{n}_{probe}) is named by n and probe only and deleted when done:
+    # two simulations at once (other seeds, other processes) would delete each other's files
+    with _exclusive_lock(work / ".lock"), _chdir(work), _interpreter_bin_on_path():
         tempgen = mr.gen_templates(
             cell_models_folder=str(subset),
             params=full,
@@ -432,6 +434,19 @@ def _existing_file(path: str | Path) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: check the path (simulate one with `si-amortized simulate`).")
     return path
+
+
+@contextlib.contextmanager
+def _exclusive_lock(path: Path):
+    """Hold an exclusive lock on ``path`` (created if missing): other processes wait for it."""
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

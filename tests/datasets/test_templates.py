@@ -95,3 +95,27 @@ def test_subset_and_somas_over_the_array():
     np.testing.assert_array_equal(subset.soma_locations, somas[over])
     np.testing.assert_array_equal(subset.mtypes, library.mtypes[over])
     np.testing.assert_array_equal(library.subset(np.flatnonzero(over)).templates, subset.templates)
+
+
+def test_template_simulations_wait_for_each_other(tmp_path):
+    """Two simulations at once share MEArec's scratch folder: the second waits for the first's lock."""
+    import time
+
+    from si_amortized.datasets.templates import _exclusive_lock
+
+    lock, started = tmp_path / ".lock", tmp_path / "started"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import time, pathlib; from si_amortized.datasets.templates import _exclusive_lock\n"
+        f"with _exclusive_lock(pathlib.Path({str(lock)!r})):\n"
+        f"    pathlib.Path({str(started)!r}).touch(); time.sleep(1.5)\n")])
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert holder.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        t0 = time.monotonic()
+        with _exclusive_lock(lock):
+            waited = time.monotonic() - t0
+        assert waited > 0.5  # the holder kept it for 1.5 s after saying it started
+    finally:
+        holder.wait(timeout=60)
