@@ -68,6 +68,11 @@ class DuplicateConfig:
     fragment_ratio: float = 0.5
     fragment_max_ratio: float = 0.25
 
+    @property
+    def merges(self) -> bool:
+        """False when no pair can be a candidate (both cosine thresholds at 1 or more): merging is off."""
+        return min(self.min_cosine, self.fragment_cosine) < 1
+
     def __post_init__(self):
         check_refractory(self.dead_ms, self.refractory_ms)
         if self.max_ratio < 0 or self.min_expected <= 0:
@@ -135,9 +140,9 @@ def duplicate_groups(
     num_units = len(templates)
     group = np.arange(num_units)
     decisions: list[dict] = []
-    lowest = min(config.min_cosine, config.fragment_cosine)
-    if num_units < 2 or lowest >= 1:
+    if num_units < 2 or not config.merges:
         return group, decisions
+    lowest = min(config.min_cosine, config.fragment_cosine)
     cos = template_cosines(templates)
     rows, cols = np.triu_indices(num_units, 1)
     candidates = cos[rows, cols] >= lowest

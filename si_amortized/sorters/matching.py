@@ -242,11 +242,14 @@ def _merge_duplicates(recording, sorting, templates, config: MatchingConfig):
     """Merge the units :func:`.duplicates.duplicate_groups` finds to be one cell."""
     from spikeinterface.core import NumpySorting
 
+    duplicates = config.duplicates
+    if not duplicates.merges:  # no spike trains or dense templates to gather
+        return sorting, []
     unit_ids = sorting.unit_ids
     trains = [[sorting.get_unit_spike_train(u, segment_index=s) for s in range(sorting.get_num_segments())]
               for u in unit_ids]
     total = sum(recording.get_num_samples(s) for s in range(recording.get_num_segments()))
-    group, decisions = duplicate_groups(templates.get_dense_templates(), trains, config.duplicates,
+    group, decisions = duplicate_groups(templates.get_dense_templates(), trains, duplicates,
                                         recording.sampling_frequency, total)
     for d in decisions:
         d["units"] = tuple(unit_ids[i].item() for i in d["units"])
