@@ -1,37 +1,63 @@
-"""Overlapping spikes of a sorting: subtract the other units' templates before a spike is localized (numpy only).
+"""Overlapping spikes of a sorting: subtract the other units' templates before a spike is localized.
 
-When spikes come from a sorting, each spike whose window overlaps another unit's spike is localized
-from a copy of the traces around it from which the templates of the overlapping spikes (scaled to
-each spike's own amplitude) were subtracted; the others are localized from the traces as they are.
+When spikes come from a sorting, each spike whose window overlaps another spike is localized from the
+traces minus the scaled templates of the overlapping spikes; the others from the traces as they are.
+
+No cleaned copy of the traces is made: the overlapping spikes' templates are subtracted from the values
+the localizer actually cuts (the samples searched for the peak, the neighbourhood waveforms), pair by pair
+in compiled loops (:class:`TemplateTerms`), so the cost follows the examples and the channels they read,
+not the probe's channel count.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["overlapping_spikes", "template_scales", "cleaned_windows"]
+from .kernels import add_terms_all_channels, add_terms_slots
+
+__all__ = ["overlap_pairs", "template_scales", "TemplateTerms"]
 
 
-def overlapping_spikes(sample_index: np.ndarray, targets: np.ndarray, max_distance: int) -> list[np.ndarray]:
-    """For each target spike, the other spikes within ``max_distance`` samples.
+def overlap_pairs(target_times: np.ndarray, sample_index: np.ndarray, before: int, after: int,
+                  target_index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (target, other spike) with ``-before <= other's time - target's time <= after``.
 
     Parameters
     ----------
+    target_times : np.ndarray, shape (num_targets,)
+        Times of the spikes to look around.
     sample_index : np.ndarray, shape (num_spikes,)
-        Sorted spike times (samples).
-    targets : np.ndarray, shape (num_targets,)
-        Indices (into ``sample_index``) of the spikes to look around.
-    max_distance : int
+        Times of every spike (any order), the targets among them.
+    before, after : int
+        Samples before and after a target's time.
+    target_index : np.ndarray | None, shape (num_targets,)
+        Index of each target in ``sample_index`` (left out of its own pairs); None: the targets are not
+        among the spikes.
 
     Returns
     -------
-    list of np.ndarray
-        Indices of the overlapping spikes of each target (the target itself excluded).
+    target : np.ndarray, shape (num_pairs,)
+        Index into the targets, ascending.
+    other : np.ndarray, shape (num_pairs,)
+        Index into ``sample_index``.
     """
-    sample_index = np.asarray(sample_index, dtype=np.int64)
-    lo = np.searchsorted(sample_index, sample_index[targets] - max_distance, side="left")
-    hi = np.searchsorted(sample_index, sample_index[targets] + max_distance, side="right")
-    return [np.concatenate((np.arange(a, t), np.arange(t + 1, b))) for t, a, b in zip(np.asarray(targets), lo, hi)]
+    times = np.asarray(sample_index, dtype=np.int64)
+    order = np.argsort(times, kind="stable")
+    ordered = times[order]
+    centre = np.asarray(target_times, dtype=np.int64)
+    lo = np.searchsorted(ordered, centre - before, side="left")
+    hi = np.searchsorted(ordered, centre + after, side="right")
+    counts = hi - lo
+    target = np.repeat(np.arange(centre.size), counts)
+    # position k of a target's run is spike ordered[lo + k]
+    within = np.arange(target.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    other = order[np.repeat(lo, counts) + within]
+    if target_index is not None:
+        keep = other != np.asarray(target_index)[target]
+        target, other = target[keep], other[keep]
+    return target, other
 
 
 def template_scales(
@@ -77,54 +103,72 @@ def template_scales(
     return np.clip(scales, *bounds)
 
 
-def cleaned_windows(
-    traces: np.ndarray,
-    sample_index: np.ndarray,
-    unit_index: np.ndarray,
-    templates: np.ndarray,
-    nbefore: int,
-    targets: np.ndarray,
-    neighbours: list[np.ndarray],
-    half_window: int,
-    scales: np.ndarray | None = None,
-) -> np.ndarray:
-    """Windows of the traces around target spikes, minus the scaled templates of their overlapping spikes.
+@dataclass(frozen=True)
+class TemplateTerms:
+    """Scaled templates to add to the traces where each spike's examples are cut.
 
-    Parameters
+    Spike ``i``'s terms are ``k in range(start[i], start[i + 1])``: ``weight[k] * templates[unit[k]]`` with
+    the template's sample ``nbefore`` at trace sample ``time[k]``. Subtracting overlapping spikes is a
+    negative weight.
+
+    Attributes
     ----------
-    traces : np.ndarray, shape (num_samples, num_channels)
-    sample_index, unit_index : np.ndarray, shape (num_spikes,)
-    templates : np.ndarray, shape (num_units, num_template_samples, num_channels)
+    start : np.ndarray, shape (num_spikes + 1,)
+    time, unit : np.ndarray, shape (num_terms,), int64
+    weight : np.ndarray, shape (num_terms,), float32
+    templates : np.ndarray, shape (num_units, num_template_samples, num_channels), float32
+    templates_by_channel : np.ndarray, shape (num_units, num_channels, num_template_samples), float32
+        The same, C-contiguous per channel.
     nbefore : int
         Template sample of the spike time.
-    targets : np.ndarray, shape (num_targets,)
-        Indices of the spikes to clean around.
-    neighbours : list of np.ndarray
-        Overlapping spikes of each target (:func:`overlapping_spikes`).
-    half_window : int
-        Each window spans ``[t - half_window, t + half_window]`` (zero outside the traces).
-    scales : np.ndarray | None, shape (num_spikes,)
-        Amplitude of each spike relative to its template (None: 1).
-
-    Returns
-    -------
-    np.ndarray, shape (num_targets, 2 * half_window + 1, num_channels)
-        float32; the target spike sits at sample ``half_window`` of its window.
     """
-    num_samples, num_channels = traces.shape
-    width = 2 * half_window + 1
-    length = templates.shape[1]
-    out = np.zeros((len(targets), width, num_channels), dtype="float32")
-    for row, (target, others) in enumerate(zip(targets, neighbours)):
-        start = int(sample_index[target]) - half_window
-        lo, hi = max(start, 0), min(start + width, num_samples)
-        out[row, lo - start : hi - start] = traces[lo:hi]
-        for j in others:
-            # template of spike j in window coordinates: its sample 0 at sample_index[j] - nbefore
-            offset = int(sample_index[j]) - nbefore - start
-            a, b = max(offset, 0), min(offset + length, width)
-            if a >= b:
-                continue
-            scale = 1.0 if scales is None else float(scales[j])
-            out[row, a:b] -= scale * templates[unit_index[j], a - offset : b - offset]
-    return out
+
+    start: np.ndarray
+    time: np.ndarray
+    unit: np.ndarray
+    weight: np.ndarray
+    templates: np.ndarray
+    templates_by_channel: np.ndarray
+    nbefore: int
+
+    @classmethod
+    def from_pairs(cls, num_spikes: int, spike: np.ndarray, time: np.ndarray, unit: np.ndarray,
+                   weight: np.ndarray, templates: np.ndarray, nbefore: int,
+                   templates_by_channel: np.ndarray | None = None) -> "TemplateTerms":
+        """Terms from (spike, time, unit, weight) rows, ``spike`` ascending.
+
+        ``templates_by_channel``: ``templates`` transposed to (units, channels, samples), when already made.
+        """
+        start = np.zeros(num_spikes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(np.asarray(spike, dtype=np.int64), minlength=num_spikes), out=start[1:])
+        templates = np.ascontiguousarray(templates, dtype="float32")
+        if templates_by_channel is None:
+            templates_by_channel = np.ascontiguousarray(np.transpose(templates, (0, 2, 1)))
+        return cls(start, np.asarray(time, np.int64), np.asarray(unit, np.int64), np.asarray(weight, "float32"),
+                   templates, templates_by_channel, int(nbefore))
+
+    def add_to(self, values: np.ndarray, spikes: np.ndarray, starts: np.ndarray,
+               channels: np.ndarray | None = None) -> None:
+        """Add each row's spike's terms to values cut from the traces, in place.
+
+        Parameters
+        ----------
+        values : np.ndarray, float32, C-contiguous
+            (num_rows, num_times, num_channels) when ``channels`` is None, else (num_rows, K, num_times).
+        spikes : np.ndarray, shape (num_rows,)
+            Spike of each row.
+        starts : np.ndarray, shape (num_rows,)
+            Trace sample of each row's first time.
+        channels : np.ndarray | None, shape (num_rows, K)
+            Channel of each slot of each row, -1 where the slot is virtual (left as is).
+        """
+        if values.dtype != np.float32 or not values.flags.c_contiguous:
+            raise ValueError("values must be a C-contiguous float32 array")
+        spikes = np.ascontiguousarray(spikes, dtype=np.int64)
+        starts = np.ascontiguousarray(starts, dtype=np.int64)
+        if channels is None:
+            add_terms_all_channels(values, spikes, starts, self.start, self.time, self.unit, self.weight,
+                                    self.templates, self.nbefore)
+        else:
+            add_terms_slots(values, spikes, starts, np.ascontiguousarray(channels, dtype=np.int64), self.start,
+                             self.time, self.unit, self.weight, self.templates_by_channel, self.nbefore)

@@ -1,4 +1,4 @@
-"""Channel neighbourhoods with virtual channels, and per-spike examples cut from traces (numpy only).
+"""Channel neighbourhoods with virtual channels, and per-spike examples cut from traces.
 
 A neighbourhood is a fixed, ordered list of *slots*: offsets (in micrometres, in the probe plane)
 from the centre channel. For a centre channel, a slot is *observed* when a real channel sits at
@@ -17,6 +17,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .config import FeatureConfig
+from .kernels import finish_examples, gather_windows
 
 MAX_SLOTS = 400
 
@@ -222,6 +223,7 @@ def find_peak_channels(
     candidates_mask: np.ndarray,
     search_samples: int = 1,
     peak_sign: str = "neg",
+    terms=None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Peak channel, trough sample and polarity of each spike.
 
@@ -238,6 +240,9 @@ def find_peak_channels(
     candidates_mask : np.ndarray, shape (num_channels, num_channels)
     search_samples : int, default: 1
     peak_sign : "neg" | "pos" | "both", default: "neg"
+    terms : TemplateTerms | None, default: None
+        Templates added to the samples searched (:mod:`~si_amortized.localization.collisions`: the
+        overlapping spikes' templates, subtracted).
 
     Returns
     -------
@@ -254,6 +259,8 @@ def find_peak_channels(
     lags = np.arange(-search_samples, search_samples + 1)
     times = np.clip(sample_index[:, None] + lags[None, :], 0, num_samples - 1)
     local = traces[times].astype("float32", copy=False)  # (n, lags, channels)
+    if terms is not None:
+        terms.add_to(local, np.arange(n), sample_index - search_samples)
     local = np.nan_to_num(local, nan=0.0, posinf=0.0, neginf=0.0)
     cand = candidates_mask[channel_index][:, None, :]
     if peak_sign == "neg":
@@ -271,35 +278,19 @@ def find_peak_channels(
     return chan.astype(np.int64), times[np.arange(n), lag_i].astype(np.int64), sign.astype("float32")
 
 
-def _cut(traces, trough, sign, centres, table, nbefore, nafter, window):
-    """Waveforms, observed flags and amplitudes of examples centred on ``centres``."""
-    num_samples, num_channels = traces.shape
-    chans = table[centres]  # (e, K)
-    virtual = chans < 0
-    safe = np.where(virtual, 0, chans)
-    num_times = nbefore + nafter
+def _cut(traces, trough, sign, centres, table, nbefore, nafter, window, terms=None, spikes=None):
+    """Waveforms, observed flags and amplitudes of examples centred on ``centres``.
+
+    ``terms`` (with ``spikes``, the spike of each example): templates added to each spike's examples.
+    """
+    chans = table[centres]  # (e, K), -1 on virtual channels
     starts = trough - nbefore
-    if starts.size and (starts.min() < 0 or starts.max() + num_times > num_samples):
-        # windows leaving the block (recording borders): clip the index, zero the samples outside
-        times = starts[:, None] + np.arange(num_times)[None, :]
-        inside = (times >= 0) & (times < num_samples)
-        times = np.clip(times, 0, num_samples - 1)
-        wf = traces[times[:, None, :], safe[:, :, None]].astype("float32", copy=False)
-        wf *= inside[:, None, :]
-    else:
-        # windows[s, c] is the view traces[s : s + num_times, c]: one gather of (e, K) windows
-        windows = np.lib.stride_tricks.sliding_window_view(traces, num_times, axis=0)
-        wf = windows[starts[:, None], safe].astype("float32", copy=False)
-    if (sign != 1).any():
-        wf *= sign[:, None, None]
-    observed = ~virtual
-    if not np.isfinite(wf.sum(axis=2)).all():  # NaN/inf samples: that channel is not observed
-        observed &= np.isfinite(wf).all(axis=2)
-        wf[~np.isfinite(wf)] = 0.0
-    wf[~observed] = 0.0
-    lo, hi = max(nbefore - window, 0), min(nbefore + window + 1, num_times)
-    amps = np.clip(-wf[:, :, lo:hi].min(axis=2), 0.0, None)
-    return wf, observed.astype("float32"), amps.astype("float32", copy=False)
+    wf = gather_windows(traces, starts, chans, nbefore + nafter)
+    if terms is not None:
+        terms.add_to(wf, spikes, starts, chans)
+    lo, hi = max(nbefore - window, 0), min(nbefore + window + 1, nbefore + nafter)
+    observed, amps = finish_examples(wf, starts, sign, chans, traces.shape[0], lo, hi)
+    return wf, observed, amps
 
 
 def compute_examples(
@@ -311,6 +302,7 @@ def compute_examples(
     config: FeatureConfig,
     sampling_frequency: float,
     model_sampling_frequency: float | None = None,
+    terms=None,
 ) -> SpikeExamples:
     """Cut the localizer's examples of a set of spikes from a block of traces.
 
@@ -332,6 +324,10 @@ def compute_examples(
         Sampling frequency of the model's waveforms when it differs from the traces' (a model trained
         on a recording or simulation of another rate): the waveforms are resampled onto the model's time
         grid (:func:`resampling_matrix`); amplitudes are taken at the traces' rate. None: the traces'.
+    terms : TemplateTerms | None, default: None
+        Scaled templates added to the traces wherever a spike's examples are cut, indexed like
+        ``sample_index`` (:mod:`~si_amortized.localization.collisions`: each spike's overlapping spikes,
+        subtracted, so that it is localized as if alone).
 
     Returns
     -------
@@ -341,10 +337,10 @@ def compute_examples(
     """
     sample_index = np.asarray(sample_index, dtype=np.int64)
     channel_index = np.asarray(channel_index, dtype=np.int64)
-    traces = np.ascontiguousarray(traces)
+    traces = np.ascontiguousarray(traces, dtype=np.float32)
     nbefore, nafter = waveform_samples(config, sampling_frequency)
     peak_channel, trough, sign = find_peak_channels(
-        traces, sample_index, channel_index, candidates_mask, config.peak_search_samples, config.peak_sign
+        traces, sample_index, channel_index, candidates_mask, config.peak_search_samples, config.peak_sign, terms
     )
     n = sample_index.size
     table = neighbourhood.channel_table
@@ -352,7 +348,8 @@ def compute_examples(
     spike_index, centres = np.arange(n), peak_channel
     if config.amp_jitter_uv > 0 and config.max_jitter_examples > 1 and n > 0:
         # which channels also centre an example is decided on the amplitude window alone (a narrow cut)
-        _, observed, amps = _cut(traces, trough, sign, peak_channel, table, window, window + 1, window)
+        _, observed, amps = _cut(traces, trough, sign, peak_channel, table, window, window + 1, window, terms,
+                                 spike_index)
         top = amps.max(axis=1, keepdims=True)
         eligible = (observed > 0) & (amps >= top - config.amp_jitter_uv) & (amps > 0)
         eligible[:, neighbourhood.centre_slot] = False
@@ -367,7 +364,8 @@ def compute_examples(
             order_all = np.argsort(all_spikes, kind="stable")
             spike_index = all_spikes[order_all]
             centres = np.concatenate([peak_channel, table[peak_channel[rows], order[rows, cols]]])[order_all]
-    wf, observed, amps = _cut(traces, trough[spike_index], sign[spike_index], centres, table, nbefore, nafter, window)
+    wf, observed, amps = _cut(traces, trough[spike_index], sign[spike_index], centres, table, nbefore, nafter, window,
+                              terms, spike_index)
     if model_sampling_frequency is not None and model_sampling_frequency != sampling_frequency:
         wf = wf @ resampling_matrix(config, sampling_frequency, model_sampling_frequency).T
     first = np.ones(spike_index.size, dtype=bool)

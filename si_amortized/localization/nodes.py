@@ -14,8 +14,9 @@ from .._torch import resolve_device
 from .config import setting_names
 from .extraction import model_sampling_frequency, traces_in_uv
 from .fit import aggregate_locations, predict_examples
-from .collisions import cleaned_windows, overlapping_spikes, template_scales
-from .neighbourhood import SpikeExamples, compute_examples, margin_samples
+from .kernels import load_kernels
+from .collisions import TemplateTerms, overlap_pairs, template_scales
+from .neighbourhood import compute_examples, margin_samples
 from .prepare import PreparedLocalizer, prepare_localizer
 from .pretrained import resolve_auto
 from .training_peaks import detect_training_peaks, peak_dtype
@@ -146,11 +147,14 @@ class LocalizeVae(PipelineNode):
         self.templates = templates
         self.template_nbefore = None if template_nbefore is None else int(template_nbefore)
         if templates is not None:
-            self._half_window = self._margin
-            # spikes up to a template length away overlap a window; they must be inside the traces
-            self._overlap_distance = self._half_window + templates.shape[1]
-            self._margin = self._overlap_distance + templates.shape[1]
+            # the spikes whose template reaches the samples a spike's examples are cut from (its time +- the
+            # cut's margin); they must be inside the traces
+            length, cut = templates.shape[1], self._margin
+            self._overlap_range = (length - self.template_nbefore + cut - 1, self.template_nbefore + cut)
+            self._templates_by_channel = np.ascontiguousarray(np.transpose(templates, (0, 2, 1)))
+            self._margin = cut + max(self._overlap_range) + length
             self._main_channels = np.argmax(np.abs(templates).max(axis=1), axis=1)
+        load_kernels()  # compiled here, inherited by the workers the pipeline forks
         self._recording = recording
         self._parent_pid = os.getpid()
         self._worker_device = None
@@ -214,44 +218,28 @@ class LocalizeVae(PipelineNode):
         out["fallback"] = fallback
         return out
 
-    def _cut(self, traces, sample_index, channel_index):
+    def _cut(self, traces, sample_index, channel_index, terms=None):
         return compute_examples(traces, sample_index, channel_index, self.prepared.neighbourhood,
                                 self.prepared.candidates, self.config, self.sampling_frequency,
-                                self._model_sampling_frequency)
+                                self._model_sampling_frequency, terms)
 
     def _examples(self, traces, peaks, all_peaks):
-        """Examples of ``peaks``; with templates, overlapping spikes are cut from cleaned windows."""
+        """Examples of ``peaks``; with templates, each minus the scaled templates of the spikes overlapping it."""
         if self.templates is None or "unit_index" not in all_peaks.dtype.names:
             return self._cut(traces, peaks["sample_index"], peaks["channel_index"])
         times = all_peaks["sample_index"].astype(np.int64)
-        order = np.argsort(times, kind="stable")
-        times, units = times[order], all_peaks["unit_index"][order]
-        own = np.flatnonzero(~all_peaks["in_margin"][order]) if "in_margin" in all_peaks.dtype.names \
-            else np.arange(times.size)
-        neighbours = overlapping_spikes(times, own, self._overlap_distance)
-        colliding = np.array([n.size > 0 for n in neighbours], dtype=bool)
-        # rows of `peaks` in time order: own[k] is the k-th of them
-        peak_order = np.argsort(peaks["sample_index"], kind="stable")
-        if not colliding.any():
+        own = np.flatnonzero(~all_peaks["in_margin"]) if "in_margin" in all_peaks.dtype.names \
+            else np.arange(times.size)  # own[k] is row k of `peaks`
+        target, other = overlap_pairs(times[own], times, *self._overlap_range, target_index=own)
+        if target.size == 0:
             return self._cut(traces, peaks["sample_index"], peaks["channel_index"])
-        scales = template_scales(traces, times, units, self.templates, self.template_nbefore, self._main_channels)
-        targets = own[colliding]
-        windows = cleaned_windows(traces, times, units, self.templates, self.template_nbefore, targets,
-                                  [n for n, c in zip(neighbours, colliding) if c], self._half_window, scales)
-        width = windows.shape[1]
-        clean_rows = peak_order[colliding]
-        plain_rows = peak_order[~colliding]
-        plain = self._cut(traces, peaks["sample_index"][plain_rows], peaks["channel_index"][plain_rows])
-        cleaned = self._cut(windows.reshape(-1, windows.shape[2]), np.arange(targets.size) * width + self._half_window,
-                            peaks["channel_index"][clean_rows])
-        merged = SpikeExamples.concatenate([plain, cleaned])
-        rows = np.concatenate([plain_rows, clean_rows])  # merged spike k is row rows[k] of `peaks`
-        merged.spike_index = rows[merged.spike_index]
-        valid = np.zeros(peaks.size, dtype=bool)
-        valid[rows] = merged.valid
-        merged.valid = valid
-        # examples of one spike contiguous, spikes in the order of `peaks` (as aggregate_locations expects)
-        return merged.select(np.argsort(merged.spike_index, kind="stable"))
+        units = all_peaks["unit_index"]
+        overlapping, pair_spike = np.unique(other, return_inverse=True)
+        scales = template_scales(traces, times[overlapping], units[overlapping], self.templates,
+                                 self.template_nbefore, self._main_channels)[pair_spike]
+        terms = TemplateTerms.from_pairs(peaks.size, target, times[other], units[other], -scales, self.templates,
+                                         self.template_nbefore, self._templates_by_channel)
+        return self._cut(traces, peaks["sample_index"], peaks["channel_index"], terms)
 
 
 def register_vae_localization_method() -> None:

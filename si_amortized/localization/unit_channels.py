@@ -63,6 +63,10 @@ class UnitChannels:
 def _average_waveforms(sorting_analyzer, max_spikes_per_unit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """NaN-ignoring average waveforms and the share of non-finite samples per channel.
 
+    The analyzer's ``templates`` extension, when computed and finite everywhere, is used as it is: its
+    average already covers a random subset of spikes, and a single non-finite sample read would have made it
+    non-finite. Otherwise snippets are read.
+
     Returns
     -------
     templates : np.ndarray, shape (num_units, num_samples, num_channels)
@@ -72,6 +76,11 @@ def _average_waveforms(sorting_analyzer, max_spikes_per_unit: int, seed: int) ->
     """
     from spikeinterface.core.sorting_tools import random_spikes_selection
 
+    extension = sorting_analyzer.get_extension("templates")
+    if extension is not None:
+        average = extension.get_data(operator="average")
+        if np.isfinite(average).all():
+            return np.asarray(average, dtype="float64"), np.zeros(average.shape[2])
     recording = sorting_analyzer.recording
     sorting = sorting_analyzer.sorting
     half = int(round(1.0e-3 * recording.sampling_frequency))

@@ -5,7 +5,14 @@ import pytest
 from probeinterface import Probe
 from spikeinterface.core import NumpyRecording, NumpySorting, create_sorting_analyzer
 
-from si_amortized.localization.collisions import cleaned_windows, overlapping_spikes, template_scales
+from si_amortized.localization.collisions import TemplateTerms, overlap_pairs, template_scales
+from si_amortized.localization.config import FeatureConfig
+from si_amortized.localization.neighbourhood import (
+    channel_neighbours_mask,
+    compute_examples,
+    margin_samples,
+    neighbourhood_from_config,
+)
 
 from .toy import FS, decay_amplitudes, grid_positions, spike_shape
 
@@ -15,59 +22,120 @@ def _templates(rng, num_units, num_channels, length=61, nbefore=30):
     return (shape[None, :, None] * rng.uniform(20, 200, (num_units, 1, num_channels))).astype("float32")
 
 
-def test_overlapping_spikes_lists_the_others_within_the_distance():
-    times = np.array([0, 5, 9, 30, 31, 100])
-    got = overlapping_spikes(times, np.array([0, 1, 3, 5]), 5)
-    assert [g.tolist() for g in got] == [[1], [0, 2], [4], []]
+def _naive_pairs(targets, times, max_distance):
+    return [(i, j) for i, t in enumerate(targets) for j, u in enumerate(times) if abs(u - t) <= max_distance]
 
 
-def test_cleaned_window_removes_a_scaled_overlapping_spike_exactly():
-    rng = np.random.default_rng(0)
-    templates = _templates(rng, 2, 6)
-    traces = np.zeros((400, 6), dtype="float32")
-    times, units, scales = np.array([150, 157]), np.array([0, 1]), np.array([1.0, 0.8])
+def test_overlap_pairs_are_every_other_spike_within_the_distance_in_any_order():
+    rng = np.random.default_rng(2)
+    times = rng.integers(0, 300, 40)
+    targets = np.array([3, 7, 8, 20])
+    target, other = overlap_pairs(times[targets], times, 12, 12, target_index=targets)
+    want = [(i, j) for i, j in _naive_pairs(times[targets], times, 12) if j != targets[i]]
+    assert sorted(zip(target.tolist(), other.tolist())) == sorted(want)
+    assert np.all(np.diff(target) >= 0)
+    # targets that are not among the spikes keep every neighbour
+    target, other = overlap_pairs(np.array([150]), times, 12, 12)
+    assert sorted(other.tolist()) == sorted(j for _, j in _naive_pairs([150], times, 12))
+    # an asymmetric range
+    target, other = overlap_pairs(np.array([150]), times, 5, 20)
+    assert sorted(other.tolist()) == sorted(j for j, u in enumerate(times) if -5 <= u - 150 <= 20)
+    assert overlap_pairs(np.zeros(0, np.int64), times, 12, 12)[0].shape == (0,)
+
+
+def _naive_residual(traces, times, units, templates, nbefore, scales):
+    out = traces.astype("float64").copy()
     for t, u, a in zip(times, units, scales):
-        traces[t - 30 : t + 31] += a * templates[u]
-    windows = cleaned_windows(traces, times, units, templates, 30, np.array([0, 1]),
-                              overlapping_spikes(times, np.array([0, 1]), 80), half_window=40, scales=scales)
-    np.testing.assert_allclose(windows[0, 10:71], templates[0], atol=1e-4)  # spike 0 alone, at sample 40
-    np.testing.assert_allclose(windows[1, 10:71], 0.8 * templates[1], atol=1e-4)
-    # zero where no spike is left
-    assert np.abs(windows[0, :10]).max() < 1e-4
-
-
-def _naive_cleaned_windows(traces, times, units, templates, nbefore, targets, neighbours, half_window, scales):
-    """One target and one overlapping spike at a time: the definition."""
-    width, length = 2 * half_window + 1, templates.shape[1]
-    out = np.zeros((len(targets), width, traces.shape[1]), dtype="float64")
-    for row, (target, others) in enumerate(zip(targets, neighbours)):
-        start = times[target] - half_window
-        for k in range(width):
-            if 0 <= start + k < traces.shape[0]:
-                out[row, k] = traces[start + k]
-            for j in others:
-                m = start + k - (times[j] - nbefore)  # sample of spike j's template at window sample k
-                if 0 <= m < length:
-                    out[row, k] -= scales[j] * templates[units[j], m]
+        for m in range(templates.shape[1]):
+            if 0 <= t - nbefore + m < traces.shape[0]:
+                out[t - nbefore + m] -= a * templates[u, m]
     return out
 
 
-def test_cleaned_windows_match_the_naive_definition_with_crowded_and_border_spikes():
-    rng = np.random.default_rng(4)
-    templates = _templates(rng, 5, 7)
-    num_samples = 600
-    traces = rng.normal(0, 10, (num_samples, 7)).astype("float32")
-    # bursts of up to 6 spikes within a template length, some at the recording's borders
-    times = np.sort(np.r_[rng.integers(0, 40, 4), rng.integers(250, 330, 12), rng.integers(560, 600, 4)])
-    units = rng.integers(0, 5, times.size)
-    scales = rng.uniform(0.5, 2.0, times.size)
-    targets = np.arange(times.size)
-    neighbours = overlapping_spikes(times, targets, 40 + 61)
-    assert max(len(n) for n in neighbours) >= 6
-    got = cleaned_windows(traces, times, units, templates, 30, targets, neighbours, half_window=40, scales=scales)
-    want = _naive_cleaned_windows(traces, times, units, templates, 30, targets, neighbours, 40, scales)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-2)
-    assert cleaned_windows(traces, times, units, templates, 30, targets[:0], [], half_window=40).shape == (0, 81, 7)
+def test_template_terms_add_the_naive_sum_of_templates_to_any_window():
+    rng = np.random.default_rng(3)
+    templates = _templates(rng, 4, 5)
+    traces = rng.normal(0, 10, (500, 5)).astype("float32")
+    # spike 0 overlapped by 7 others, templates partly or wholly outside the windows cut
+    times = np.r_[220, rng.integers(150, 300, 7)]
+    units, scales = rng.integers(0, 4, times.size), rng.uniform(0.5, 2.0, times.size)
+    want_full = _naive_residual(traces, times[1:], units[1:], templates, 30, scales[1:])
+    terms = TemplateTerms.from_pairs(1, np.zeros(7, int), times[1:], units[1:], -scales[1:], templates, 30)
+    for start, num_times in ((180, 64), (215, 5), (100, 3), (330, 64)):
+        values = traces[start : start + num_times][None].copy()  # (1, num_times, channels)
+        terms.add_to(values, np.array([0]), np.array([start]))
+        np.testing.assert_allclose(values[0], want_full[start : start + num_times], atol=1e-3)
+        chans = np.array([[4, 0, 2]])
+        values = np.ascontiguousarray(traces[start : start + num_times][:, chans[0]].T[None])  # (1, K, num_times)
+        terms.add_to(values, np.array([0]), np.array([start]), chans)
+        np.testing.assert_allclose(values[0], want_full[start : start + num_times, chans[0]].T, atol=1e-3)
+    # a spike without terms is left as is; values it cannot write in place are refused
+    other = TemplateTerms.from_pairs(2, np.array([1]), times[:1], units[:1], [1.0], templates, 30)
+    values = traces[:64][None].copy()
+    other.add_to(values, np.array([0]), np.array([0]))
+    np.testing.assert_array_equal(values[0], traces[:64])
+    with pytest.raises(ValueError, match="float32"):
+        other.add_to(values.astype("float64"), np.array([0]), np.array([0]))
+
+
+def _naive_cleaned_window(traces, times, units, templates, nbefore, target, scales, half_window):
+    """The traces around one spike minus the scaled templates of every other spike (the definition)."""
+    others = [j for j in range(times.size) if j != target]
+    cleaned = _naive_residual(traces, times[others], units[others], templates, nbefore, scales[others])
+    start = times[target] - half_window
+    return cleaned[start : start + 2 * half_window + 1].astype("float32")
+
+
+def _grid_templates(rng, positions, num_units, length=61, nbefore=30):
+    """Templates of point sources over the grid: exponential decay of a biphasic shape."""
+    sources = np.column_stack([rng.uniform(0, 105, num_units), rng.uniform(0, 105, num_units),
+                               rng.uniform(8, 25, num_units)])
+    amps = decay_amplitudes(sources, positions, np.log(rng.uniform(150, 400, num_units)))
+    return (spike_shape(length, nbefore)[None, :, None] * amps[:, None, :]).astype("float32")
+
+
+def test_examples_with_overlap_terms_equal_those_cut_from_each_spikes_cleaned_window():
+    rng = np.random.default_rng(5)
+    positions = grid_positions()
+    templates = _grid_templates(rng, positions, 6)
+    config = FeatureConfig()
+    neighbourhood = neighbourhood_from_config(positions, config)
+    candidates = channel_neighbours_mask(positions, config.peak_radius_um)
+    num_samples = 3000
+    times = np.sort(np.r_[rng.integers(200, 2800, 12), rng.integers(1000, 1080, 8)])  # a crowded burst
+    units, scales = rng.integers(0, 6, times.size), rng.uniform(0.6, 1.6, times.size)
+    traces = rng.normal(0, 5, (num_samples, len(positions))).astype("float32")
+    for t, u, a in zip(times, units, scales):
+        traces[t - 30 : t + 31] += a * templates[u]
+    channels = np.argmax(np.abs(templates[units]).max(axis=1), axis=1)
+    half = margin_samples(config, FS)
+    target, other = overlap_pairs(times, times, 61 - 30 + half, 30 + half, target_index=np.arange(times.size))
+    assert np.bincount(target).max() >= 5
+    terms = TemplateTerms.from_pairs(times.size, target, times[other], units[other], -scales[other], templates, 30)
+    got = compute_examples(traces, times, channels, neighbourhood, candidates, config, FS, terms=terms)
+    for i in range(times.size):
+        window = _naive_cleaned_window(traces, times, units, templates, 30, i, scales, half)
+        want = compute_examples(window, np.array([half]), channels[i : i + 1], neighbourhood, candidates, config, FS)
+        rows = got.spike_index == i
+        np.testing.assert_array_equal(got.centre_channel[rows], want.centre_channel)
+        np.testing.assert_allclose(got.waveforms[rows], want.waveforms, atol=1e-2)
+        np.testing.assert_allclose(got.amplitudes[rows], want.amplitudes, atol=1e-2)
+
+
+def test_overlap_terms_remove_a_scaled_overlapping_spike_exactly():
+    rng = np.random.default_rng(0)
+    templates = _templates(rng, 2, 6)
+    traces = np.zeros((400, 6), dtype="float32")
+    times, units, scales = np.array([150, 157]), np.array([0, 1]), np.array([1.0, 0.8], dtype="float32")
+    for t, u, a in zip(times, units, scales):
+        traces[t - 30 : t + 31] += a * templates[u]
+    target, other = overlap_pairs(times, times, 80, 80, target_index=np.arange(2))
+    terms = TemplateTerms.from_pairs(2, target, times[other], units[other], -scales[other], templates, 30)
+    for spike in (0, 1):
+        values = traces[times[spike] - 40 : times[spike] + 41][None].copy()
+        terms.add_to(values, np.array([spike]), np.array([times[spike] - 40]))
+        np.testing.assert_allclose(values[0, 10:71], scales[spike] * templates[units[spike]], atol=1e-4)
+        assert np.abs(values[0, :10]).max() < 1e-4
 
 
 def test_template_scale_is_the_least_squares_amplitude_on_the_main_channel():

@@ -1,0 +1,170 @@
+"""Compiled (numba) loops over examples: the hot paths of cutting the localizer's examples from traces.
+
+Each loop does in one pass what numpy does in several passes with large temporaries; the numpy
+definitions they replace are written out in the tests (``tests/localization/test_kernels.py``).
+Compiled once per machine (``cache=True``), released from the GIL.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["gather_windows", "finish_examples", "add_terms_all_channels", "add_terms_slots", "load_kernels"]
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather(traces, starts, channels, out):  # pragma: no cover (compiled)
+    num_samples = traces.shape[0]
+    num_rows, num_slots, num_times = out.shape
+    for r in range(num_rows):
+        s0 = starts[r]
+        t0, t1 = max(0, -s0), min(num_times, num_samples - s0)
+        for t in range(t0, t1):  # one trace row at a time: the channels of a sample are contiguous
+            for k in range(num_slots):
+                c = channels[r, k]
+                if c >= 0:
+                    out[r, k, t] = traces[s0 + t, c]
+
+
+def gather_windows(traces: np.ndarray, starts: np.ndarray, channels: np.ndarray, num_times: int) -> np.ndarray:
+    """Windows of the traces on given channels.
+
+    Parameters
+    ----------
+    traces : np.ndarray, shape (num_samples, num_channels), float32
+    starts : np.ndarray, shape (num_rows,)
+        First sample of each row's window (may lie outside the traces).
+    channels : np.ndarray, shape (num_rows, K)
+        Channel of each slot, -1 for none.
+    num_times : int
+
+    Returns
+    -------
+    np.ndarray, shape (num_rows, K, num_times), float32
+        ``out[r, k, t] = traces[starts[r] + t, channels[r, k]]``, 0 outside the traces and where the channel is -1.
+    """
+    out = np.zeros((channels.shape[0], channels.shape[1], num_times), dtype="float32")
+    _gather(np.ascontiguousarray(traces, dtype="float32"), np.ascontiguousarray(starts, dtype=np.int64),
+            np.ascontiguousarray(channels, dtype=np.int64), out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _finish(wf, starts, sign, channels, num_samples, lo, hi, observed, amplitudes):  # pragma: no cover
+    num_rows, num_slots, num_times = wf.shape
+    for r in range(num_rows):
+        s0 = starts[r]
+        t0, t1 = max(0, -s0), min(num_times, num_samples - s0)
+        g = sign[r]
+        for k in range(num_slots):
+            finite = channels[r, k] >= 0
+            if finite:
+                for t in range(num_times):
+                    if t < t0 or t >= t1:
+                        wf[r, k, t] = 0.0
+                    else:
+                        v = wf[r, k, t] * g
+                        if not np.isfinite(v):
+                            finite = False
+                            break
+                        wf[r, k, t] = v
+            if not finite:
+                for t in range(num_times):
+                    wf[r, k, t] = 0.0
+                continue
+            observed[r, k] = 1.0
+            low = np.inf
+            for t in range(lo, hi):
+                if wf[r, k, t] < low:
+                    low = wf[r, k, t]
+            amplitudes[r, k] = max(-low, 0.0)
+
+
+def finish_examples(wf: np.ndarray, starts: np.ndarray, sign: np.ndarray, channels: np.ndarray, num_samples: int,
+                    lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Polarity, observed flags and amplitudes of gathered windows; in place on ``wf``.
+
+    Parameters
+    ----------
+    wf : np.ndarray, shape (num_rows, K, num_times), float32
+        Gathered windows (:func:`gather_windows`, plus any template terms). On return: times outside the
+        traces zero, multiplied by each row's sign, and zero on slots that are virtual or not finite.
+    starts : np.ndarray, shape (num_rows,)
+    sign : np.ndarray, shape (num_rows,)
+    channels : np.ndarray, shape (num_rows, K)
+        -1 for a virtual slot.
+    num_samples : int
+        Length of the traces the windows were cut from.
+    lo, hi : int
+        Samples of the window the amplitude is taken over.
+
+    Returns
+    -------
+    observed : np.ndarray, shape (num_rows, K), float32
+        1 on real channels whose window is finite (inside the traces).
+    amplitudes : np.ndarray, shape (num_rows, K), float32
+        ``max(-min(wf[r, k, lo:hi]), 0)``, 0 where not observed.
+    """
+    observed = np.zeros(channels.shape, dtype="float32")
+    amplitudes = np.zeros(channels.shape, dtype="float32")
+    _finish(wf, np.ascontiguousarray(starts, dtype=np.int64), np.ascontiguousarray(sign, dtype="float32"),
+            np.ascontiguousarray(channels, dtype=np.int64), int(num_samples), int(lo), int(hi), observed, amplitudes)
+    return observed, amplitudes
+
+
+@numba.njit(cache=True, nogil=True)
+def add_terms_all_channels(values, spikes, starts, term_start, term_time, term_unit, term_weight, templates,
+                           nbefore):  # pragma: no cover (compiled)
+    """``values[r, t, :] += w * templates[u, starts[r] + t - time + nbefore, :]`` for each term of each row."""
+    num_rows, num_times, num_channels = values.shape
+    length = templates.shape[1]
+    for r in range(num_rows):
+        s = spikes[r]
+        for k in range(term_start[s], term_start[s + 1]):
+            offset = starts[r] - term_time[k] + nbefore  # template sample at the row's first time
+            t0, t1 = max(0, -offset), min(num_times, length - offset)
+            u, w = term_unit[k], term_weight[k]
+            for t in range(t0, t1):
+                for c in range(num_channels):
+                    values[r, t, c] += w * templates[u, offset + t, c]
+
+
+@numba.njit(cache=True, nogil=True)
+def add_terms_slots(values, spikes, starts, channels, term_start, term_time, term_unit, term_weight,
+                    templates_by_channel, nbefore):  # pragma: no cover (compiled)
+    """``values[r, k, t] += w * templates_by_channel[u, channels[r, k], starts[r] + t - time + nbefore]``."""
+    num_rows, num_slots, num_times = values.shape
+    length = templates_by_channel.shape[2]
+    for r in range(num_rows):
+        s = spikes[r]
+        for k in range(term_start[s], term_start[s + 1]):
+            offset = starts[r] - term_time[k] + nbefore
+            t0, t1 = max(0, -offset), min(num_times, length - offset)
+            u, w = term_unit[k], term_weight[k]
+            for slot in range(num_slots):
+                c = channels[r, slot]
+                if c < 0:
+                    continue
+                for t in range(t0, t1):
+                    values[r, slot, t] += w * templates_by_channel[u, c, offset + t]
+
+
+def load_kernels() -> None:
+    """Compile (or load from numba's cache) every loop here for the types the localizer uses.
+
+    Called where a pipeline node is built, so that worker processes forked from there inherit the
+    machine code instead of each loading it again.
+    """
+    values = np.zeros((1, 1, 2), dtype="float32")
+    rows, channels = np.zeros(1, dtype=np.int64), np.zeros((1, 1), dtype=np.int64)
+    traces = np.zeros((2, 1), dtype="float32")
+    finish_examples(values, rows, np.ones(1, dtype="float32"), channels, 2, 0, 1)
+    start, empty, weights = np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype="float32")
+    for writeable in (True, False):  # traces and templates may be read-only (memory-mapped): another signature
+        traces.flags.writeable = writeable
+        gather_windows(traces, rows, channels, 2)
+        templates = values.copy()
+        templates.flags.writeable = writeable
+        add_terms_all_channels(values, rows, rows, start, empty, empty, weights, templates, 0)
+        add_terms_slots(values, rows, rows, channels, start, empty, empty, weights, templates, 0)
