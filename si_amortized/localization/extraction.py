@@ -187,13 +187,17 @@ def recording_noise_uv(recording, seed: int = 0) -> float:
     return float(np.median(levels))
 
 
+def training_subset(num_peaks: int, max_spikes: int, seed: int) -> np.ndarray:
+    """Indices (sorted, without replacement) of a random subset of at most ``max_spikes`` of ``num_peaks`` peaks."""
+    if num_peaks <= max_spikes:
+        return np.arange(num_peaks)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(num_peaks, size=max_spikes, replace=False))
+
+
 def select_training_peaks(peaks: np.ndarray, max_spikes: int, seed: int) -> np.ndarray:
     """Random subset (sorted, without replacement) of at most ``max_spikes`` peaks."""
-    if peaks.size <= max_spikes:
-        return peaks
-    rng = np.random.default_rng(seed)
-    keep = np.sort(rng.choice(peaks.size, size=max_spikes, replace=False))
-    return peaks[keep]
+    return peaks[training_subset(peaks.size, max_spikes, seed)]
 
 
 def fit_localizer_on_recording(
@@ -204,6 +208,7 @@ def fit_localizer_on_recording(
     training_config: TrainingConfig | None = None,
     verbose: bool = False,
     neighbourhood: Neighbourhood | None = None,
+    examples: SpikeExamples | None = None,
 ) -> VaeLocalizer:
     """Train a VAE localizer on (a random subset of) the spikes of a recording.
 
@@ -217,6 +222,8 @@ def fit_localizer_on_recording(
     verbose : bool, default: False
     neighbourhood : Neighbourhood | None, default: None
         The recording's neighbourhoods for ``feature_config`` when already built.
+    examples : SpikeExamples | None, default: None
+        The examples of ``peaks`` (``spike_index`` into ``peaks``) when already cut; else they are read.
 
     Returns
     -------
@@ -229,8 +236,11 @@ def fit_localizer_on_recording(
     fs = recording.sampling_frequency
     if neighbourhood is None:
         neighbourhood = recording_layout(recording, feature_config)[0]
-    subset = select_training_peaks(peaks, training_config.max_spikes, training_config.seed)
-    examples = examples_from_recording(recording, subset, feature_config, neighbourhood=neighbourhood)
+    keep = training_subset(peaks.size, training_config.max_spikes, training_config.seed)
+    if examples is None:
+        examples = examples_from_recording(recording, peaks[keep], feature_config, neighbourhood=neighbourhood)
+    elif keep.size < peaks.size:
+        examples = examples.select(np.isin(examples.spike_index, keep))
     model = build_localizer(neighbourhood, sum(waveform_samples(feature_config, fs)), feature_config, model_config, fs)
     noise_uv = None
     if model_config.likelihood == "gaussian":
@@ -238,6 +248,6 @@ def fit_localizer_on_recording(
         model.metadata["noise_uv"] = noise_uv
     history = train_localizer(model, examples, model_config, training_config, verbose=verbose, noise_uv=noise_uv)
     model.metadata["history"] = [float(h) for h in history]
-    model.metadata["num_training_spikes"] = int(subset.size)
+    model.metadata["num_training_spikes"] = int(keep.size)
     model.metadata["num_training_examples"] = int(examples.waveforms.shape[0])
     return model

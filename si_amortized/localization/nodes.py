@@ -19,7 +19,7 @@ from .collisions import TemplateTerms, overlap_pairs, template_scales
 from .neighbourhood import compute_examples, margin_samples
 from .prepare import PreparedLocalizer, prepare_localizer
 from .pretrained import resolve_auto
-from .training_peaks import detect_training_peaks, peak_dtype
+from .training_peaks import DetectorTrainingSpikes, peak_dtype
 
 #: x, y, z (um; z >= 0 distance from the plane), posterior standard deviations, and ``fallback``: True where
 #: the spike could not be localized (no peak of the expected sign, non-finite traces) and was placed on its
@@ -31,12 +31,14 @@ vae_location_dtype = np.dtype(
 
 
 def peaks_from_source(source, recording=None, training_chunks: int = 20, chunk_duration_s: float = 1.0,
-                      seed: int = 0) -> np.ndarray:
+                      seed: int = 0) -> np.ndarray | DetectorTrainingSpikes:
     """Training peaks of a pipeline peak source.
 
     ``SpikeRetriever``: every spike on its unit's main channel; ``PeakRetriever``: its peaks; a peak detector
-    (detect-and-localize pipelines such as ``correct_motion``): the peaks it finds in ``training_chunks``
-    random chunks of ``chunk_duration_s`` seconds of ``recording`` (seeded).
+    (detect-and-localize pipelines such as ``correct_motion``): the peaks it will find in ``training_chunks``
+    random chunks of ``chunk_duration_s`` seconds of ``recording`` (seeded), as a
+    :class:`~si_amortized.localization.training_peaks.DetectorTrainingSpikes` that :func:`prepare_localizer`
+    detects and cuts in one read.
     """
     if isinstance(source, SpikeRetriever):
         spikes = source.spike_vector
@@ -48,7 +50,7 @@ def peaks_from_source(source, recording=None, training_chunks: int = 20, chunk_d
     if isinstance(source, PeakRetriever):
         return source._peaks
     if isinstance(source, PeakDetector) and recording is not None:
-        return detect_training_peaks(recording, source, training_chunks, chunk_duration_s, seed)
+        return DetectorTrainingSpikes(source, training_chunks, chunk_duration_s, seed)
     raise TypeError(f"The VAE localizer cannot take its training spikes from a {type(source).__name__}")
 
 

@@ -17,8 +17,9 @@ from .config import INFERENCE_FIELDS, FeatureConfig, split_config_kwargs
 from .extraction import check_layout, fit_localizer_on_recording, recording_layout
 from .fit import load_localizer
 from .model import VaeLocalizer
-from .neighbourhood import Neighbourhood
+from .neighbourhood import Neighbourhood, compute_examples, margin_samples
 from .pretrained import PRETRAINED_NAME, pretrained_localizer, resolve_auto
+from .training_peaks import DetectorTrainingSpikes
 
 __all__ = ["PreparedLocalizer", "prepare_localizer", "feature_config_of"]
 
@@ -77,8 +78,10 @@ def prepare_localizer(
     Parameters
     ----------
     recording : BaseRecording
-    peaks : np.ndarray | None, default: None
-        Training spikes (``sample_index``, ``channel_index``, ``segment_index``); unused when ``model`` is given.
+    peaks : np.ndarray | DetectorTrainingSpikes | None, default: None
+        Training spikes (``sample_index``, ``channel_index``, ``segment_index``), or the detector and chunks
+        to find them in (their examples are then cut from the traces the detector reads); unused when
+        ``model`` is given.
     model : VaeLocalizer | str | Path | None, default: None
         A trained localizer or a path to one (see :func:`si_amortized.localization.load_localizer`), or
         ``"pretrained"``: the shipped localizer fitting the recording's layout (no training); ``"auto"``: that
@@ -105,7 +108,16 @@ def prepare_localizer(
             raise ValueError("Training a VAE localizer needs the spikes (peaks) of the recording")
         config = feature_config
         neighbourhood, candidates = recording_layout(recording, config)
+        examples = None
+        if isinstance(peaks, DetectorTrainingSpikes):
+            fs = recording.sampling_frequency
+
+            def cut(traces, sample_index, channel_index):
+                return compute_examples(traces, sample_index, channel_index, neighbourhood, candidates, config, fs)
+
+            peaks, examples = peaks.examples(recording, cut, margin_samples(config, fs))
         model = fit_localizer_on_recording(
-            recording, peaks, feature_config, model_config, training_config, verbose=verbose, neighbourhood=neighbourhood
+            recording, peaks, feature_config, model_config, training_config, verbose=verbose,
+            neighbourhood=neighbourhood, examples=examples,
         )
     return PreparedLocalizer(model, config, neighbourhood, candidates, training_config.device)

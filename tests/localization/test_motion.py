@@ -13,7 +13,10 @@ from spikeinterface.sortingcomponents.peak_detection.method_list import detect_p
 
 from si_amortized.datasets.probes import neuropixels1_like_probe, neuropixels2_like_probe
 from si_amortized.localization import LocalizeVae, build_neighbourhood
-from si_amortized.localization.training_peaks import detect_training_peaks, random_chunks
+from si_amortized.localization.config import FeatureConfig
+from si_amortized.localization.extraction import examples_from_recording, recording_layout
+from si_amortized.localization.neighbourhood import compute_examples, margin_samples
+from si_amortized.localization.training_peaks import DetectorTrainingSpikes, detect_training_peaks, random_chunks
 
 DETECT = dict(peak_sign="neg", detect_threshold=6.0, exclude_sweep_ms=0.8, radius_um=50.0)
 # on a Neuropixels-1.0 layout (staggered, 16 um columns, 20 um rows) the 3 x 3 window of 20 um is too narrow
@@ -69,6 +72,26 @@ def _detect_and_localize(recording, n_jobs):
     node = LocalizeVae(recording, parents=[detector, waveforms], training_chunks=6, **VAE)
     return run_node_pipeline(recording, [detector, waveforms, node], dict(n_jobs=n_jobs, chunk_duration="1s",
                                                                           progress_bar=False), gather_mode="memory")
+
+
+def test_training_examples_cut_while_detecting_equal_those_read_again(drifting):
+    recording, _ = drifting
+    spikes = DetectorTrainingSpikes(_detector(recording), num_chunks=4, chunk_duration_s=1.0, seed=3)
+    config = FeatureConfig(half_width_um=40.0)
+    neighbourhood, candidates = recording_layout(recording, config)
+    fs = recording.sampling_frequency
+
+    def cut(traces, sample_index, channel_index):
+        return compute_examples(traces, sample_index, channel_index, neighbourhood, candidates, config, fs)
+
+    peaks, examples = spikes.examples(recording, cut, margin_samples(config, fs))
+    np.testing.assert_array_equal(peaks, spikes.peaks(recording))
+    assert peaks.size > 20
+    again = examples_from_recording(recording, peaks, config, neighbourhood=neighbourhood)
+    np.testing.assert_array_equal(examples.spike_index, again.spike_index)
+    np.testing.assert_array_equal(examples.centre_channel, again.centre_channel)
+    np.testing.assert_allclose(examples.waveforms, again.waveforms, atol=1e-4)
+    np.testing.assert_array_equal(examples.valid, again.valid)
 
 
 def test_detect_and_localize_pipeline_trains_on_chunks_and_ignores_n_jobs(drifting):
