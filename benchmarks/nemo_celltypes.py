@@ -15,9 +15,11 @@ Methods, all with the same class-balanced linear probe (standardise + L2 logisti
                  "nemo+metrics") appends)
   hand-crafted   SI metrics + ISI / ACG summary features
   PCA            PCA (50 components, fit on the probe-training units) of the raw normalized waveform + ACG image
-  random NEMO    representations of randomly initialised NEMO encoders
-  NEMO           representations of the NEMO model (frozen; the packaged one unless --model)
-  NEMO+metrics   the NEMO representations followed by SI metrics
+  random NEMO    the default embedding of randomly initialised NEMO encoders
+  NEMO           the default embedding of the NEMO model (frozen; the packaged one unless --model): what
+                 nemo_embeddings returns, the 500-d representation and both modalities' 512-d projections
+  NEMO (representation)  the 500-d representation alone (embedding="representation", the paper's features)
+  NEMO+metrics   the NEMO embedding followed by SI metrics
   supervised / NEMO fine-tuned  (with --finetune-epochs > 0) end-to-end training with an MLP head
 Label-ratio sweep: 1%, 10%, 30%, 100% of the probe-training units labelled (stratified draws, --repeats below
 100%); features are standardised on every probe-training unit (their labels are what is scarce;
@@ -41,7 +43,7 @@ import numpy as np
 
 import si_amortized  # noqa: F401
 from si_amortized.datasets import simulate_celltype_analyzer, simulate_templates
-from si_amortized.nemo import NemoModel, embed, load_nemo_model, load_pretrained_model
+from si_amortized.nemo import DEFAULT_EMBEDDING, NemoModel, embed, embedding_features, load_nemo_model, load_pretrained_model
 from si_amortized.nemo.acg import compute_acg_images
 from si_amortized.nemo.classifiers import fine_tune, make_linear_probe
 from si_amortized.nemo.inputs import inputs_from_arrays, unit_metrics
@@ -184,7 +186,7 @@ def speed(model):
     t1 = time.perf_counter()
     wf = normalize_templates(templates, fs, 30, model.config.waveform, channel_locations=locations)
     t2 = time.perf_counter()
-    embed(model, acg, wf)
+    embed(model, acg, wf, projections=True)  # what nemo_embeddings computes by default
     t3 = time.perf_counter()
     # SpikeInterface's acgs_3d on a few units with the same 2 s window (per-spike python loop)
     import spikeinterface as si
@@ -234,12 +236,17 @@ def setting_features(train, test, models):
 
     torch.manual_seed(12345)
     random_model = NemoModel(first.config).eval()
-    features["random NEMO"] = (embed(random_model, acg_tr, wf_tr), embed(random_model, acg_te, wf_te))
+    features["random NEMO"] = tuple(embedding_features(*embed(random_model, a, w, projections=True), DEFAULT_EMBEDDING)
+                                    for a, w in ((acg_tr, wf_tr), (acg_te, wf_te)))
     for name, model in models.items():
         (a_tr, w_tr), (a_te, w_te) = inputs[name]
-        features[name] = (embed(model, a_tr, w_tr), embed(model, a_te, w_te))
+        (rep_tr, proj_tr), (rep_te, proj_te) = (embed(model, a, w, projections=True)
+                                                for a, w in ((a_tr, w_tr), (a_te, w_te)))
+        features[name] = (embedding_features(rep_tr, proj_tr, DEFAULT_EMBEDDING),
+                          embedding_features(rep_te, proj_te, DEFAULT_EMBEDDING))
         features[f"{name}+metrics"] = (np.concatenate([features[name][0], si_tr], 1),
                                        np.concatenate([features[name][1], si_te], 1))
+        features[f"{name} (representation)"] = (rep_tr, rep_te)
     return features, inputs
 
 
@@ -276,6 +283,7 @@ def evaluate_setting(setting, train, test, models, args):
         table = {f"{name} @ {ratio}": interval(c, y_te) for (ratio, name), c in scores.items()}
         pairs = [(m, "SI metrics") for m in models] + [(f"{m}+metrics", "SI metrics") for m in models]
         pairs += [(f"{m}+metrics", m) for m in models] + [(m, "hand-crafted") for m in models]
+        pairs += [(m, f"{m} (representation)") for m in models]
         diffs = {}
         for a, b in pairs:
             for ratio in RATIOS:

@@ -55,8 +55,10 @@ print(analyzer)
 
 # 2. Embeddings with the default (pretrained) model ----------------------------------------------------
 ext = analyzer.compute("nemo_embeddings")  # depends on "templates" (and the sorting's spike trains)
-representations = ext.get_data()  # (num_units, 500): ACG encoder 200 + waveform encoder 300
-print("representations:", representations.shape)
+features = ext.get_data()  # (num_units, 1524): the 500-d representation, then both modalities' 512-d projections
+representations = ext.get_data("representations")  # (num_units, 500): ACG encoder 200 + waveform encoder 300
+print("features:", features.shape, " representations:", representations.shape)
+# the paper's features alone: analyzer.compute("nemo_embeddings", embedding="representation")
 print("ACG images:", ext.get_data("acg_images").shape, " waveforms:", ext.get_data("waveforms").shape)
 
 # 3. Train your own model on one or several analyzers -------------------------------------------------
@@ -68,7 +70,7 @@ print(f"own model: train loss {history['train_loss'][0]:.3f} -> {history['train_
 for a in analyzers:
     a.compute("nemo_embeddings", model=model)  # the model is stored in each extension folder
 
-# 4. A linear probe on the frozen representations (cross-validated over units) ------------------------
+# 4. A linear probe on the frozen embeddings (cross-validated over units) ------------------------------
 features = np.concatenate([a.get_extension("nemo_embeddings").get_data() for a in analyzers])
 labels = np.concatenate([a.sorting.get_property(label) for a in analyzers])
 scores = cross_validate_probe(features, labels, "linear", n_splits=3)

@@ -45,7 +45,7 @@ def compute_nemo_section(recording, gt_sorting, *, seed: int = 0, job_kwargs: di
     dict
         ``rows`` (one dict per task and feature set: ``task``, ``features``, ``units``, ``classes`` and the
         scores of :func:`si_amortized.nemo.classifiers.cross_validate_probe`), ``embeddings``
-        (num_units, 500), ``labels`` ({task: (num_units,)}), ``wall_s``.
+        (num_units, num_features), ``labels`` ({task: (num_units,)}), ``wall_s``.
     """
     from spikeinterface.core import create_sorting_analyzer
 

@@ -3,7 +3,7 @@
 ``import si_amortized`` registers the ``nemo_embeddings`` SortingAnalyzer extension::
 
     analyzer.compute(["random_spikes", "templates"])
-    analyzer.compute("nemo_embeddings")              # default pretrained model, (num_units, 500)
+    analyzer.compute("nemo_embeddings")              # default pretrained model, (num_units, 1524)
     model, history = fit_nemo([analyzer_a, analyzer_b])  # train your own
     analyzer.compute("nemo_embeddings", model=model)
 
@@ -14,7 +14,7 @@ from .acg import compute_acg_images, linear_acg_density, log_lag_edges_ms, resam
 from .augment import augment_acg, augment_waveform
 from .config import ACGConfig, AugmentConfig, ModelConfig, NemoConfig, TrainConfig, WaveformConfig
 from .extension import ComputeNemoEmbeddings, compute_nemo_embeddings
-from .fit import embed, fit_nemo
+from .fit import DEFAULT_EMBEDDING, EMBEDDINGS, embed, embedding_feature_names, embedding_features, fit_nemo
 from .inputs import (
     acg_images_from_acgs_3d,
     acg_images_from_sorting,
@@ -32,6 +32,8 @@ __all__ = [
     "ACGConfig",
     "AugmentConfig",
     "ComputeNemoEmbeddings",
+    "DEFAULT_EMBEDDING",
+    "EMBEDDINGS",
     "ModelConfig",
     "NemoConfig",
     "NemoModel",
@@ -45,6 +47,8 @@ __all__ = [
     "compute_acg_images",
     "compute_nemo_embeddings",
     "embed",
+    "embedding_feature_names",
+    "embedding_features",
     "fit_nemo",
     "linear_acg_density",
     "load_nemo_model",

@@ -8,7 +8,7 @@ import numpy as np
 import spikeinterface.postprocessing  # noqa: F401  (registers the dependencies first)
 from spikeinterface.core.sortinganalyzer import AnalyzerExtension
 
-from .fit import embed
+from .fit import DEFAULT_EMBEDDING, EMBEDDINGS, embed, embedding_feature_names, embedding_features
 from .inputs import METRIC_EXTENSIONS, prepare_inputs, unit_metrics, usable_units
 from ..extension_support import StoredModelExtension, register_extension, resolve_model
 from ..model_store import EXTENSION_DATA_KEYS
@@ -23,8 +23,12 @@ FEATURES = ("nemo", "nemo+metrics")
 class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
     """NEMO embeddings of units (Yu et al. 2025): ACG-image and waveform encoders trained contrastively.
 
-    Each unit gets the paper's 500-d representation (ACG encoder 200 + waveform encoder 300, before the
-    projections) from its 3D ACG image (sorting spike trains) and its peak-channel template (``templates``).
+    Each unit is embedded from its 3D ACG image (sorting spike trains) and its peak-channel template
+    (``templates``). By default its features are the paper's 500-d representation (ACG encoder 200 + waveform
+    encoder 300, before the projections) followed by the two modalities' L2-normalized 512-d projections (the
+    space the contrastive loss shapes): on the selection recordings of ``benchmarks/nemo_celltypes.py`` the
+    linear probes classified cell types better on both than on the representation alone
+    (``embedding="representation"``, the paper's features).
     The model is stored with the extension (:meth:`get_model`) and the params name it (``"pretrained"`` for
     the packaged model, else its digest), so a recompute from the stored params or a hard merge re-embeds
     with that same model; soft merges and splits re-embed the new units with it.
@@ -40,7 +44,8 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
         None or ``"pretrained"``: the default model shipped with the package; a path: a file written by
         ``save_nemo_model``; a trained :class:`NemoModel`; or the digest stored in earlier params.
     return_projections : bool, default: False
-        Also keep the normalized 512-d projections of both modalities, shape (num_units, 2, 512).
+        Also keep the normalized 512-d projections of both modalities, shape (num_units, 2, 512), when the
+        embedding does not use them.
     min_spikes : int, default: 10
         Units with fewer spikes, and units whose template is zero or not finite on every channel, get NaN
         rows (with a warning): their ACG image or waveform carries no information.
@@ -48,14 +53,21 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
     device : str | None, default: None
         None = CPU; "auto" = CUDA when present.
     features : "nemo" | "nemo+metrics", default: "nemo"
-        What ``get_data()`` returns: the NEMO representation alone, or followed by the hand-crafted metrics.
+        What ``get_data()`` returns: the NEMO embedding alone, or followed by the hand-crafted metrics.
+    embedding : "representation+projections" | "representation" | "projections", default: "representation+projections"
+        The NEMO columns: the 500-d representation and the 2 x 512 projections, the representation alone
+        (the paper's features), or the projections alone. Results saved before this parameter existed are
+        "representation".
 
     Returns (``get_data``)
     ----------------------
-    features : np.ndarray, shape (num_units, 500) or (num_units, 500 + num_metrics)
-        In the analyzer's unit order. ``get_data("feature_names")`` names the columns (``nemo_0`` ...
-        ``nemo_499``, then the metric names); ``get_data("representations")`` (num_units, 500) and
-        ``get_data("metrics")`` (num_units, num_metrics) give the two parts; ``get_data("projections")``,
+    features : np.ndarray, shape (num_units, num_nemo) or (num_units, num_nemo + num_metrics)
+        In the analyzer's unit order; ``num_nemo`` is 1524, 500 or 1024 by ``embedding``.
+        ``get_data("feature_names")`` names the columns (``nemo_0`` ... ``nemo_499``, ``nemo_acg_proj_0`` ...
+        ``nemo_acg_proj_511``, ``nemo_wf_proj_0`` ... ``nemo_wf_proj_511``, then the metric names);
+        ``get_data("representations")`` (num_units, 500), ``get_data("projections")`` (num_units, 2, 512; when
+        the embedding uses them or ``return_projections``) and ``get_data("metrics")`` (num_units, num_metrics)
+        give the parts;
         ``get_data("acg_images")`` (num_units, 10, 101), ``get_data("waveforms")``
         (num_units, num_channels, 90) and ``get_data("valid")`` (num_units,) give the rest.
     """
@@ -73,8 +85,10 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
 
     @classmethod
     def _check_params(cls, model=None, return_projections=False, min_spikes=10, batch_size=1024, device=None,
-                      features="nemo"):
+                      features="nemo", embedding=DEFAULT_EMBEDDING):
         super()._check_params(model=model)
+        if not isinstance(embedding, str) or embedding not in EMBEDDINGS:
+            raise ValueError(f"embedding must be one of {EMBEDDINGS}, not {embedding!r}")
         if int(min_spikes) < 0 or int(batch_size) < 1:
             raise ValueError("min_spikes must be >= 0 and batch_size >= 1")
         if not isinstance(features, str) or features not in FEATURES:
@@ -86,7 +100,7 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
         return list(METRIC_EXTENSIONS) if params.get("features", "nemo") == "nemo+metrics" else []
 
     def _set_params(self, model=None, return_projections: bool = False, min_spikes: int = 10,
-                    batch_size: int = 1024, device=None, features: str = "nemo"):
+                    batch_size: int = 1024, device=None, features: str = "nemo", embedding: str = DEFAULT_EMBEDDING):
         named = model is None or model == PRETRAINED_NAME
         model_obj = resolve_model(None if named else model, MODEL_KIND, NemoModel, load_any_nemo_model)
         digest = self._store_model(model_obj if model_obj is not None else load_pretrained_model())
@@ -97,6 +111,7 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
             batch_size=int(batch_size),
             device=None if device is None else str(device),
             features=str(features),
+            embedding=str(embedding),
         )
 
     def _legacy_model(self):
@@ -109,14 +124,19 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
         counts = sorting_analyzer.sorting.count_num_spikes_per_unit(outputs="array")
         counts = counts[sorting_analyzer.sorting.ids_to_indices(ids)]
         valid = usable_units(ids, counts, wf, self.params.get("min_spikes", 0))  # results saved before 0.2: none
-        out = embed(model, acg, np.nan_to_num(wf), projections=self.params["return_projections"],
+        keep_projections = self.params["return_projections"] or self._embedding() != "representation"
+        out = embed(model, acg, np.nan_to_num(wf), projections=keep_projections,
                     batch_size=self.params["batch_size"], device=self.params["device"])
-        outputs = out if self.params["return_projections"] else (out,)
+        outputs = out if keep_projections else (out,)
         outputs = [np.where(valid.reshape((-1,) + (1,) * (o.ndim - 1)), o, np.nan) for o in outputs]
         data = dict(acg_images=acg, waveforms=wf, valid=valid, representations=outputs[0])
-        if self.params["return_projections"]:
+        if keep_projections:
             data["projections"] = outputs[1]
         return data
+
+    def _embedding(self) -> str:
+        """The embedding of these results (those saved before the parameter existed: the representation)."""
+        return self.params.get("embedding", "representation")
 
     def _metrics(self, sorting_analyzer) -> dict:
         """The metrics part of the data (all units of ``sorting_analyzer``); empty for ``features="nemo"``."""
@@ -132,10 +152,12 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
     def _get_data(self, output: str = "features"):
         with_metrics = "metrics" in self.data
         if output == "features":
-            rep = np.asarray(self.data["representations"])
-            return np.concatenate([rep, np.asarray(self.data["metrics"])], axis=1) if with_metrics else rep
+            nemo = embedding_features(self.data["representations"], self.data.get("projections"), self._embedding())
+            return np.concatenate([nemo, np.asarray(self.data["metrics"])], axis=1) if with_metrics else nemo
         if output == "feature_names":
-            names = [f"nemo_{i}" for i in range(np.shape(self.data["representations"])[1])]
+            projection_dim = np.shape(self.data["projections"])[2] if "projections" in self.data else 0
+            names = embedding_feature_names(np.shape(self.data["representations"])[1], projection_dim,
+                                            self._embedding())
             return names + list(self.data["metric_names"]["columns"]) if with_metrics else names
         if output not in self._per_unit_keys():
             raise ValueError(f"output must be one of {sorted(['features', 'feature_names', *self._per_unit_keys()])}")

@@ -18,7 +18,13 @@ from .inputs import are_sorting_analyzers, inputs_from_analyzers
 from .model import NemoModel
 from .train import evaluate_retrieval, train_nemo  # noqa: F401  (evaluate_retrieval: old path)
 
-__all__ = ["fit_nemo", "embed"]
+__all__ = ["fit_nemo", "embed", "EMBEDDINGS", "DEFAULT_EMBEDDING", "embedding_features", "embedding_feature_names"]
+
+#: What a unit's NEMO features are: the paper's representation (ACG 200 + waveform 300, before the projections),
+#: the two modalities' L2-normalized projections (2 x 512, the space the contrastive loss shapes), or both.
+EMBEDDINGS = ("representation", "projections", "representation+projections")
+#: Chosen on the selection recordings of ``benchmarks/nemo_celltypes.py`` (see the README's NEMO section).
+DEFAULT_EMBEDDING = "representation+projections"
 
 
 def fit_nemo(
@@ -133,3 +139,40 @@ def embed(
     if projections and not isinstance(out, tuple):
         out = (out, np.zeros((0, 2, model.config.model.projection_dim), dtype=np.float32))
     return out
+
+
+def embedding_features(representation: np.ndarray, projections: np.ndarray | None, embedding: str) -> np.ndarray:
+    """The feature matrix of an embedding choice.
+
+    Parameters
+    ----------
+    representation : np.ndarray, shape (num_units, acg_dim + waveform_dim)
+    projections : np.ndarray | None, shape (num_units, 2, projection_dim)
+        ACG then waveform projections (:func:`embed` with ``projections=True``); unused for "representation".
+    embedding : "representation" | "projections" | "representation+projections"
+
+    Returns
+    -------
+    np.ndarray, shape (num_units, num_features)
+        Representation columns first, then the ACG projection, then the waveform projection.
+    """
+    if embedding not in EMBEDDINGS:
+        raise ValueError(f"embedding must be one of {EMBEDDINGS}, not {embedding!r}")
+    parts = [] if embedding == "projections" else [np.asarray(representation)]
+    if embedding != "representation":
+        if projections is None:
+            raise ValueError(f"embedding={embedding!r} needs the projections")
+        projections = np.asarray(projections)
+        parts.append(projections.reshape(len(projections), -1))
+    return np.concatenate(parts, axis=1)
+
+
+def embedding_feature_names(representation_dim: int, projection_dim: int, embedding: str) -> list[str]:
+    """Column names of :func:`embedding_features`: ``nemo_i``, ``nemo_acg_proj_i``, ``nemo_wf_proj_i``."""
+    if embedding not in EMBEDDINGS:
+        raise ValueError(f"embedding must be one of {EMBEDDINGS}, not {embedding!r}")
+    names = [] if embedding == "projections" else [f"nemo_{i}" for i in range(representation_dim)]
+    if embedding != "representation":
+        names += [f"nemo_acg_proj_{i}" for i in range(projection_dim)]
+        names += [f"nemo_wf_proj_{i}" for i in range(projection_dim)]
+    return names

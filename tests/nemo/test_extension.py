@@ -10,15 +10,24 @@ from si_amortized.nemo import (
     NemoModel,
     compute_nemo_embeddings,
     embed,
+    embedding_features,
     prepare_inputs,
     pretrained_model_path,
     save_nemo_model,
 )
 
 
+NEMO_DIM = 500 + 2 * 512  # the default embedding: representation, then both projections
+
+
 def _model(seed=0):
     torch.manual_seed(seed)
     return NemoModel().eval()
+
+
+def _features(model, acg, wf):
+    """The default embedding's features, computed directly."""
+    return embedding_features(*embed(model, acg, wf, projections=True), "representation+projections")
 
 
 @pytest.fixture(scope="module")
@@ -31,19 +40,40 @@ def generated():
 
 def test_values_match_direct_embedding(generated):
     model = _model()
-    ext = generated.compute("nemo_embeddings", model=model, return_projections=True)
+    ext = generated.compute("nemo_embeddings", model=model, embedding="representation", return_projections=True)
     rep = ext.get_data()
     assert rep.shape == (6, 500) and np.isfinite(rep).all()
     acg, wf = prepare_inputs(generated)
     rep2, proj2 = embed(model, acg, wf, projections=True)
     np.testing.assert_allclose(rep, rep2, atol=1e-6)
     np.testing.assert_allclose(ext.get_data("projections"), proj2, atol=1e-6)
+    assert "projections" not in generated.compute("nemo_embeddings", model=model, embedding="representation").data
     assert ext.get_data("acg_images").shape == (6, 10, 101)
     assert ext.get_data("waveforms").shape == (6, 1, 90)
     with pytest.raises(ValueError):
         ext.get_data("model_weights")
     # the function alias gives the same
-    np.testing.assert_allclose(compute_nemo_embeddings(generated, model=model), rep, atol=1e-6)
+    np.testing.assert_allclose(compute_nemo_embeddings(generated, model=model, embedding="representation"), rep,
+                               atol=1e-6)
+
+
+def test_default_embedding_is_the_representation_then_both_unit_norm_projections(generated):
+    model = _model(2)
+    ext = generated.compute("nemo_embeddings", model=model)
+    assert ext.params["embedding"] == "representation+projections"
+    features, names = ext.get_data(), ext.get_data("feature_names")
+    assert features.shape == (6, 500 + 2 * 512) and len(names) == features.shape[1]
+    assert names[499:501] == ["nemo_499", "nemo_acg_proj_0"] and names[1012] == "nemo_wf_proj_0"
+    rep, proj = embed(model, *prepare_inputs(generated), projections=True)
+    np.testing.assert_allclose(features[:, :500], rep, atol=1e-6)
+    np.testing.assert_allclose(features[:, 500:].reshape(6, 2, 512), proj, atol=1e-6)
+    for block in (features[:, 500:1012], features[:, 1012:]):  # each modality's projection has unit norm
+        np.testing.assert_allclose(np.linalg.norm(block, axis=1), 1.0, atol=1e-5)
+    only = generated.compute("nemo_embeddings", model=model, embedding="projections")
+    np.testing.assert_allclose(only.get_data(), features[:, 500:], atol=1e-6)
+    assert only.get_data("feature_names") == names[500:]
+    with pytest.raises(ValueError, match="embedding must be one of"):
+        generated.compute("nemo_embeddings", model=model, embedding="both")
 
 
 def test_unit_order_invariance(generated):
@@ -61,7 +91,7 @@ def test_unit_order_invariance(generated):
                                generated.get_extension("nemo_embeddings").get_data("acg_images")[idx])
     # and with the same templates the embeddings are the same rows
     acg, wf = prepare_inputs(generated)
-    np.testing.assert_allclose(embed(model, acg[idx], wf[idx]), rep[idx], atol=1e-6)
+    np.testing.assert_allclose(_features(model, acg[idx], wf[idx]), rep[idx], atol=1e-6)
     assert rep_perm.shape == rep.shape
 
 
@@ -78,7 +108,7 @@ def test_save_load_round_trip(generated, tmp_path, fmt):
     # the stored model is reusable: same embeddings, and usable on another analyzer
     rebuilt = ext.get_model()
     acg, wf = prepare_inputs(generated)
-    np.testing.assert_allclose(embed(rebuilt, acg, wf), rep, atol=1e-6)
+    np.testing.assert_allclose(_features(rebuilt, acg, wf), rep, atol=1e-6)
     again = generated.compute("nemo_embeddings", model=rebuilt).get_data()
     np.testing.assert_allclose(again, rep, atol=1e-6)
 
@@ -87,7 +117,7 @@ def test_model_from_path(generated, tmp_path):
     model = _model(3)
     path = save_nemo_model(model, tmp_path / "model.pt")
     ext = generated.compute("nemo_embeddings", model=str(path))
-    np.testing.assert_allclose(ext.get_data(), embed(model, *prepare_inputs(generated)), atol=1e-6)
+    np.testing.assert_allclose(ext.get_data(), _features(model, *prepare_inputs(generated)), atol=1e-6)
     assert ext.params["model"] == si_amortized.model_store.to_record(model).digest
     with pytest.raises(TypeError):
         generated.compute("nemo_embeddings", model=42)
@@ -102,8 +132,8 @@ def test_select_merge_split_recompute(generated):
 
     merged = generated.merge_units([[ids[0], ids[1]]], new_id_strategy="append")
     got = merged.get_extension("nemo_embeddings").get_data()
-    assert got.shape == (5, 500)
-    expected = embed(model, *prepare_inputs(merged))  # from scratch on the merged analyzer
+    assert got.shape == (5, NEMO_DIM)
+    expected = _features(model, *prepare_inputs(merged))  # from scratch on the merged analyzer
     np.testing.assert_allclose(got, expected, atol=1e-5)
     for uid in ids[2:]:
         np.testing.assert_allclose(got[list(merged.unit_ids).index(uid)], rep[list(ids).index(uid)], atol=1e-6)
@@ -112,8 +142,8 @@ def test_select_merge_split_recompute(generated):
     halves = [np.arange(0, n, 2), np.arange(1, n, 2)]
     split = generated.split_units({ids[2]: halves})
     got = split.get_extension("nemo_embeddings").get_data()
-    assert got.shape == (7, 500)
-    np.testing.assert_allclose(got, embed(model, *prepare_inputs(split)), atol=1e-5)
+    assert got.shape == (7, NEMO_DIM)
+    np.testing.assert_allclose(got, _features(model, *prepare_inputs(split)), atol=1e-5)
 
 
 def test_default_pretrained_model(generated):
@@ -123,7 +153,7 @@ def test_default_pretrained_model(generated):
     assert ext.params["model"] == "pretrained"
     assert generated.compute("nemo_embeddings", model="pretrained").params == ext.params
     rep = ext.get_data()
-    assert rep.shape == (6, 500) and np.isfinite(rep).all()
+    assert rep.shape == (6, NEMO_DIM) and np.isfinite(rep).all()
 
 
 def test_bad_inputs_sampling_rate_empty_and_sparse_units():
@@ -143,7 +173,7 @@ def test_bad_inputs_sampling_rate_empty_and_sparse_units():
         ext = analyzer.compute("nemo_embeddings", model=model)
     rep = ext.get_data()
     # below min_spikes (10) a unit gets a NaN row, not a normal-looking vector
-    assert rep.shape == (3, 500) and np.isfinite(rep[0]).all() and np.isnan(rep[1:]).all()
+    assert rep.shape == (3, NEMO_DIM) and np.isfinite(rep[0]).all() and np.isnan(rep[1:]).all()
     rep_all = analyzer.compute("nemo_embeddings", model=model, min_spikes=5).get_data()
     assert np.isfinite(rep_all[:2]).all() and np.isnan(rep_all[2]).all()
     acg = ext.get_data("acg_images")
@@ -157,7 +187,7 @@ def test_mearec_fixture(mearec_small):
     analyzer.compute(["random_spikes", "templates"], progress_bar=False)
     ext = analyzer.compute("nemo_embeddings", model=_model(6))
     rep = ext.get_data()
-    assert rep.shape == (sorting.get_num_units(), 500) and np.isfinite(rep).all()
+    assert rep.shape == (sorting.get_num_units(), NEMO_DIM) and np.isfinite(rep).all()
     wf = ext.get_data("waveforms")
     # MEArec runs at 32 kHz: the waveforms are still on the 90-sample grid with the main peak at -1
     np.testing.assert_allclose(wf[:, 0, 30], -1.0, atol=1e-5)
@@ -176,7 +206,7 @@ def test_sparse_analyzer_and_multichannel_model(generated):
     m9 = NemoModel(NemoConfig(waveform=WaveformConfig(num_channels=9))).eval()
     ext = sparse.compute("nemo_embeddings", model=m9)
     assert ext.get_data("waveforms").shape == (6, 9, 90)
-    assert ext.get_data().shape == (6, 500)
+    assert ext.get_data().shape == (6, NEMO_DIM)
 
 
 def test_degenerate_units_get_nan_rows_and_a_warning(generated):
@@ -237,11 +267,11 @@ def _check_combined(analyzer, model):
     assert ext.params["features"] == "nemo+metrics"
     features, names = ext.get_data(), ext.get_data("feature_names")
     assert features.shape == (analyzer.get_num_units(), len(names))
-    assert names[:500] == [f"nemo_{i}" for i in range(500)]
-    np.testing.assert_allclose(features[:, :500], embed(model, *prepare_inputs(analyzer)), atol=1e-5)
-    expected = _fresh_metrics(analyzer, analyzer.unit_ids, names[500:])
-    np.testing.assert_array_equal(np.isnan(features[:, 500:]), np.isnan(expected))  # NaN metrics stay NaN
-    np.testing.assert_allclose(features[:, 500:], expected, rtol=1e-9, equal_nan=True)
+    assert names[:500] == [f"nemo_{i}" for i in range(500)] and names[NEMO_DIM - 1] == "nemo_wf_proj_511"
+    np.testing.assert_allclose(features[:, :NEMO_DIM], _features(model, *prepare_inputs(analyzer)), atol=1e-5)
+    expected = _fresh_metrics(analyzer, analyzer.unit_ids, names[NEMO_DIM:])
+    np.testing.assert_array_equal(np.isnan(features[:, NEMO_DIM:]), np.isnan(expected))  # NaN metrics stay NaN
+    np.testing.assert_allclose(features[:, NEMO_DIM:], expected, rtol=1e-9, equal_nan=True)
     return features
 
 
@@ -251,15 +281,15 @@ def test_features_nemo_plus_metrics_line_up_with_unit_ids(generated):
     model = _model(9)
     analyzer = generated.copy()
     rep = analyzer.compute("nemo_embeddings", model=model).get_data()
-    assert analyzer.get_extension("nemo_embeddings").get_data("feature_names") == [f"nemo_{i}" for i in range(500)]
+    assert len(analyzer.get_extension("nemo_embeddings").get_data("feature_names")) == NEMO_DIM
     ext = analyzer.compute("nemo_embeddings", model=model, features="nemo+metrics")
     features = _check_combined(analyzer, model)
     # the NEMO columns are features="nemo"; absent metric extensions are computed, not attached
-    np.testing.assert_array_equal(features[:, :500], rep)
-    np.testing.assert_array_equal(ext.get_data("representations"), rep)
+    np.testing.assert_array_equal(features[:, :NEMO_DIM], rep)
+    np.testing.assert_array_equal(ext.get_data("representations"), rep[:, :500])
     assert not analyzer.has_extension("template_metrics") and not analyzer.has_extension("spiketrain_metrics")
     values, names = unit_metrics(analyzer)
-    assert ext.get_data("feature_names")[500:] == names and {"num_spikes", "firing_rate"} <= set(names)
+    assert ext.get_data("feature_names")[NEMO_DIM:] == names and {"num_spikes", "firing_rate"} <= set(names)
     np.testing.assert_array_equal(ext.get_data("metrics"), values)
     assert np.isnan(values).any() and np.isfinite(values).any()
 
@@ -298,7 +328,7 @@ def test_features_nemo_plus_metrics_use_the_analyzers_metric_extensions(generate
     analyzer.compute("spiketrain_metrics", metric_names=["firing_rate"])
     ext = analyzer.compute("nemo_embeddings", model=_model(11), features="nemo+metrics")
     table = analyzer.get_extension("template_metrics").get_data()
-    assert ext.get_data("feature_names")[500:] == [*table.columns, "firing_rate"]
+    assert ext.get_data("feature_names")[NEMO_DIM:] == [*table.columns, "firing_rate"]
     np.testing.assert_array_equal(ext.get_data("metrics")[:, :-1], table.to_numpy(dtype=float))
     ids = analyzer.unit_ids
     merged = analyzer.merge_units([[ids[0], ids[1]]], new_id_strategy="append")
@@ -322,4 +352,4 @@ def test_features_nemo_plus_metrics_on_a_saved_sparse_analyzer(generated, tmp_pa
     assert set(sparse.get_saved_extension_names()) == {"random_spikes", "templates", "nemo_embeddings"}
     reloaded = si.load_sorting_analyzer(tmp_path / f"an.{fmt}").get_extension("nemo_embeddings")
     np.testing.assert_array_equal(reloaded.get_data(), features)
-    assert reloaded.get_data("feature_names") == names and len(names) == features.shape[1] > 500
+    assert reloaded.get_data("feature_names") == names and len(names) == features.shape[1] > NEMO_DIM
