@@ -77,7 +77,7 @@ def _average_waveforms(sorting_analyzer, max_spikes_per_unit: int, seed: int) ->
     from spikeinterface.core.sorting_tools import random_spikes_selection
 
     extension = sorting_analyzer.get_extension("templates")
-    if extension is not None:
+    if extension is not None and "average" in extension.params.get("operators", []):
         average = extension.get_data(operator="average")
         if np.isfinite(average).all():
             return np.asarray(average, dtype="float64"), np.zeros(average.shape[2])
