@@ -17,8 +17,9 @@ Methods, all with the same class-balanced linear probe (standardise + L2 logisti
   PCA            PCA (50 components, fit on the probe-training units) of the raw normalized waveform + ACG image
   random NEMO    the default embedding of randomly initialised NEMO encoders
   NEMO           the default embedding of the NEMO model (frozen; the packaged one unless --model): what
-                 nemo_embeddings returns, the 500-d representation and both modalities' 512-d projections
+                 nemo_embeddings returns, the 500-d representation and the waveform's 512-d projection
   NEMO (representation)  the 500-d representation alone (embedding="representation", the paper's features)
+  NEMO (representation+projections)  the representation and both modalities' projections
   NEMO+metrics   the NEMO embedding followed by SI metrics
   supervised / NEMO fine-tuned  (with --finetune-epochs > 0) end-to-end training with an MLP head
 Label-ratio sweep: 1%, 10%, 30%, 100% of the probe-training units labelled (stratified draws, --repeats below
@@ -247,6 +248,9 @@ def setting_features(train, test, models):
         features[f"{name}+metrics"] = (np.concatenate([features[name][0], si_tr], 1),
                                        np.concatenate([features[name][1], si_te], 1))
         features[f"{name} (representation)"] = (rep_tr, rep_te)
+        both = ("representation", "acg_projection", "waveform_projection")
+        features[f"{name} (representation+projections)"] = (embedding_features(rep_tr, proj_tr, both),
+                                                             embedding_features(rep_te, proj_te, both))
     return features, inputs
 
 
@@ -283,7 +287,8 @@ def evaluate_setting(setting, train, test, models, args):
         table = {f"{name} @ {ratio}": interval(c, y_te) for (ratio, name), c in scores.items()}
         pairs = [(m, "SI metrics") for m in models] + [(f"{m}+metrics", "SI metrics") for m in models]
         pairs += [(f"{m}+metrics", m) for m in models] + [(m, "hand-crafted") for m in models]
-        pairs += [(m, f"{m} (representation)") for m in models]
+        pairs += [(m, f"{m} (representation)") for m in models] + [(m, f"{m} (representation+projections)")
+                                                                     for m in models]
         diffs = {}
         for a, b in pairs:
             for ratio in RATIOS:

@@ -33,7 +33,7 @@ def test_demo_runs_and_reports_ground_truth(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "loc_error_um" in proc.stdout and "Done." in proc.stdout
-    for line in ("vae: per-spike 2D error", "embeddings (6, 1524)", "16-class test accuracy"):
+    for line in ("vae: per-spike 2D error", "embeddings (6, 1012)", "16-class test accuracy"):
         assert line in proc.stdout
     assert (tmp_path / "analyzer" / "extensions" / "unit_locations").is_dir()
     assert f"in {tmp_path / 'figures'}" in proc.stdout

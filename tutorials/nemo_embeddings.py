@@ -55,7 +55,7 @@ print(analyzer)
 
 # 2. Embeddings with the default (pretrained) model ----------------------------------------------------
 ext = analyzer.compute("nemo_embeddings")  # depends on "templates" (and the sorting's spike trains)
-features = ext.get_data()  # (num_units, 1524): the 500-d representation, then both modalities' 512-d projections
+features = ext.get_data()  # (num_units, 1012): the 500-d representation, then the waveform's 512-d projection
 representations = ext.get_data("representations")  # (num_units, 500): ACG encoder 200 + waveform encoder 300
 print("features:", features.shape, " representations:", representations.shape)
 # the paper's features alone: analyzer.compute("nemo_embeddings", embedding="representation")

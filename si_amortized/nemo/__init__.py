@@ -3,7 +3,7 @@
 ``import si_amortized`` registers the ``nemo_embeddings`` SortingAnalyzer extension::
 
     analyzer.compute(["random_spikes", "templates"])
-    analyzer.compute("nemo_embeddings")              # default pretrained model, (num_units, 1524)
+    analyzer.compute("nemo_embeddings")              # default pretrained model, (num_units, 1012)
     model, history = fit_nemo([analyzer_a, analyzer_b])  # train your own
     analyzer.compute("nemo_embeddings", model=model)
 
@@ -14,7 +14,15 @@ from .acg import compute_acg_images, linear_acg_density, log_lag_edges_ms, resam
 from .augment import augment_acg, augment_waveform
 from .config import ACGConfig, AugmentConfig, ModelConfig, NemoConfig, TrainConfig, WaveformConfig
 from .extension import ComputeNemoEmbeddings, compute_nemo_embeddings
-from .fit import DEFAULT_EMBEDDING, EMBEDDINGS, embed, embedding_feature_names, embedding_features, fit_nemo
+from .fit import (
+    DEFAULT_EMBEDDING,
+    EMBEDDING_PARTS,
+    embed,
+    embedding_feature_names,
+    embedding_features,
+    embedding_parts,
+    fit_nemo,
+)
 from .inputs import (
     acg_images_from_acgs_3d,
     acg_images_from_sorting,
@@ -33,7 +41,7 @@ __all__ = [
     "AugmentConfig",
     "ComputeNemoEmbeddings",
     "DEFAULT_EMBEDDING",
-    "EMBEDDINGS",
+    "EMBEDDING_PARTS",
     "ModelConfig",
     "NemoConfig",
     "NemoModel",
@@ -49,6 +57,7 @@ __all__ = [
     "embed",
     "embedding_feature_names",
     "embedding_features",
+    "embedding_parts",
     "fit_nemo",
     "linear_acg_density",
     "load_nemo_model",

@@ -8,7 +8,7 @@ import numpy as np
 import spikeinterface.postprocessing  # noqa: F401  (registers the dependencies first)
 from spikeinterface.core.sortinganalyzer import AnalyzerExtension
 
-from .fit import DEFAULT_EMBEDDING, EMBEDDINGS, embed, embedding_feature_names, embedding_features
+from .fit import DEFAULT_EMBEDDING, embed, embedding_feature_names, embedding_features, embedding_parts
 from .inputs import METRIC_EXTENSIONS, prepare_inputs, unit_metrics, usable_units
 from ..extension_support import StoredModelExtension, register_extension, resolve_model
 from ..model_store import EXTENSION_DATA_KEYS
@@ -25,10 +25,10 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
 
     Each unit is embedded from its 3D ACG image (sorting spike trains) and its peak-channel template
     (``templates``). By default its features are the paper's 500-d representation (ACG encoder 200 + waveform
-    encoder 300, before the projections) followed by the two modalities' L2-normalized 512-d projections (the
-    space the contrastive loss shapes): on the selection recordings of ``benchmarks/nemo_celltypes.py`` the
-    linear probes classified cell types better on both than on the representation alone
-    (``embedding="representation"``, the paper's features).
+    encoder 300, before the projections) followed by the waveform's L2-normalized 512-d projection (the space
+    the contrastive loss shapes): on the selection recordings of ``benchmarks/nemo_celltypes.py`` linear
+    probes classified cell types better from these than from the representation alone
+    (``embedding="representation"``, the paper's features) or with the ACG projection added.
     The model is stored with the extension (:meth:`get_model`) and the params name it (``"pretrained"`` for
     the packaged model, else its digest), so a recompute from the stored params or a hard merge re-embeds
     with that same model; soft merges and splits re-embed the new units with it.
@@ -54,15 +54,16 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
         None = CPU; "auto" = CUDA when present.
     features : "nemo" | "nemo+metrics", default: "nemo"
         What ``get_data()`` returns: the NEMO embedding alone, or followed by the hand-crafted metrics.
-    embedding : "representation+projections" | "representation" | "projections", default: "representation+projections"
-        The NEMO columns: the 500-d representation and the 2 x 512 projections, the representation alone
-        (the paper's features), or the projections alone. Results saved before this parameter existed are
-        "representation".
+    embedding : str | list of str, default: ["representation", "waveform_projection"]
+        The NEMO columns: one or more of "representation" (500), "acg_projection" (512) and
+        "waveform_projection" (512), as a list or joined by "+", always in that order; "representation" alone
+        is the paper's features. Stored as a list. Results saved before this parameter existed are
+        ["representation"].
 
     Returns (``get_data``)
     ----------------------
     features : np.ndarray, shape (num_units, num_nemo) or (num_units, num_nemo + num_metrics)
-        In the analyzer's unit order; ``num_nemo`` is 1524, 500 or 1024 by ``embedding``.
+        In the analyzer's unit order; ``num_nemo`` is 1012 by default (500 + 512).
         ``get_data("feature_names")`` names the columns (``nemo_0`` ... ``nemo_499``, ``nemo_acg_proj_0`` ...
         ``nemo_acg_proj_511``, ``nemo_wf_proj_0`` ... ``nemo_wf_proj_511``, then the metric names);
         ``get_data("representations")`` (num_units, 500), ``get_data("projections")`` (num_units, 2, 512; when
@@ -87,8 +88,7 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
     def _check_params(cls, model=None, return_projections=False, min_spikes=10, batch_size=1024, device=None,
                       features="nemo", embedding=DEFAULT_EMBEDDING):
         super()._check_params(model=model)
-        if not isinstance(embedding, str) or embedding not in EMBEDDINGS:
-            raise ValueError(f"embedding must be one of {EMBEDDINGS}, not {embedding!r}")
+        embedding_parts(embedding)
         if int(min_spikes) < 0 or int(batch_size) < 1:
             raise ValueError("min_spikes must be >= 0 and batch_size >= 1")
         if not isinstance(features, str) or features not in FEATURES:
@@ -100,7 +100,7 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
         return list(METRIC_EXTENSIONS) if params.get("features", "nemo") == "nemo+metrics" else []
 
     def _set_params(self, model=None, return_projections: bool = False, min_spikes: int = 10,
-                    batch_size: int = 1024, device=None, features: str = "nemo", embedding: str = DEFAULT_EMBEDDING):
+                    batch_size: int = 1024, device=None, features: str = "nemo", embedding=DEFAULT_EMBEDDING):
         named = model is None or model == PRETRAINED_NAME
         model_obj = resolve_model(None if named else model, MODEL_KIND, NemoModel, load_any_nemo_model)
         digest = self._store_model(model_obj if model_obj is not None else load_pretrained_model())
@@ -111,7 +111,7 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
             batch_size=int(batch_size),
             device=None if device is None else str(device),
             features=str(features),
-            embedding=str(embedding),
+            embedding=list(embedding_parts(embedding)),
         )
 
     def _legacy_model(self):
@@ -124,7 +124,7 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
         counts = sorting_analyzer.sorting.count_num_spikes_per_unit(outputs="array")
         counts = counts[sorting_analyzer.sorting.ids_to_indices(ids)]
         valid = usable_units(ids, counts, wf, self.params.get("min_spikes", 0))  # results saved before 0.2: none
-        keep_projections = self.params["return_projections"] or self._embedding() != "representation"
+        keep_projections = self.params["return_projections"] or self._embedding() != ("representation",)
         out = embed(model, acg, np.nan_to_num(wf), projections=keep_projections,
                     batch_size=self.params["batch_size"], device=self.params["device"])
         outputs = out if keep_projections else (out,)
@@ -134,9 +134,9 @@ class ComputeNemoEmbeddings(StoredModelExtension, AnalyzerExtension):
             data["projections"] = outputs[1]
         return data
 
-    def _embedding(self) -> str:
-        """The embedding of these results (those saved before the parameter existed: the representation)."""
-        return self.params.get("embedding", "representation")
+    def _embedding(self) -> tuple[str, ...]:
+        """The embedding's parts (results saved before the parameter existed: the representation)."""
+        return embedding_parts(self.params.get("embedding", ["representation"]))
 
     def _metrics(self, sorting_analyzer) -> dict:
         """The metrics part of the data (all units of ``sorting_analyzer``); empty for ``features="nemo"``."""

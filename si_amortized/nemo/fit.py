@@ -18,13 +18,15 @@ from .inputs import are_sorting_analyzers, inputs_from_analyzers
 from .model import NemoModel
 from .train import evaluate_retrieval, train_nemo  # noqa: F401  (evaluate_retrieval: old path)
 
-__all__ = ["fit_nemo", "embed", "EMBEDDINGS", "DEFAULT_EMBEDDING", "embedding_features", "embedding_feature_names"]
+__all__ = ["fit_nemo", "embed", "EMBEDDING_PARTS", "DEFAULT_EMBEDDING", "embedding_parts", "embedding_features",
+           "embedding_feature_names"]
 
-#: What a unit's NEMO features are: the paper's representation (ACG 200 + waveform 300, before the projections),
-#: the two modalities' L2-normalized projections (2 x 512, the space the contrastive loss shapes), or both.
-EMBEDDINGS = ("representation", "projections", "representation+projections")
+#: What a unit's NEMO features can be made of: the paper's representation (ACG encoder 200 + waveform encoder
+#: 300, before the projections) and each modality's L2-normalized projection (512 each, the space the
+#: contrastive loss shapes), in this order.
+EMBEDDING_PARTS = ("representation", "acg_projection", "waveform_projection")
 #: Chosen on the selection recordings of ``benchmarks/nemo_celltypes.py`` (see the README's NEMO section).
-DEFAULT_EMBEDDING = "representation+projections"
+DEFAULT_EMBEDDING = ("representation", "waveform_projection")
 
 
 def fit_nemo(
@@ -141,38 +143,62 @@ def embed(
     return out
 
 
-def embedding_features(representation: np.ndarray, projections: np.ndarray | None, embedding: str) -> np.ndarray:
-    """The feature matrix of an embedding choice.
+def embedding_parts(embedding) -> tuple[str, ...]:
+    """The parts of an embedding, in :data:`EMBEDDING_PARTS` order.
+
+    Parameters
+    ----------
+    embedding : str | sequence of str
+        Parts of :data:`EMBEDDING_PARTS`, as a sequence or joined by "+" (``"representation+waveform_projection"``).
+
+    Raises
+    ------
+    ValueError
+        On an unknown or repeated part, or none.
+    """
+    parts = embedding.split("+") if isinstance(embedding, str) else list(embedding) \
+        if isinstance(embedding, (list, tuple)) else None
+    if not parts or not all(isinstance(p, str) for p in parts) or len(set(parts)) != len(parts) \
+            or any(p not in EMBEDDING_PARTS for p in parts):
+        raise ValueError(f"embedding must be one or more distinct parts of {EMBEDDING_PARTS}, not {embedding!r}")
+    return tuple(p for p in EMBEDDING_PARTS if p in parts)
+
+
+def embedding_features(representation: np.ndarray, projections: np.ndarray | None, embedding) -> np.ndarray:
+    """The feature matrix of an embedding.
 
     Parameters
     ----------
     representation : np.ndarray, shape (num_units, acg_dim + waveform_dim)
     projections : np.ndarray | None, shape (num_units, 2, projection_dim)
-        ACG then waveform projections (:func:`embed` with ``projections=True``); unused for "representation".
-    embedding : "representation" | "projections" | "representation+projections"
+        ACG then waveform projections (:func:`embed` with ``projections=True``); unused without a projection part.
+    embedding : str | sequence of str
+        See :func:`embedding_parts`.
 
     Returns
     -------
     np.ndarray, shape (num_units, num_features)
-        Representation columns first, then the ACG projection, then the waveform projection.
+        The parts' columns in :data:`EMBEDDING_PARTS` order.
     """
-    if embedding not in EMBEDDINGS:
-        raise ValueError(f"embedding must be one of {EMBEDDINGS}, not {embedding!r}")
-    parts = [] if embedding == "projections" else [np.asarray(representation)]
-    if embedding != "representation":
+    parts = embedding_parts(embedding)
+    columns = []
+    for part in parts:
+        if part == "representation":
+            columns.append(np.asarray(representation))
+            continue
         if projections is None:
-            raise ValueError(f"embedding={embedding!r} needs the projections")
-        projections = np.asarray(projections)
-        parts.append(projections.reshape(len(projections), -1))
-    return np.concatenate(parts, axis=1)
+            raise ValueError(f"the embedding {parts} needs the projections")
+        columns.append(np.asarray(projections)[:, 0 if part == "acg_projection" else 1])
+    return np.concatenate(columns, axis=1)
 
 
-def embedding_feature_names(representation_dim: int, projection_dim: int, embedding: str) -> list[str]:
+def embedding_feature_names(representation_dim: int, projection_dim: int, embedding) -> list[str]:
     """Column names of :func:`embedding_features`: ``nemo_i``, ``nemo_acg_proj_i``, ``nemo_wf_proj_i``."""
-    if embedding not in EMBEDDINGS:
-        raise ValueError(f"embedding must be one of {EMBEDDINGS}, not {embedding!r}")
-    names = [] if embedding == "projections" else [f"nemo_{i}" for i in range(representation_dim)]
-    if embedding != "representation":
-        names += [f"nemo_acg_proj_{i}" for i in range(projection_dim)]
-        names += [f"nemo_wf_proj_{i}" for i in range(projection_dim)]
+    prefixes = dict(acg_projection="nemo_acg_proj", waveform_projection="nemo_wf_proj")
+    names = []
+    for part in embedding_parts(embedding):
+        if part == "representation":
+            names += [f"nemo_{i}" for i in range(representation_dim)]
+        else:
+            names += [f"{prefixes[part]}_{i}" for i in range(projection_dim)]
     return names

@@ -7,6 +7,7 @@ import torch
 import si_amortized  # noqa: F401  (registers the extension)
 import spikeinterface.full as si
 from si_amortized.nemo import (
+    DEFAULT_EMBEDDING,
     NemoModel,
     compute_nemo_embeddings,
     embed,
@@ -17,7 +18,7 @@ from si_amortized.nemo import (
 )
 
 
-NEMO_DIM = 500 + 2 * 512  # the default embedding: representation, then both projections
+NEMO_DIM = 500 + 512  # the default embedding: the representation, then the waveform's projection
 
 
 def _model(seed=0):
@@ -27,7 +28,7 @@ def _model(seed=0):
 
 def _features(model, acg, wf):
     """The default embedding's features, computed directly."""
-    return embedding_features(*embed(model, acg, wf, projections=True), "representation+projections")
+    return embedding_features(*embed(model, acg, wf, projections=True), DEFAULT_EMBEDDING)
 
 
 @pytest.fixture(scope="module")
@@ -57,23 +58,28 @@ def test_values_match_direct_embedding(generated):
                                atol=1e-6)
 
 
-def test_default_embedding_is_the_representation_then_both_unit_norm_projections(generated):
+def test_default_embedding_is_the_representation_then_the_unit_norm_waveform_projection(generated):
     model = _model(2)
     ext = generated.compute("nemo_embeddings", model=model)
-    assert ext.params["embedding"] == "representation+projections"
+    assert ext.params["embedding"] == ["representation", "waveform_projection"]
     features, names = ext.get_data(), ext.get_data("feature_names")
-    assert features.shape == (6, 500 + 2 * 512) and len(names) == features.shape[1]
-    assert names[499:501] == ["nemo_499", "nemo_acg_proj_0"] and names[1012] == "nemo_wf_proj_0"
+    assert features.shape == (6, 500 + 512) and len(names) == features.shape[1]
+    assert names[499:501] == ["nemo_499", "nemo_wf_proj_0"] and names[-1] == "nemo_wf_proj_511"
     rep, proj = embed(model, *prepare_inputs(generated), projections=True)
     np.testing.assert_allclose(features[:, :500], rep, atol=1e-6)
-    np.testing.assert_allclose(features[:, 500:].reshape(6, 2, 512), proj, atol=1e-6)
-    for block in (features[:, 500:1012], features[:, 1012:]):  # each modality's projection has unit norm
-        np.testing.assert_allclose(np.linalg.norm(block, axis=1), 1.0, atol=1e-5)
-    only = generated.compute("nemo_embeddings", model=model, embedding="projections")
-    np.testing.assert_allclose(only.get_data(), features[:, 500:], atol=1e-6)
-    assert only.get_data("feature_names") == names[500:]
-    with pytest.raises(ValueError, match="embedding must be one of"):
-        generated.compute("nemo_embeddings", model=model, embedding="both")
+    np.testing.assert_allclose(features[:, 500:], proj[:, 1], atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(features[:, 500:], axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(ext.get_data("projections"), proj, atol=1e-6)
+    # parts in any order or joined by "+", stored in the canonical order
+    both = generated.compute("nemo_embeddings", model=model, embedding=["waveform_projection", "acg_projection"])
+    assert both.params["embedding"] == ["acg_projection", "waveform_projection"]
+    np.testing.assert_allclose(both.get_data(), proj.reshape(6, -1), atol=1e-6)
+    assert both.get_data("feature_names")[512] == "nemo_wf_proj_0"
+    three = generated.compute("nemo_embeddings", model=model, embedding="representation+acg_projection+waveform_projection")
+    np.testing.assert_allclose(three.get_data(), np.c_[rep, proj.reshape(6, -1)], atol=1e-6)
+    for bad in ("both", [], ["representation", "representation"], None, "representation+"):
+        with pytest.raises(ValueError, match="embedding must be"):
+            generated.compute("nemo_embeddings", model=model, embedding=bad)
 
 
 def test_unit_order_invariance(generated):

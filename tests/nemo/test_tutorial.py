@@ -17,5 +17,5 @@ def test_tutorial_quick(tmp_path):
     env = dict(os.environ, SI_AMORTIZED_QUICK="1", SI_AMORTIZED_TUTORIAL_OUT=str(tmp_path), OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, str(TUTORIAL)], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "features: (12, 1524)  representations: (12, 500)" in proc.stdout
+    assert "features: (12, 1012)  representations: (12, 500)" in proc.stdout
     assert (tmp_path / "nemo_embeddings.png").stat().st_size > 0
