@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import add_terms_all_channels, add_terms_slots
+from .kernels import add_terms_all_channels, add_terms_slots, least_squares_scales
 
 __all__ = ["overlap_pairs", "template_scales", "TemplateTerms"]
 
@@ -87,19 +87,11 @@ def template_scales(
     np.ndarray, shape (num_spikes,)
         1.0 for a spike whose window leaves the traces.
     """
-    num_samples = traces.shape[0]
-    length = templates.shape[1]
     scales = np.ones(np.asarray(sample_index).size)
-    starts = np.asarray(sample_index, dtype=np.int64) - nbefore
-    inside = np.flatnonzero((starts >= 0) & (starts + length <= num_samples))
-    if inside.size:
-        units = np.asarray(unit_index)[inside]
-        channels = np.asarray(main_channels)[units]
-        shapes = templates[units, :, channels]  # (num_inside, length)
-        observed = np.nan_to_num(traces[starts[inside, None] + np.arange(length), channels[:, None]])
-        norm = np.einsum("ij,ij->i", shapes, shapes)
-        dot = np.einsum("ij,ij->i", observed, shapes)
-        scales[inside] = np.where(norm > 0, dot / np.where(norm > 0, norm, 1.0), 1.0)
+    least_squares_scales(np.ascontiguousarray(traces, dtype="float32"),
+                         np.asarray(sample_index, dtype=np.int64) - int(nbefore), np.asarray(unit_index, dtype=np.int64),
+                         np.asarray(main_channels, dtype=np.int64), np.ascontiguousarray(templates, dtype="float32"),
+                         scales)
     return np.clip(scales, *bounds)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["gather_windows", "finish_examples", "add_terms_all_channels", "add_terms_slots", "load_kernels"]
+__all__ = ["gather_windows", "finish_examples", "add_terms_all_channels", "add_terms_slots", "least_squares_scales",
+           "load_kernels"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -150,6 +151,30 @@ def add_terms_slots(values, spikes, starts, channels, term_start, term_time, ter
                     values[r, slot, t] += w * templates_by_channel[u, c, offset + t]
 
 
+@numba.njit(cache=True, nogil=True)
+def least_squares_scales(traces, starts, units, channels, templates, out):  # pragma: no cover (compiled)
+    """``out[i] = <x_i, t_i> / <t_i, t_i>`` on the unit's channel, ``x_i`` the traces from ``starts[i]`` (NaN as 0).
+
+    Rows whose template is zero or whose window leaves the traces are left as they are.
+    """
+    num_samples = traces.shape[0]
+    length = templates.shape[1]
+    for i in range(starts.size):
+        s0 = starts[i]
+        if s0 < 0 or s0 + length > num_samples:
+            continue
+        u, c = units[i], channels[units[i]]
+        dot, norm = 0.0, 0.0
+        for t in range(length):
+            w = templates[u, t, c]
+            x = traces[s0 + t, c]
+            if np.isfinite(x):
+                dot += x * w
+            norm += w * w
+        if norm > 0:
+            out[i] = dot / norm
+
+
 def load_kernels() -> None:
     """Compile (or load from numba's cache) every loop here for the types the localizer uses.
 
@@ -168,3 +193,4 @@ def load_kernels() -> None:
         templates.flags.writeable = writeable
         add_terms_all_channels(values, rows, rows, start, empty, empty, weights, templates, 0)
         add_terms_slots(values, rows, rows, channels, start, empty, empty, weights, templates, 0)
+        least_squares_scales(traces, empty, empty, empty, templates, np.zeros(0))

@@ -147,6 +147,16 @@ def test_template_scale_is_the_least_squares_amplitude_on_the_main_channel():
     scale = template_scales(traces, np.array([100, 195]), np.array([0, 0]), templates, 30, main)
     assert scale[0] == pytest.approx(1.3, rel=1e-4)
     assert scale[1] == 1.0  # the window leaves the traces
+    # against the definition on noisy traces with a NaN sample (counted as 0), clipped to the bounds
+    traces = rng.normal(0, 30, (400, 4)).astype("float32")
+    traces[75, main[0]] = np.nan
+    times = np.array([40, 100, 250, 300])
+    got = template_scales(traces, times, np.zeros(4, int), templates, 30, main, bounds=(-10.0, 10.0))
+    shape = templates[0, :, main[0]].astype("float64")
+    for t, g in zip(times, got):
+        x = np.nan_to_num(traces[t - 30 : t + 31, main[0]].astype("float64"))
+        assert g == pytest.approx(x @ shape / (shape @ shape), rel=1e-4, abs=1e-6)
+    assert template_scales(traces, times, np.zeros(4, int), 0 * templates, 30, main).tolist() == [1.0] * 4
 
 
 def _colliding_recording(seed=0, noise_uv=1.0):
