@@ -1,7 +1,8 @@
 """Compiled (numba) loops over examples: the hot paths of cutting the localizer's examples from traces.
 
 Each loop does in one pass what numpy does in several passes with large temporaries; the numpy
-definitions they replace are written out in the tests (``tests/localization/test_kernels.py``).
+definitions they replace are written out in the tests (``tests/localization/test_kernels.py`` and
+``test_collisions.py``).
 Compiled once per machine (``cache=True``), released from the GIL.
 """
 
