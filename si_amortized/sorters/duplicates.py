@@ -69,9 +69,14 @@ class DuplicateConfig:
     fragment_max_ratio: float = 0.25
 
     @property
+    def candidate_cosine(self) -> float:
+        """Lowest template cosine at which a pair is judged at all (duplicate or fragment)."""
+        return min(self.min_cosine, self.fragment_cosine)
+
+    @property
     def merges(self) -> bool:
         """False when no pair can be a candidate (both cosine thresholds at 1 or more): merging is off."""
-        return min(self.min_cosine, self.fragment_cosine) < 1
+        return self.candidate_cosine < 1
 
     def __post_init__(self):
         check_refractory(self.dead_ms, self.refractory_ms)
@@ -142,10 +147,9 @@ def duplicate_groups(
     decisions: list[dict] = []
     if num_units < 2 or not config.merges:
         return group, decisions
-    lowest = min(config.min_cosine, config.fragment_cosine)
     cos = template_cosines(templates)
     rows, cols = np.triu_indices(num_units, 1)
-    candidates = cos[rows, cols] >= lowest
+    candidates = cos[rows, cols] >= config.candidate_cosine
     order = np.argsort(-cos[rows, cols][candidates], kind="stable")
     dead, window = refractory_samples(config.dead_ms, config.refractory_ms, sampling_frequency)
     floor = config.max_ratio * config.min_expected  # coincidences tolerated when chance gives too few to judge
