@@ -195,11 +195,6 @@ def training_subset(num_peaks: int, max_spikes: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(num_peaks, size=max_spikes, replace=False))
 
 
-def select_training_peaks(peaks: np.ndarray, max_spikes: int, seed: int) -> np.ndarray:
-    """Random subset (sorted, without replacement) of at most ``max_spikes`` peaks."""
-    return peaks[training_subset(peaks.size, max_spikes, seed)]
-
-
 def fit_localizer_on_recording(
     recording,
     peaks: np.ndarray,

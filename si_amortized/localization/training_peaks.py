@@ -119,10 +119,6 @@ class DetectorTrainingSpikes:
     chunk_duration_s: float = 1.0
     seed: int = 0
 
-    def peaks(self, recording) -> np.ndarray:
-        """The detected peaks (:func:`detect_training_peaks`)."""
-        return detect_training_peaks(recording, self.detector, self.num_chunks, self.chunk_duration_s, self.seed)
-
     def examples(self, recording, cut, margin: int) -> tuple[np.ndarray, SpikeExamples]:
         """The detected peaks and their examples.
 
@@ -138,7 +134,7 @@ class DetectorTrainingSpikes:
         Returns
         -------
         peaks : np.ndarray
-            As :meth:`peaks`.
+            As :func:`detect_training_peaks` finds them.
         examples : SpikeExamples
             ``spike_index`` refers to ``peaks``.
         """
