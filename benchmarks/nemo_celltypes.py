@@ -44,7 +44,15 @@ import numpy as np
 
 import si_amortized  # noqa: F401
 from si_amortized.datasets import simulate_celltype_analyzer, simulate_templates
-from si_amortized.nemo import DEFAULT_EMBEDDING, NemoModel, embed, embedding_features, load_nemo_model, load_pretrained_model
+from si_amortized.nemo import (
+    DEFAULT_EMBEDDING,
+    EMBEDDING_PARTS,
+    NemoModel,
+    embed,
+    embedding_features,
+    load_nemo_model,
+    load_pretrained_model,
+)
 from si_amortized.nemo.acg import compute_acg_images
 from si_amortized.nemo.classifiers import fine_tune, make_linear_probe
 from si_amortized.nemo.inputs import inputs_from_arrays, unit_metrics
@@ -248,9 +256,8 @@ def setting_features(train, test, models):
         features[f"{name}+metrics"] = (np.concatenate([features[name][0], si_tr], 1),
                                        np.concatenate([features[name][1], si_te], 1))
         features[f"{name} (representation)"] = (rep_tr, rep_te)
-        both = ("representation", "acg_projection", "waveform_projection")
-        features[f"{name} (representation+projections)"] = (embedding_features(rep_tr, proj_tr, both),
-                                                             embedding_features(rep_te, proj_te, both))
+        features[f"{name} (representation+projections)"] = (embedding_features(rep_tr, proj_tr, EMBEDDING_PARTS),
+                                                             embedding_features(rep_te, proj_te, EMBEDDING_PARTS))
     return features, inputs
 
 
