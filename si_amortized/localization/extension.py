@@ -53,8 +53,8 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
         (negative for almost all units -> "neg", positive -> "pos", mixed -> "both").
     subtract_overlaps : bool | None, default: None
         Localize each spike that overlaps another spike in time after subtracting the overlapping spikes'
-        templates (scaled to each spike's amplitude on its unit's main channel) from a copy of the traces
-        around it. None: on when the analyzer has the ``templates`` extension. Stored resolved.
+        templates (scaled to each spike's amplitude on its unit's main channel) from the samples its
+        examples read. None: on when the analyzer has the ``templates`` extension. Stored resolved.
     verbose : bool, default: False
         Print the training loss per epoch.
     feature_config, model_config, training_config : dict | None, default: None
