@@ -3,7 +3,8 @@
 Drifting recordings from ``spikeinterface.generation.generate_drifting_recording`` on an NP1-like probe, in the
 scenarios of ``si_amortized.evaluation.motion.drift_scenarios`` (slow rigid zigzag, rigid jumps, non-rigid
 zigzag). For each scenario and localization method: RMS and 95th percentile of the displacement error over
-time bins and depths (offset removed per depth), the wall time of ``correct_motion`` (VAE training
+time bins and depths (offset removed per depth), the RMS away from jumps of the truth (the bins that
+straddle a step, 2 on each side, left out: ``step_bins``), the wall time of ``correct_motion`` (VAE training
 included) and the localizer's own part of it (its node's construction, the VAE's training included, and
 its compute; with ``--n-jobs 1``), with ratios against monopolar_triangulation measured in the same run. ``--methods`` also takes ``vae_pretrained`` (the shipped localizer, no training).
 
@@ -85,6 +86,7 @@ class ResultWriter:
         self.rows.append(row)
         self.motions.setdefault(row["scenario"], {})[row["method"]] = motion
         print(f"  {row['scenario']:<10} {row['method']:<24} RMS {row['rms_um']:6.2f} um  p95 {row['p95_um']:6.2f} um"
+              f"  away from jumps {row['rms_steady_um']:6.2f} um"
               f"  wall {row['wall_s']:7.1f} s  localization {row['localize_s']:6.1f} s  ({row['num_peaks']} peaks)",
               flush=True)
         folder = self.output / "motions" / row["scenario"] / row["method"]

@@ -13,6 +13,7 @@ from si_amortized.evaluation.motion import (
     motion_errors,
     motion_residuals,
     plot_motion,
+    step_bins,
     true_displacement_at,
 )
 
@@ -272,3 +273,34 @@ def test_scenario_drift_vector_is_the_generators_displacement_of_the_unit_that_m
     assert fs == info["displacement_sampling_frequency"] and vector.shape == (int(30.0 * fs),)
     np.testing.assert_allclose(vector, moved[: vector.size, np.argmax(np.abs(moved).max(axis=0))], atol=1e-6)
     assert np.ptp(vector) > 20.0
+
+
+def test_step_bins_mark_the_bins_around_a_jump_and_none_of_a_steady_drift():
+    times = np.arange(1.0, 41.0, 2.0)
+    ramp = 4.0 * times[:, None] * np.ones((1, 2))  # 8 um per bin: fast, but no jump
+    assert not step_bins(ramp).any()
+    step = np.where(times[:, None] > 20.0, 12.5, 0.0) * np.ones((1, 2))  # jumps between bins 9 and 10
+    near = step_bins(step, margin=2)
+    assert np.flatnonzero(near).tolist() == [8, 9, 10, 11]
+    assert np.flatnonzero(step_bins(step, margin=1)).tolist() == [9, 10]
+
+
+def test_rms_away_from_jumps_leaves_out_the_bins_that_straddle_a_step():
+    fs = 10.0
+    t = np.arange(0, 40.0 + 1e-9, 1 / fs)
+    depths = np.array([0.0, 400.0])
+    truth_t = np.where(t > 20.0, 12.5, 0.0)
+    info = make_info(np.repeat(truth_t[:, None], 2, axis=1), depths, fs)
+    times = np.arange(1.0, 40.0, 2.0)
+    bins = np.array([100.0, 300.0])
+    truth = true_displacement_at(info, times, bins)
+    estimate = truth.copy()
+    estimate[9:11] += 6.0  # a wrong transition, and nothing else
+    errors = motion_errors(motion_from(estimate, times, bins), info)
+    assert errors["num_step_bins"] == 4
+    residual = motion_residuals(motion_from(estimate, times, bins), info)
+    near = step_bins(truth)
+    assert errors["rms_steady_um"] == pytest.approx(np.sqrt(np.mean(residual[~near] ** 2)))
+    assert errors["rms_steady_um"] < 0.4 * errors["rms_um"]
+    steady = motion_errors(motion_from(truth + 1.0, times, bins), info)
+    assert steady["rms_steady_um"] == pytest.approx(0.0, abs=1e-9)
