@@ -12,7 +12,7 @@ import numba
 import numpy as np
 
 __all__ = ["gather_windows", "finish_examples", "add_terms_all_channels", "add_terms_slots", "least_squares_scales",
-           "load_kernels"]
+           "peak_search", "load_kernels"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -22,6 +22,16 @@ def _gather(traces, starts, channels, out):  # pragma: no cover (compiled)
     for r in range(num_rows):
         s0 = starts[r]
         t0, t1 = max(0, -s0), min(num_times, num_samples - s0)
+        t1 = max(t1, t0)
+        for k in range(num_slots):  # zeros where nothing is read (``out`` comes uninitialised)
+            if channels[r, k] < 0:
+                for t in range(num_times):
+                    out[r, k, t] = 0.0
+            else:
+                for t in range(t0):
+                    out[r, k, t] = 0.0
+                for t in range(t1, num_times):
+                    out[r, k, t] = 0.0
         for t in range(t0, t1):  # one trace row at a time: the channels of a sample are contiguous
             for k in range(num_slots):
                 c = channels[r, k]
@@ -46,7 +56,7 @@ def gather_windows(traces: np.ndarray, starts: np.ndarray, channels: np.ndarray,
     np.ndarray, shape (num_rows, K, num_times), float32
         ``out[r, k, t] = traces[starts[r] + t, channels[r, k]]``, 0 outside the traces and where the channel is -1.
     """
-    out = np.zeros((channels.shape[0], channels.shape[1], num_times), dtype="float32")
+    out = np.empty((channels.shape[0], channels.shape[1], num_times), dtype="float32")
     _gather(np.ascontiguousarray(traces, dtype="float32"), np.ascontiguousarray(starts, dtype=np.int64),
             np.ascontiguousarray(channels, dtype=np.int64), out)
     return out
@@ -176,6 +186,60 @@ def least_squares_scales(traces, starts, units, channels, templates, out):  # pr
             out[i] = dot / norm
 
 
+@numba.njit(cache=True, nogil=True)
+def _peak_search(local, rows, mask, mode, chan, lag, sign):  # pragma: no cover (compiled)
+    n, num_lags, num_channels = local.shape
+    for i in range(n):
+        row = rows[i]
+        best_neg, best_pos = -np.inf, -np.inf
+        at_neg, at_pos = 0, 0
+        for j in range(num_lags):
+            for c in range(num_channels):
+                if not mask[row, c]:
+                    continue
+                v = local[i, j, c]
+                if not np.isfinite(v):
+                    v = 0.0
+                if -v > best_neg:  # strict: the first largest in (lag, channel) order, as argmax
+                    best_neg, at_neg = -v, j * num_channels + c
+                if v > best_pos:
+                    best_pos, at_pos = v, j * num_channels + c
+        use_pos = mode == 1 or (mode == 2 and best_pos > best_neg)
+        at = at_pos if use_pos else at_neg
+        lag[i], chan[i] = at // num_channels, at % num_channels
+        sign[i] = -1.0 if use_pos else 1.0
+
+
+def peak_search(local: np.ndarray, rows: np.ndarray, mask: np.ndarray, peak_sign: str):
+    """The largest deflection of each spike among its candidate channels and lags.
+
+    Parameters
+    ----------
+    local : np.ndarray, shape (num_spikes, num_lags, num_channels), float32
+        Traces around each spike (NaN and inf read as 0).
+    rows : np.ndarray, shape (num_spikes,)
+        Row of ``mask`` giving each spike's candidate channels.
+    mask : np.ndarray of bool, shape (num_rows, num_channels)
+    peak_sign : "neg" | "pos" | "both"
+        "both": the larger of the two, the negative one on a tie.
+
+    Returns
+    -------
+    channel, lag : np.ndarray of int64, shape (num_spikes,)
+        The first largest in (lag, channel) order (``np.argmax`` of the flattened scores); 0, 0 when a spike
+        has no candidate.
+    sign : np.ndarray of float32, shape (num_spikes,)
+        +1 when the peak is negative, -1 when positive.
+    """
+    n = local.shape[0]
+    chan, lag = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    sign = np.ones(n, dtype="float32")
+    mode = {"neg": 0, "pos": 1, "both": 2}[peak_sign]
+    _peak_search(np.ascontiguousarray(local, dtype="float32"), np.ascontiguousarray(rows, dtype=np.int64),
+                 np.ascontiguousarray(mask, dtype=np.bool_), mode, chan, lag, sign)
+    return chan, lag, sign
+
+
 def load_kernels() -> None:
     """Compile (or load from numba's cache) every loop here for the types the localizer uses.
 
@@ -195,3 +259,5 @@ def load_kernels() -> None:
         add_terms_all_channels(values, rows, rows, start, empty, empty, weights, templates, 0)
         add_terms_slots(values, rows, rows, channels, start, empty, empty, weights, templates, 0)
         least_squares_scales(traces, empty, empty, empty, templates, np.zeros(0))
+    for mode in ("neg", "both"):
+        peak_search(values, rows, np.ones((1, 2), dtype=bool), mode)

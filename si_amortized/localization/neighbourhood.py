@@ -17,7 +17,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .config import FeatureConfig
-from .kernels import finish_examples, gather_windows
+from .kernels import finish_examples, gather_windows, peak_search
 
 MAX_SLOTS = 400
 
@@ -252,7 +252,7 @@ def find_peak_channels(
         +1 or -1: multiplying the traces by it makes the spike's main peak negative.
     """
     n = sample_index.size
-    num_samples, num_channels = traces.shape
+    num_samples = traces.shape[0]
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype="float32")
@@ -261,21 +261,8 @@ def find_peak_channels(
     local = traces[times].astype("float32", copy=False)  # (n, lags, channels)
     if terms is not None:
         terms.add_to(local, np.arange(n), sample_index - search_samples)
-    local = np.nan_to_num(local, nan=0.0, posinf=0.0, neginf=0.0)
-    cand = candidates_mask[channel_index][:, None, :]
-    if peak_sign == "neg":
-        score, sign = np.where(cand, -local, -np.inf), np.ones(n)
-    elif peak_sign == "pos":
-        score, sign = np.where(cand, local, -np.inf), -np.ones(n)
-    else:
-        neg_score = np.where(cand, -local, -np.inf)
-        pos_score = np.where(cand, local, -np.inf)
-        use_pos = pos_score.reshape(n, -1).max(axis=1) > neg_score.reshape(n, -1).max(axis=1)
-        score = np.where(use_pos[:, None, None], pos_score, neg_score)
-        sign = np.where(use_pos, -1.0, 1.0)
-    flat = np.argmax(score.reshape(n, -1), axis=1)
-    lag_i, chan = np.unravel_index(flat, (lags.size, num_channels))
-    return chan.astype(np.int64), times[np.arange(n), lag_i].astype(np.int64), sign.astype("float32")
+    chan, lag_i, sign = peak_search(local, channel_index, candidates_mask, peak_sign)
+    return chan, times[np.arange(n), lag_i].astype(np.int64), sign
 
 
 def _cut(traces, trough, sign, centres, table, nbefore, nafter, window, terms=None, spikes=None):

@@ -2,7 +2,9 @@
 
 import numpy as np
 
-from si_amortized.localization.kernels import finish_examples, gather_windows
+import pytest
+
+from si_amortized.localization.kernels import _gather, finish_examples, gather_windows, peak_search
 
 
 def _numpy_gather(traces, starts, channels, num_times):
@@ -51,3 +53,56 @@ def test_gather_and_finish_match_numpy_with_borders_virtual_slots_and_nan():
     np.testing.assert_array_equal(got_wf, want_wf)
     np.testing.assert_array_equal(got_amps, want_amps)
     assert got_obs[3, 0] == 0 and got_obs[2, 0] == 1  # the NaN burst unobserves that channel in that row only
+
+
+def test_gather_writes_zeros_where_it_reads_nothing_into_an_uninitialised_buffer():
+    rng = np.random.default_rng(1)
+    traces = rng.normal(0, 20, (100, 6)).astype("float32")
+    starts = np.array([-7, 0, 40, 90, 99, 150], dtype=np.int64)
+    channels = rng.integers(-1, 6, (starts.size, 4)).astype(np.int64)
+    out = np.full((starts.size, 4, 16), np.nan, dtype="float32")  # what np.empty may hold
+    _gather(traces, starts, channels, out)
+    np.testing.assert_array_equal(out, _numpy_gather(traces, starts, channels, 16))
+
+
+def _numpy_peak_search(local, rows, mask, peak_sign):
+    """The vectorised numpy definition the compiled loop replaced."""
+    n, num_lags, num_channels = local.shape
+    local = np.nan_to_num(local, nan=0.0, posinf=0.0, neginf=0.0)
+    cand = mask[rows][:, None, :]
+    if peak_sign == "neg":
+        score, sign = np.where(cand, -local, -np.inf), np.ones(n)
+    elif peak_sign == "pos":
+        score, sign = np.where(cand, local, -np.inf), -np.ones(n)
+    else:
+        neg_score = np.where(cand, -local, -np.inf)
+        pos_score = np.where(cand, local, -np.inf)
+        use_pos = pos_score.reshape(n, -1).max(axis=1) > neg_score.reshape(n, -1).max(axis=1)
+        score = np.where(use_pos[:, None, None], pos_score, neg_score)
+        sign = np.where(use_pos, -1.0, 1.0)
+    flat = np.argmax(score.reshape(n, -1), axis=1)
+    lag, chan = np.unravel_index(flat, (num_lags, num_channels))
+    return chan, lag, sign.astype("float32")
+
+
+@pytest.mark.parametrize("peak_sign", ["neg", "pos", "both"])
+def test_peak_search_matches_numpy_with_ties_nan_inf_and_empty_candidates(peak_sign):
+    rng = np.random.default_rng(2)
+    n, num_lags, num_channels = 400, 3, 12
+    local = rng.normal(0, 30, (n, num_lags, num_channels)).round().astype("float32")  # rounding makes ties
+    local[5, 1, 3] = np.nan
+    local[6, :, :] = np.inf
+    local[7, 0, 2] = -np.inf
+    local[8] = 0.0  # all equal: the first candidate
+    local[9] = np.abs(local[9])  # positive only: "both" picks the positive peak
+    mask = rng.random((num_channels, num_channels)) < 0.4
+    mask[np.arange(num_channels), np.arange(num_channels)] = True
+    mask[11] = False  # a row without candidates: argmax of all -inf, (0, 0)
+    rows = rng.integers(0, num_channels, n)
+    rows[:3] = 11
+    got = peak_search(local, rows, mask, peak_sign)
+    want = _numpy_peak_search(local, rows, mask, peak_sign)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    if peak_sign == "both":
+        assert got[2][9] == -1 and (got[2] == 1).any()
