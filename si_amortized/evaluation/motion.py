@@ -382,7 +382,8 @@ def step_bins(truth: np.ndarray, margin: int = 2, min_step_um: float = 1.0) -> n
 
     A jump is a change between consecutive bins (at any depth) larger than both ``min_step_um`` and three
     times the median change (so a steady drift, however fast, has none). The ``margin`` bins on each side of
-    the pair that straddles it are marked: a binned, temporally smoothed estimate cannot follow a step there.
+    the step are marked (the two that straddle it included): a binned, temporally smoothed estimate cannot
+    follow a step there.
 
     Parameters
     ----------

@@ -234,7 +234,10 @@ def peak_search(local: np.ndarray, rows: np.ndarray, mask: np.ndarray, peak_sign
     n = local.shape[0]
     chan, lag = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     sign = np.ones(n, dtype="float32")
-    mode = {"neg": 0, "pos": 1, "both": 2}[peak_sign]
+    modes = {"neg": 0, "pos": 1, "both": 2}
+    if peak_sign not in modes:
+        raise ValueError(f"peak_sign must be 'neg', 'pos' or 'both', not {peak_sign!r}")
+    mode = modes[peak_sign]
     _peak_search(np.ascontiguousarray(local, dtype="float32"), np.ascontiguousarray(rows, dtype=np.int64),
                  np.ascontiguousarray(mask, dtype=np.bool_), mode, chan, lag, sign)
     return chan, lag, sign

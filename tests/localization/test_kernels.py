@@ -106,3 +106,8 @@ def test_peak_search_matches_numpy_with_ties_nan_inf_and_empty_candidates(peak_s
         np.testing.assert_array_equal(g, w)
     if peak_sign == "both":
         assert got[2][9] == -1 and (got[2] == 1).any()
+
+
+def test_peak_search_refuses_an_unknown_peak_sign():
+    with pytest.raises(ValueError, match="peak_sign"):
+        peak_search(np.zeros((1, 1, 2), "float32"), np.zeros(1, np.int64), np.ones((1, 2), bool), "negative")
