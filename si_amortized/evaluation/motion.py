@@ -39,11 +39,11 @@ __all__ = [
     "mearec_scenario_path",
     "mearec_scenario_recording",
     "motion_errors",
-    "step_bins",
     "motion_residuals",
     "plot_motion",
     "run_motion_benchmark",
     "scenario_drift_vector",
+    "step_bins",
     "timed_localization",
     "true_displacement_at",
 ]
