@@ -371,10 +371,15 @@ def motion_residuals(motion, info: dict, segment_index: int = 0) -> np.ndarray:
     np.ndarray
         Residual in um, shape (num_temporal_bins, num_spatial_bins).
     """
+    return _residuals_and_truth(motion, info, segment_index)[0]
+
+
+def _residuals_and_truth(motion, info: dict, segment_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`motion_residuals` and the true displacement at the motion's bins, from one interpolation."""
     estimate = np.asarray(motion.displacement[segment_index], dtype="float64")
     truth = true_displacement_at(info, motion.temporal_bins_s[segment_index], motion.spatial_bins_um)
     error = estimate - truth
-    return error - error.mean(axis=0, keepdims=True)
+    return error - error.mean(axis=0, keepdims=True), truth
 
 
 def step_bins(truth: np.ndarray, margin: int = 2, min_step_um: float = 1.0) -> np.ndarray:
@@ -423,8 +428,7 @@ def motion_errors(motion, info: dict, segment_index: int = 0) -> dict:
         over the bins away from jumps of the truth (:func:`step_bins`; all bins when it has none), and
         ``num_step_bins``, the bins left out of it.
     """
-    residual = motion_residuals(motion, info, segment_index)
-    truth = true_displacement_at(info, motion.temporal_bins_s[segment_index], motion.spatial_bins_um)
+    residual, truth = _residuals_and_truth(motion, info, segment_index)
     near = step_bins(truth)
     steady = residual[~near] if (~near).any() else residual
     return dict(rms_um=float(np.sqrt(np.mean(residual ** 2))), p95_um=float(np.percentile(np.abs(residual), 95)),
