@@ -24,7 +24,11 @@ def traces_in_uv(recording, traces: np.ndarray) -> np.ndarray:
     if np.issubdtype(traces.dtype, np.integer) and recording.has_scaleable_traces():
         gains = recording.get_channel_gains().astype("float32")
         offsets = recording.get_channel_offsets().astype("float32")
-        return traces.astype("float32") * gains[None, :] + offsets[None, :]
+        scaled = np.empty(traces.shape, dtype="float32")  # one pass and one array, not three
+        np.multiply(traces, gains[None, :], out=scaled, casting="unsafe")
+        if offsets.any():
+            scaled += offsets[None, :]
+        return scaled
     return traces.astype("float32", copy=False)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 from pathlib import Path
 
@@ -244,8 +245,9 @@ def predict_examples(
     device = resolve_device(device)
     if model.offsets.device != device:
         model.to(device)
+    fn = functools.partial(model, projected=True) if examples.projected else model
     return predict_in_batches(
-        model, examples.waveforms, examples.observed, examples.amplitudes, batch_size=batch_size, device=device
+        fn, examples.waveforms, examples.observed, examples.amplitudes, batch_size=batch_size, device=device
     )
 
 

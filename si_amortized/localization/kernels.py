@@ -8,10 +8,12 @@ Compiled once per machine (``cache=True``), released from the GIL.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
-__all__ = ["gather_windows", "finish_examples", "add_terms_all_channels", "add_terms_slots", "least_squares_scales",
+__all__ = ["gather_windows", "finish_examples", "cut_projected", "add_terms_all_channels", "add_terms_slots", "least_squares_scales",
            "peak_search", "load_kernels"]
 
 
@@ -125,6 +127,117 @@ def finish_examples(wf: np.ndarray, starts: np.ndarray, sign: np.ndarray, channe
     return observed, amplitudes
 
 
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _project(waveform, basis, out):  # pragma: no cover (compiled)
+    """``out[p] = sum_t basis[p, t] * waveform[t]`` (sums reassociated: vectorized)."""
+    for p in range(basis.shape[0]):
+        b = basis[p]
+        acc = np.float32(0.0)
+        for t in range(waveform.size):
+            acc += b[t] * waveform[t]
+        out[p] = acc
+
+
+_EXPONENT = np.int32(0x7F800000)  # all exponent bits set: inf or NaN
+
+
+@numba.njit(cache=True, nogil=True)
+def _all_finite(values):  # pragma: no cover (compiled)
+    """Whether no value is inf or NaN (a max over the exponent bits, which vectorizes)."""
+    bits = values.view(np.int32)
+    top = np.int32(0)
+    for t in range(bits.size):
+        top = max(top, bits[t] & _EXPONENT)
+    return top != _EXPONENT
+
+
+@numba.njit(cache=True, nogil=True)
+def _cut_project(traces, starts, sign, channels, basis, lo, hi, spikes, term_start, term_time, term_unit,
+                 term_weight, templates_by_channel, nbefore, out, observed, amplitudes):  # pragma: no cover
+    num_samples = traces.shape[0]
+    num_rows, num_slots, num_components = out.shape
+    num_times = basis.shape[1]
+    window = np.zeros((num_slots, num_times), dtype=np.float32)  # one row's waveforms, reused
+    for r in range(num_rows):
+        s0 = starts[r]
+        t0, t1 = max(0, -s0), min(num_times, num_samples - s0)
+        t1 = max(t1, t0)
+        for t in range(t0, t1):  # gather, one trace row at a time
+            row = traces[s0 + t]
+            for k in range(num_slots):
+                c = channels[r, k]
+                if c >= 0:
+                    window[k, t] = row[c]
+        if spikes.size:
+            _add_row_terms(window, spikes[r], s0, channels[r], term_start, term_time, term_unit, term_weight,
+                           templates_by_channel, nbefore)
+        g = np.float32(sign[r])
+        for k in range(num_slots):  # finish and project
+            o = out[r, k]
+            o[:] = 0.0
+            if channels[r, k] < 0:
+                continue
+            w = window[k]
+            w[:t0] = 0.0
+            w[t1:] = 0.0
+            for t in range(num_times):
+                w[t] *= g
+            if not _all_finite(w):
+                continue
+            observed[r, k] = 1.0
+            low = np.inf
+            for t in range(lo, hi):
+                low = min(low, w[t])
+            amplitudes[r, k] = max(-low, 0.0)
+            _project(w, basis, o)
+
+
+def cut_projected(traces: np.ndarray, starts: np.ndarray, sign: np.ndarray, channels: np.ndarray,
+                  basis: np.ndarray, lo: int, hi: int, terms=None, spikes: np.ndarray | None = None):
+    """:func:`gather_windows`, the terms, :func:`finish_examples` and a temporal projection, in one pass per row.
+
+    Each row's waveforms stay in a small buffer from the read to the projection: nothing of shape
+    (num_rows, K, num_times) is made.
+
+    Parameters
+    ----------
+    traces : np.ndarray, shape (num_samples, num_channels), float32
+    starts, sign : np.ndarray, shape (num_rows,)
+    channels : np.ndarray, shape (num_rows, K)
+        -1 for a virtual slot.
+    basis : np.ndarray, shape (P, num_times)
+        Temporal components: row ``r``'s slot ``k`` becomes ``basis @ waveform``.
+    lo, hi : int
+        Samples of the window the amplitude is taken over.
+    terms : TemplateTerms | None, default: None
+        Templates added to each row's samples before the rest (:mod:`~si_amortized.localization.collisions`),
+        by ``spikes`` (shape (num_rows,)), the spike of each row.
+
+    Returns
+    -------
+    components : np.ndarray, shape (num_rows, K, P), float32
+        ``basis @ waveform`` of the sign-corrected waveforms of :func:`finish_examples`; 0 where not observed.
+    observed, amplitudes : np.ndarray, shape (num_rows, K), float32
+        As :func:`finish_examples`.
+    """
+    basis = np.ascontiguousarray(basis, dtype="float32")
+    out = np.empty((channels.shape[0], channels.shape[1], basis.shape[0]), dtype="float32")
+    observed = np.zeros(channels.shape, dtype="float32")
+    amplitudes = np.zeros(channels.shape, dtype="float32")
+    if terms is None:
+        none, weights = np.zeros(0, dtype=np.int64), np.zeros(0, dtype="float32")
+        term_args = (none, np.zeros(1, dtype=np.int64), none, none, weights, np.zeros((0, 0, 0), dtype="float32"), 0)
+    else:
+        if spikes is None:
+            raise ValueError("terms need the spike of each row")
+        term_args = (np.ascontiguousarray(spikes, dtype=np.int64), terms.start, terms.time, terms.unit, terms.weight,
+                     terms.templates_by_channel, terms.nbefore)
+    _cut_project(np.ascontiguousarray(traces, dtype="float32"), np.ascontiguousarray(starts, dtype=np.int64),
+                 np.ascontiguousarray(sign, dtype="float32"), np.ascontiguousarray(channels, dtype=np.int64),
+                 basis, int(lo), int(hi), *term_args, out, observed, amplitudes)
+    return out, observed, amplitudes
+
+
 @numba.njit(cache=True, nogil=True)
 def add_terms_all_channels(values, spikes, starts, term_start, term_time, term_unit, term_weight, templates,
                            nbefore):  # pragma: no cover (compiled)
@@ -137,29 +250,40 @@ def add_terms_all_channels(values, spikes, starts, term_start, term_time, term_u
             offset = starts[r] - term_time[k] + nbefore  # template sample at the row's first time
             t0, t1 = max(0, -offset), min(num_times, length - offset)
             u, w = term_unit[k], term_weight[k]
-            for t in range(t0, t1):
+            for t in range(t0, t1):  # row slices: the inner loop vectorizes
+                row, src = values[r, t], templates[u, offset + t]
                 for c in range(num_channels):
-                    values[r, t, c] += w * templates[u, offset + t, c]
+                    row[c] += w * src[c]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_row_terms(row, s, start, channels, term_start, term_time, term_unit, term_weight, templates_by_channel,
+                   nbefore):  # pragma: no cover (compiled)
+    """``row[k, t] += w * templates_by_channel[u, channels[k], start + t - time + nbefore]`` for spike ``s``'s terms."""
+    num_slots, num_times = row.shape
+    length = templates_by_channel.shape[2]
+    for k in range(term_start[s], term_start[s + 1]):
+        offset = start - term_time[k] + nbefore
+        t0, t1 = max(0, -offset), min(num_times, length - offset)
+        if t1 <= t0:
+            continue
+        u, w = term_unit[k], term_weight[k]
+        for slot in range(num_slots):
+            c = channels[slot]
+            if c < 0:
+                continue
+            dst, src = row[slot, t0:t1], templates_by_channel[u, c, offset + t0:offset + t1]
+            for t in range(t1 - t0):  # slices: the inner loop vectorizes
+                dst[t] += w * src[t]
 
 
 @numba.njit(cache=True, nogil=True)
 def add_terms_slots(values, spikes, starts, channels, term_start, term_time, term_unit, term_weight,
                     templates_by_channel, nbefore):  # pragma: no cover (compiled)
     """``values[r, k, t] += w * templates_by_channel[u, channels[r, k], starts[r] + t - time + nbefore]``."""
-    num_rows, num_slots, num_times = values.shape
-    length = templates_by_channel.shape[2]
-    for r in range(num_rows):
-        s = spikes[r]
-        for k in range(term_start[s], term_start[s + 1]):
-            offset = starts[r] - term_time[k] + nbefore
-            t0, t1 = max(0, -offset), min(num_times, length - offset)
-            u, w = term_unit[k], term_weight[k]
-            for slot in range(num_slots):
-                c = channels[r, slot]
-                if c < 0:
-                    continue
-                for t in range(t0, t1):
-                    values[r, slot, t] += w * templates_by_channel[u, c, offset + t]
+    for r in range(values.shape[0]):
+        _add_row_terms(values[r], spikes[r], starts[r], channels[r], term_start, term_time, term_unit, term_weight,
+                       templates_by_channel, nbefore)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -243,6 +367,17 @@ def peak_search(local: np.ndarray, rows: np.ndarray, mask: np.ndarray, peak_sign
     return chan, lag, sign
 
 
+class _Terms(NamedTuple):
+    """The fields of :class:`~si_amortized.localization.collisions.TemplateTerms` the kernels read."""
+
+    start: np.ndarray
+    time: np.ndarray
+    unit: np.ndarray
+    weight: np.ndarray
+    templates_by_channel: np.ndarray
+    nbefore: int
+
+
 def load_kernels() -> None:
     """Compile (or load from numba's cache) every loop here for the types the localizer uses.
 
@@ -261,6 +396,10 @@ def load_kernels() -> None:
         templates.flags.writeable = writeable
         add_terms_all_channels(values, rows, rows, start, empty, empty, weights, templates, 0)
         add_terms_slots(values, rows, rows, channels, start, empty, empty, weights, templates, 0)
+        terms = _Terms(start, empty, empty, weights, templates, 0)
+        for with_terms in (None, terms):
+            cut_projected(traces, rows, np.ones(1, dtype="float32"), channels, np.zeros((1, 2), dtype="float32"), 0,
+                          1, with_terms, rows)
         least_squares_scales(traces, empty, empty, empty, templates, np.zeros(0))
     for mode in ("neg", "both"):
         peak_search(values, rows, np.ones((1, 2), dtype=bool), mode)

@@ -264,9 +264,25 @@ class LocationEncoder(nn.Module):
         return layers
 
     def _folded_body(self, x: torch.Tensor) -> torch.Tensor:
-        for weight, bias in self.folded_layers():
-            x = torch.relu_(torch.addmm(bias, x, weight.T))
+        for weight_t, bias in self._cached_folded_layers():
+            x = torch.relu_(torch.addmm(bias, x, weight_t))
         return x
+
+    def _cached_folded_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """:meth:`folded_layers` with each weight transposed, made again only when the body changed.
+
+        Cached under ``no_grad`` only; the key holds each parameter's and statistic's identity, storage, device,
+        dtype and in-place version counter (every optimizer step, ``load_state_dict`` and ``.to()`` change one).
+        """
+        if torch.is_grad_enabled():
+            return [(weight.T, bias) for weight, bias in self.folded_layers()]
+        tensors = [t for m in self.body for t in (*m.parameters(recurse=False), *m.buffers(recurse=False))]
+        key = tuple((id(t), t.data_ptr(), t.device, t.dtype, t._version) for t in tensors)
+        cache = self.__dict__.get("_folded_cache")
+        if cache is None or cache[0] != key:
+            cache = (key, [(weight.T.contiguous(), bias) for weight, bias in self.folded_layers()])
+            self.__dict__["_folded_cache"] = cache
+        return cache[1]
 
 
 class VaeLocalizer(nn.Module):
@@ -398,30 +414,40 @@ class VaeLocalizer(nn.Module):
             return waveforms / scale[:, None, None]
         return waveforms / 100.0
 
-    def encoder_input(self, waveforms: torch.Tensor, observed: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:
-        """Flattened encoder input, shape (num_examples, num_slots * (P + 1)), P = samples or temporal components."""
-        if self.temporal_components:  # project first (linear), then scale the smaller array
+    def encoder_input(self, waveforms: torch.Tensor, observed: torch.Tensor, amplitudes: torch.Tensor,
+                      projected: bool = False) -> torch.Tensor:
+        """Flattened encoder input, shape (num_examples, num_slots * (P + 1)), P = samples or temporal components.
+
+        ``projected``: ``waveforms`` already holds the temporal components, shape (num_examples, num_slots, P).
+        """
+        if projected:
+            if waveforms.shape[-1] != self.temporal_components:
+                raise ValueError(f"projected waveforms have {waveforms.shape[-1]} components, the model "
+                                 f"{self.temporal_components}")
+        elif self.temporal_components:  # project first (linear), then scale the smaller array
             waveforms = waveforms @ self.temporal_basis.T
         waveforms = self.scaled_waveforms(waveforms, amplitudes)
         return torch.cat([waveforms.flatten(1), observed], dim=1)
 
     def forward(
-        self, waveforms: torch.Tensor, observed: torch.Tensor, amplitudes: torch.Tensor
+        self, waveforms: torch.Tensor, observed: torch.Tensor, amplitudes: torch.Tensor, projected: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and variance of the source relative to the centre channel.
 
         Parameters
         ----------
         waveforms : torch.Tensor, shape (num_examples, num_slots, num_samples)
+            Or, with ``projected``, their temporal components, shape (num_examples, num_slots, P).
         observed : torch.Tensor, shape (num_examples, num_slots)
         amplitudes : torch.Tensor, shape (num_examples, num_slots)
+        projected : bool, default: False
 
         Returns
         -------
         mean : torch.Tensor, shape (num_examples, 3)
         var : torch.Tensor, shape (num_examples, 3)
         """
-        mean, var = self.encoder(self.encoder_input(waveforms, observed, amplitudes))
+        mean, var = self.encoder(self.encoder_input(waveforms, observed, amplitudes, projected))
         return mean * self.free_axes, var * self.posterior_std_scale**2 + self.posterior_std_floor**2
 
     def decode(

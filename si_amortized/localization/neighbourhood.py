@@ -17,7 +17,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .config import FeatureConfig
-from .kernels import finish_examples, gather_windows, peak_search
+from .kernels import cut_projected, finish_examples, gather_windows, peak_search
 
 MAX_SLOTS = 400
 
@@ -167,6 +167,9 @@ class SpikeExamples:
         Index (into the input spikes) of the spike of each example. Examples of one spike are contiguous.
     valid : np.ndarray, shape (num_spikes,)
         False for spikes that cannot be localized (no finite, non-zero amplitude).
+    projected : bool, default: False
+        True when ``waveforms`` holds each waveform's temporal components, shape (num_examples, num_slots, P)
+        (:func:`compute_examples` with a ``temporal_basis``), as a model with ``temporal_components=P`` reads them.
     """
 
     waveforms: np.ndarray
@@ -175,6 +178,7 @@ class SpikeExamples:
     centre_channel: np.ndarray
     spike_index: np.ndarray
     valid: np.ndarray
+    projected: bool = False
 
     def select(self, mask: np.ndarray) -> "SpikeExamples":
         """Examples where ``mask`` (shape (num_examples,)) is True (``valid`` is kept as is)."""
@@ -185,11 +189,14 @@ class SpikeExamples:
             self.centre_channel[mask],
             self.spike_index[mask],
             self.valid,
+            self.projected,
         )
 
     @staticmethod
     def concatenate(parts: list["SpikeExamples"]) -> "SpikeExamples":
         """Concatenate examples of disjoint spike sets, re-indexing ``spike_index``."""
+        if len({p.projected for p in parts}) > 1:
+            raise ValueError("cannot concatenate projected and raw waveforms")
         offset = 0
         spike_index = []
         for p in parts:
@@ -202,6 +209,7 @@ class SpikeExamples:
             np.concatenate([p.centre_channel for p in parts]),
             np.concatenate(spike_index),
             np.concatenate([p.valid for p in parts]),
+            parts[0].projected if parts else False,
         )
 
 
@@ -290,6 +298,7 @@ def compute_examples(
     sampling_frequency: float,
     model_sampling_frequency: float | None = None,
     terms=None,
+    temporal_basis: np.ndarray | None = None,
 ) -> SpikeExamples:
     """Cut the localizer's examples of a set of spikes from a block of traces.
 
@@ -315,6 +324,10 @@ def compute_examples(
         Scaled templates added to the traces wherever a spike's examples are cut, indexed like
         ``sample_index`` (:mod:`~si_amortized.localization.collisions`: each spike's overlapping spikes,
         subtracted, so that it is localized as if alone).
+    temporal_basis : np.ndarray | None, shape (P, num_model_samples), default: None
+        A model's temporal components (``VaeLocalizer.temporal_basis``): the examples hold each waveform's
+        projection on them (``projected=True``), made in one pass per example without the waveforms
+        themselves (:func:`~si_amortized.localization.kernels.cut_projected`); inference only.
 
     Returns
     -------
@@ -334,9 +347,11 @@ def compute_examples(
     window = config.amplitude_window_samples
     spike_index, centres = np.arange(n), peak_channel
     if config.amp_jitter_uv > 0 and config.max_jitter_examples > 1 and n > 0:
-        # which channels also centre an example is decided on the amplitude window alone (a narrow cut)
-        _, observed, amps = _cut(traces, trough, sign, peak_channel, table, window, window + 1, window, terms,
-                                 spike_index)
+        # which channels also centre an example is decided on the amplitude window alone (a narrow cut, of
+        # which only the amplitudes are kept: no components)
+        _, observed, amps = cut_projected(traces, trough - window, sign, table[peak_channel],
+                                          np.zeros((0, 2 * window + 1), dtype="float32"), 0, 2 * window + 1, terms,
+                                          spike_index)
         top = amps.max(axis=1, keepdims=True)
         eligible = (observed > 0) & (amps >= top - config.amp_jitter_uv) & (amps > 0)
         eligible[:, neighbourhood.centre_slot] = False
@@ -351,15 +366,25 @@ def compute_examples(
             order_all = np.argsort(all_spikes, kind="stable")
             spike_index = all_spikes[order_all]
             centres = np.concatenate([peak_channel, table[peak_channel[rows], order[rows, cols]]])[order_all]
-    wf, observed, amps = _cut(traces, trough[spike_index], sign[spike_index], centres, table, nbefore, nafter, window,
-                              terms, spike_index)
-    if model_sampling_frequency is not None and model_sampling_frequency != sampling_frequency:
-        wf = wf @ resampling_matrix(config, sampling_frequency, model_sampling_frequency).T
+    resampling = model_sampling_frequency is not None and model_sampling_frequency != sampling_frequency
+    if temporal_basis is not None:
+        basis = np.asarray(temporal_basis, dtype="float32")
+        if resampling:  # the components of the resampled waveform, a linear map of the traces' samples
+            basis = basis @ resampling_matrix(config, sampling_frequency, model_sampling_frequency)
+        lo, hi = max(nbefore - window, 0), min(nbefore + window + 1, nbefore + nafter)
+        wf, observed, amps = cut_projected(traces, trough[spike_index] - nbefore, sign[spike_index],
+                                           table[centres], basis, lo, hi, terms, spike_index)
+    else:
+        wf, observed, amps = _cut(traces, trough[spike_index], sign[spike_index], centres, table, nbefore, nafter,
+                                  window, terms, spike_index)
+        if resampling:
+            wf = wf @ resampling_matrix(config, sampling_frequency, model_sampling_frequency).T
     first = np.ones(spike_index.size, dtype=bool)
     first[1:] = spike_index[1:] != spike_index[:-1]
     valid = np.zeros(n, dtype=bool)
     valid[spike_index[first]] = amps[first].max(axis=1, initial=0.0) > 0
-    return SpikeExamples(wf, observed, amps, centres.astype(np.int64), spike_index.astype(np.int64), valid)
+    return SpikeExamples(wf, observed, amps, centres.astype(np.int64), spike_index.astype(np.int64), valid,
+                         projected=temporal_basis is not None)
 
 
 def waveform_samples(config: FeatureConfig, sampling_frequency: float) -> tuple[int, int]:

@@ -146,6 +146,8 @@ class LocalizeVae(PipelineNode):
         self.sampling_frequency = recording.sampling_frequency
         self._model_sampling_frequency = model_sampling_frequency(self.model, self.sampling_frequency)
         self._margin = margin_samples(self.config, self.sampling_frequency)
+        # a model that reads temporal components gets them straight from the traces (no waveforms made)
+        self._temporal_basis = self.model.temporal_basis.cpu().numpy() if self.model.temporal_components else None
         self.templates = templates
         self.template_nbefore = None if template_nbefore is None else int(template_nbefore)
         if templates is not None:
@@ -223,7 +225,7 @@ class LocalizeVae(PipelineNode):
     def _cut(self, traces, sample_index, channel_index, terms=None):
         return compute_examples(traces, sample_index, channel_index, self.prepared.neighbourhood,
                                 self.prepared.candidates, self.config, self.sampling_frequency,
-                                self._model_sampling_frequency, terms)
+                                self._model_sampling_frequency, terms, self._temporal_basis)
 
     def _examples(self, traces, peaks, all_peaks):
         """Examples of ``peaks``; with templates, each minus the scaled templates of the spikes overlapping it."""

@@ -122,6 +122,36 @@ def test_examples_with_overlap_terms_equal_those_cut_from_each_spikes_cleaned_wi
         np.testing.assert_allclose(got.amplitudes[rows], want.amplitudes, atol=1e-2)
 
 
+@pytest.mark.parametrize("model_rate", [None, 24000.0])
+def test_projected_examples_are_the_projections_of_the_waveform_examples(model_rate):
+    """Inference cuts a model's temporal components straight from the traces (with overlap terms, and
+    through a resampling to the model's rate): the same as projecting the waveforms it replaces."""
+    rng = np.random.default_rng(6)
+    positions = grid_positions()
+    templates = _grid_templates(rng, positions, 5)
+    config = FeatureConfig()
+    neighbourhood = neighbourhood_from_config(positions, config)
+    candidates = channel_neighbours_mask(positions, config.peak_radius_um)
+    times = np.sort(np.r_[rng.integers(200, 2800, 10), rng.integers(1000, 1060, 6)])
+    units, scales = rng.integers(0, 5, times.size), rng.uniform(0.6, 1.6, times.size)
+    traces = rng.normal(0, 5, (3000, len(positions))).astype("float32")
+    for t, u, a in zip(times, units, scales):
+        traces[t - 30 : t + 31] += a * templates[u]
+    channels = np.argmax(np.abs(templates[units]).max(axis=1), axis=1)
+    half = margin_samples(config, FS)
+    target, other = overlap_pairs(times, times, 31 + half, 30 + half, target_index=np.arange(times.size))
+    terms = TemplateTerms.from_pairs(times.size, target, times[other], units[other], -scales[other], templates, 30)
+    raw = compute_examples(traces, times, channels, neighbourhood, candidates, config, FS, model_rate, terms=terms)
+    basis = rng.normal(size=(6, raw.waveforms.shape[2])).astype("float32")
+    got = compute_examples(traces, times, channels, neighbourhood, candidates, config, FS, model_rate, terms=terms,
+                           temporal_basis=basis)
+    assert got.projected and not raw.projected and got.waveforms.shape == raw.waveforms.shape[:2] + (6,)
+    assert raw.spike_index.size > times.size  # amplitude jitter: more examples than spikes
+    np.testing.assert_allclose(got.waveforms, raw.waveforms @ basis.T, rtol=1e-4, atol=2e-2)
+    for name in ("observed", "amplitudes", "centre_channel", "spike_index", "valid"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(raw, name))
+
+
 def test_overlap_terms_remove_a_scaled_overlapping_spike_exactly():
     rng = np.random.default_rng(0)
     templates = _templates(rng, 2, 6)

@@ -4,7 +4,8 @@ import numpy as np
 
 import pytest
 
-from si_amortized.localization.kernels import _gather, finish_examples, gather_windows, peak_search
+from si_amortized.localization.collisions import TemplateTerms
+from si_amortized.localization.kernels import _gather, cut_projected, finish_examples, gather_windows, peak_search
 
 
 def _numpy_gather(traces, starts, channels, num_times):
@@ -63,6 +64,40 @@ def test_gather_writes_zeros_where_it_reads_nothing_into_an_uninitialised_buffer
     out = np.full((starts.size, 4, 16), np.nan, dtype="float32")  # what np.empty may hold
     _gather(traces, starts, channels, out)
     np.testing.assert_array_equal(out, _numpy_gather(traces, starts, channels, 16))
+
+
+@pytest.mark.parametrize("with_terms", [False, True])
+def test_cut_projected_is_gather_terms_finish_then_projection(with_terms):
+    rng = np.random.default_rng(2)
+    traces = rng.normal(0, 20, (300, 9)).astype("float32")
+    traces[140:150, 4] = np.nan
+    traces[200, 7] = np.inf
+    starts = np.array([-10, 0, 120, 135, 190, 280, 295, 50, 60])
+    channels = rng.integers(-1, 9, (starts.size, 5))
+    channels[:, 0] = 4
+    sign = np.where(rng.random(starts.size) < 0.5, 1.0, -1.0).astype("float32")
+    basis = rng.normal(size=(3, 20)).astype("float32")
+    spikes = np.array([0, 1, 2, 2, 3, 4, 5, 6, 6])  # rows of one spike share its terms
+    terms = None
+    if with_terms:  # templates reaching into windows from either side, some past the traces' borders
+        templates = rng.normal(0, 30, (3, 25, 9)).astype("float32")
+        term_spike = np.array([0, 2, 2, 4, 5, 6])
+        term_time = np.array([-5, 125, 150, 195, 300, 70])
+        terms = TemplateTerms.from_pairs(7, term_spike, term_time, rng.integers(0, 3, 6), rng.uniform(-2, -0.5, 6),
+                                         templates, 10)
+    got, got_obs, got_amps = cut_projected(traces, starts, sign, channels, basis, 8, 13, terms, spikes)
+    wf = _numpy_gather(traces, starts, channels, 20)
+    if with_terms:
+        terms.add_to(wf, spikes, starts, channels)
+    want_wf, want_obs, want_amps = _numpy_finish(wf, starts, sign, channels, 300, 8, 13)
+    np.testing.assert_array_equal(got_obs, want_obs)
+    np.testing.assert_allclose(got_amps, want_amps, rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(got, want_wf @ basis.T, rtol=1e-5, atol=1e-3)
+    assert got_obs[3, 0] == 0 and np.all(got[3, 0] == 0)  # a non-finite channel: unobserved, zero components
+    assert np.all(got[channels < 0] == 0)
+    with pytest.raises(ValueError, match="spike"):
+        cut_projected(traces, starts, sign, channels, basis, 8, 13, TemplateTerms.from_pairs(
+            1, np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), np.zeros(0), np.zeros((1, 25, 9)), 10))
 
 
 def _numpy_peak_search(local, rows, mask, peak_sign):

@@ -78,6 +78,41 @@ def test_eval_encoder_with_batchnorm_folded_matches_the_layers_one_by_one():
         torch.testing.assert_close(var, torch.nn.functional.softplus(encoder.var_head(h)) + 1e-6, rtol=1e-5, atol=1e-5)
 
 
+def test_folded_layers_are_made_again_after_the_body_changes():
+    """The folded weights are cached for inference: a training step, a loaded state or statistics updated in
+    train mode must never leave an eval forward on stale weights."""
+    torch.manual_seed(1)
+    encoder = _model().encoder
+    x = torch.randn(16, encoder.body[0].in_features)
+
+    def check():
+        encoder.eval()
+        with torch.no_grad():
+            got = encoder(x)[0]
+            want = encoder.mean_head(encoder.body(x))
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        return got
+
+    first = check()
+    assert check() is not first and torch.equal(check(), first)  # cached: the same figures again
+    encoder.train()
+    optimizer = torch.optim.SGD(encoder.parameters(), lr=0.5)
+    encoder(x)[0].sum().backward()  # also moves the BatchNorm statistics
+    optimizer.step()
+    after_step = check()
+    assert not torch.allclose(after_step, first)
+    state = {k: v.clone() for k, v in encoder.state_dict().items()}
+    with torch.no_grad():
+        encoder.body[0].weight.mul_(2.0)
+    assert not torch.allclose(check(), after_step)
+    encoder.load_state_dict(state)
+    torch.testing.assert_close(check(), after_step)
+    with torch.enable_grad():  # eval forward under autograd: not cached, differentiable
+        encoder.eval()
+        encoder(x)[0].sum().backward()
+    assert encoder.body[0].weight.grad is not None
+
+
 def test_serialisation_round_trip(tmp_path):
     model = _model().eval()
     x = (torch.randn(4, 9, 20), torch.ones(4, 9), torch.rand(4, 9) * 50)
@@ -119,6 +154,12 @@ def test_temporal_basis_spans_the_waveforms_and_encoder_input_matches_naive():
             naive[e, k * 5 : (k + 1) * 5] = (basis.numpy() @ waveforms[e, k].numpy()) / scale
         naive[e, 45:] = observed[e].numpy()
     np.testing.assert_allclose(got.numpy(), naive, rtol=1e-4, atol=1e-5)
+    # components made elsewhere (the inference kernel) are read as they are; a wrong count is refused
+    components = waveforms @ basis.T
+    np.testing.assert_allclose(model.encoder_input(components, observed, amplitudes, projected=True).numpy(), naive,
+                               rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="components"):
+        model.encoder_input(waveforms, observed, amplitudes, projected=True)
 
 
 def test_round_trip_keeps_the_temporal_basis():
