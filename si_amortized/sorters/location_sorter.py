@@ -18,7 +18,10 @@ Pipeline, chunk by chunk through SpikeInterface's node pipeline (``job_kwargs`` 
 6. template matching with the clusters' templates (``matching="wobble"``, the default, or ``"circus-omp"``;
    None skips it), which recovers spikes that overlap in time and space, then units that are one cell found
    twice (same template, one refractory period) merged (:mod:`si_amortized.sorters.duplicates`; optionally
-   followed by SpikeInterface's final cleaning, which merges units: ``matching_kwargs={'merge': True}``).
+   followed by SpikeInterface's final cleaning, which merges units: ``matching_kwargs={'merge': True}``);
+7. (``split_matched=True``, the default) each matched unit split as the clusters were: matching gathers into one unit the
+   spikes of a cell whose own peaks clustering had spread over other clusters, and with all of them the
+   refractory test can judge a split that the cluster's few peaks could not.
 
 Without matching every detected peak belongs to at most one unit.
 """
@@ -40,6 +43,9 @@ from .features import LocalPeakAmplitude, PeakChannelWaveform, fit_whitened_pca,
 from .matching import MatchingConfig, match_templates
 from .motion import DEFAULT_MOTION_CORRECTION, check_motion_correction, correct_sorter_motion
 from .splitting import SplitConfig, split_clusters
+
+#: The decisions a run records (JSON files of the sorter output folder).
+_DECISIONS = ("split_decisions", "duplicate_decisions", "matched_split_decisions")
 
 _CLUSTERING_KEYS = ("clusterer", "bandwidth", "min_bin_freq", "min_cluster_size", "min_samples", "max_spikes_fit")
 
@@ -117,6 +123,8 @@ class LocationSorter(ComponentsBasedSorter):
         "split_kwargs": {},
         "matching": "wobble",
         "matching_kwargs": {},
+        "split_matched": True,
+        "split_matched_kwargs": {"min_expected": 3.0},
         "seed": 0,
         "save_features": True,
         "job_kwargs": {},
@@ -173,6 +181,12 @@ class LocationSorter(ComponentsBasedSorter):
         "overlapping spikes; matching_kwargs={'merge': True} then merges units as spykingcircus2 does) or None "
         "(every detected peak in at most one unit: fast)",
         "matching_kwargs": "Fields of si_amortized.sorters.matching.MatchingConfig (ms_before, template_radius_um, ...)",
+        "split_matched": "After matching, split each unit's matched spikes as clusters are split (mixture on "
+        "multichannel waveform features, kept on the refractory test): matching gathers a cell whose peaks "
+        "clustering spread over other clusters into the unit of a cell at the same place, where its spikes can "
+        "outnumber the refractory test's minimum",
+        "split_matched_kwargs": "Fields of SplitConfig for that split, over split_kwargs (default: min_expected "
+        "3: judged from 3 coincidences expected by chance)",
         "seed": "Seed of the random subsets",
         "save_features": "Save peaks, locations, features and labels as .npy in the sorter output folder",
         "job_kwargs": "SpikeInterface job kwargs (n_jobs, chunk_duration, progress_bar, ...)",
@@ -212,6 +226,7 @@ class LocationSorter(ComponentsBasedSorter):
         if params["matching"] is not None:
             MatchingConfig(engine=params["matching"], **params["matching_kwargs"])
         SplitConfig(**params["split_kwargs"])
+        SplitConfig(**{**params["split_kwargs"], **params["split_matched_kwargs"]})
         return params
 
     @classmethod
@@ -222,7 +237,7 @@ class LocationSorter(ComponentsBasedSorter):
         motion = outputs.pop("motion", None)
         if motion is not None:
             motion.save(Path(sorter_output_folder) / "motion")
-        for name in ("split_decisions", "duplicate_decisions"):
+        for name in _DECISIONS:
             (Path(sorter_output_folder) / f"{name}.json").write_text(json.dumps(outputs.pop(name), indent=1))
         if params["save_features"]:
             for name, array in outputs.items():
@@ -377,7 +392,14 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
             merged = sum(d["merged"] for d in duplicates)
             print(f"location_sorter: template matching ({config.engine}) -> {sorting.get_num_units()} units "
                   f"({merged} duplicates merged)")
-        return sorting, _outputs(peaks, locations, features, labels, motion, decisions, duplicates)
+        matched_decisions = []
+        if params["split_matched"] and sorting.get_num_units():
+            split_config = SplitConfig(**{**params["split_kwargs"], **params["split_matched_kwargs"]})
+            sorting, matched_decisions = split_matched_units(matching_recording, sorting, peaks, labels,
+                                                             matching_noise_levels, split_config, job_kwargs, seed)
+            if verbose:
+                print(f"location_sorter: {sum(d['split'] for d in matched_decisions)} matched units split")
+        return sorting, _outputs(peaks, locations, features, labels, motion, decisions, duplicates, matched_decisions)
 
     keep = labels >= 0
     unit_ids = np.arange(int(labels.max()) + 1 if keep.any() else 0)
@@ -392,9 +414,62 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
     return sorting, _outputs(peaks, locations, features, labels, motion, decisions)
 
 
-def _outputs(peaks, locations, features, labels, motion, decisions, duplicates=()) -> dict:
+def split_matched_units(recording, sorting, peaks: np.ndarray, labels: np.ndarray, noise_levels: np.ndarray,
+                        config: SplitConfig, job_kwargs: dict, seed: int | None = 0):
+    """Split the units of a matched sorting as :func:`~si_amortized.sorters.splitting.split_clusters` splits clusters.
+
+    Each unit's waveform features are read on the channels around its cluster's most frequent peak channel.
+
+    Parameters
+    ----------
+    recording : BaseRecording
+        The traces matching ran on.
+    sorting : BaseSorting
+        The matched units; their ids are cluster labels of ``labels``.
+    peaks, labels : np.ndarray, shape (num_peaks,)
+        The detected peaks and their clusters.
+    noise_levels : np.ndarray, shape (num_channels,)
+    config : SplitConfig
+    job_kwargs : dict
+    seed : int | None, default: 0
+
+    Returns
+    -------
+    sorting : NumpySorting
+        The same spikes; a split unit keeps its id for one half, the other half gets a new one (after every
+        cluster label, so an id that is not a label is a split-off half).
+    decisions : list of dict
+        As :func:`~si_amortized.sorters.splitting.split_labels`, with ``unit`` (the matched unit's id) for
+        ``cluster``.
+    """
+    spikes = sorting.to_spike_vector()
+    unit_ids = np.asarray(sorting.unit_ids)
+    main = np.array([np.bincount(peaks["channel_index"][labels == u]).argmax() for u in unit_ids], dtype=np.int64)
+    matched = np.zeros(spikes.size, dtype=[("sample_index", "int64"), ("channel_index", "int64"),
+                                           ("segment_index", "int64")])
+    matched["sample_index"] = spikes["sample_index"]
+    matched["segment_index"] = spikes["segment_index"]
+    matched["channel_index"] = main[spikes["unit_index"]]
+    unit_index = spikes["unit_index"].astype(np.int64)
+    new_index, decisions = split_clusters(recording, matched, unit_index, noise_levels, config, job_kwargs, seed=seed,
+                                          relabel=False)
+    for d in decisions:
+        d["unit"] = unit_ids[d.pop("cluster")].item()
+    extra = int(new_index.max()) + 1 - unit_ids.size
+    if extra == 0:
+        return sorting, decisions
+    first_new = max(int(labels.max()), int(unit_ids.max())) + 1  # never a cluster's label
+    new_ids = np.concatenate([unit_ids, first_new + np.arange(extra)]).astype(unit_ids.dtype)
+    out = spikes.copy()
+    out["unit_index"] = new_index
+    from spikeinterface.core import NumpySorting
+
+    return NumpySorting(out, sorting.sampling_frequency, new_ids), decisions
+
+
+def _outputs(peaks, locations, features, labels, motion, decisions, duplicates=(), matched_decisions=()) -> dict:
     outputs = dict(peaks=peaks, locations=locations, features=features, labels=labels, split_decisions=decisions,
-                   duplicate_decisions=list(duplicates))
+                   duplicate_decisions=list(duplicates), matched_split_decisions=list(matched_decisions))
     if motion is not None:
         outputs["motion"] = motion
     return outputs
@@ -433,7 +508,7 @@ def read_sorter_features(folder) -> dict:
     folder = Path(folder)
     out = {name: np.load(folder / "sorter_output" / f"{name}.npy") for name in ("peaks", "locations", "features", "labels")}
     out["params"] = json.loads((folder / "spikeinterface_params.json").read_text())["sorter_params"]
-    for name in ("split_decisions", "duplicate_decisions"):
+    for name in _DECISIONS:
         decisions = folder / "sorter_output" / f"{name}.json"
         if decisions.is_file():
             out[name] = json.loads(decisions.read_text())

@@ -55,6 +55,10 @@ class SplitConfig:
         Halves are split again up to this depth (a cluster can become up to ``2 ** max_depth`` clusters).
     max_peaks_fit : int, default: 2000
         The mixture is fitted on at most this many peaks of a cluster (all are assigned).
+    clip_sd : float, default: 3.0
+        Before the mixture, each feature column of a cluster is clipped to its median +- this many robust
+        standard deviations (1.4826 x the median absolute deviation), so that the few peaks another spike
+        overlaps, whose waveforms lie far out, cannot take one of the two components. 0 turns it off.
     """
 
     radius_um: float = 50.0
@@ -72,6 +76,7 @@ class SplitConfig:
     max_ratio: float = 3.0
     max_depth: int = 2
     max_peaks_fit: int = 2000
+    clip_sd: float = 3.0
 
     def __post_init__(self):
         check_refractory(self.dead_ms, self.refractory_ms)
@@ -84,6 +89,8 @@ class SplitConfig:
             raise ValueError("max_depth must be >= 0 and radius_um, min_expected, min_ratio > 0")
         if self.max_ratio <= self.min_ratio:
             raise ValueError(f"max_ratio ({self.max_ratio}) must exceed min_ratio ({self.min_ratio})")
+        if self.clip_sd < 0:
+            raise ValueError(f"clip_sd must be >= 0 (0: no clipping), not {self.clip_sd!r}")
 
 
 def check_refractory(dead_ms: float, refractory_ms: float) -> None:
@@ -123,7 +130,7 @@ def expected_coincidences(n_a: int, n_b: int, dead: int, window: int, total_samp
 
 def split_labels(
     features: np.ndarray, times: np.ndarray, labels: np.ndarray, config: SplitConfig, sampling_frequency: float,
-    total_samples: int, seed: int | None = 0,
+    total_samples: int, seed: int | None = 0, relabel: bool = True,
 ) -> tuple[np.ndarray, list[dict]]:
     """Split each cluster whose halves the refractory period says are two cells.
 
@@ -140,11 +147,14 @@ def split_labels(
     total_samples : int
         Duration of the recording in samples (all segments).
     seed : int | None, default: 0
+    relabel : bool, default: True
+        Number the clusters ``0..K-1`` by size afterwards. False: a split cluster keeps its label for one half
+        and the other half gets the next label after every existing one.
 
     Returns
     -------
     labels : np.ndarray, shape (num_peaks,)
-        New labels ``0..K-1`` (-1 kept); split clusters get new ids after the existing ones.
+        New labels (-1 kept).
     decisions : list of dict
         One per judged split: ``cluster``, ``depth``, ``sizes``, ``observed`` and ``expected`` coincidences,
         ``split`` (bool).
@@ -177,7 +187,26 @@ def split_labels(
             next_label += 1
             if depth + 1 < config.max_depth:
                 pending += [(a, depth + 1), (b, depth + 1)]
-    return relabel_by_size(out, 1), decisions
+    return (relabel_by_size(out, 1) if relabel else out), decisions
+
+
+def clip_robust(features: np.ndarray, num_sd: float) -> np.ndarray:
+    """Each column clipped to its median +- ``num_sd`` robust standard deviations (1.4826 x MAD).
+
+    Parameters
+    ----------
+    features : np.ndarray, shape (num_rows, num_features)
+    num_sd : float
+
+    Returns
+    -------
+    np.ndarray, shape (num_rows, num_features)
+        A new array; a column without spread (MAD 0) is left as it is.
+    """
+    median = np.median(features, axis=0)
+    spread = 1.4826 * np.median(np.abs(features - median), axis=0)
+    spread = np.where(spread > 0, spread, np.inf)
+    return np.clip(features, median - num_sd * spread, median + num_sd * spread)
 
 
 def _two_halves(features: np.ndarray, config: SplitConfig, seed: int | None) -> np.ndarray | None:
@@ -189,6 +218,8 @@ def _two_halves(features: np.ndarray, config: SplitConfig, seed: int | None) -> 
     smallest = max(config.min_size, int(np.ceil(config.min_fraction * n)))
     if n < 2 * smallest:
         return None
+    if config.clip_sd > 0:
+        features = clip_robust(features, config.clip_sd)
     rng = np.random.default_rng(seed)
     fit = features if n <= config.max_peaks_fit else features[rng.choice(n, config.max_peaks_fit, replace=False)]
     n_components = int(min(config.n_components, fit.shape[1], fit.shape[0] - 1))
@@ -281,7 +312,8 @@ def cluster_channels(recording, peaks: np.ndarray, labels: np.ndarray, config: S
 
 def split_clusters(recording, peaks: np.ndarray, labels: np.ndarray, noise_levels: np.ndarray, config: SplitConfig,
                    job_kwargs: dict, seed: int | None = 0,
-                   subset: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, list[dict]]:
+                   subset: tuple[np.ndarray, np.ndarray] | None = None,
+                   relabel: bool = True) -> tuple[np.ndarray, list[dict]]:
     """Split the clusters of ``labels`` that hold two cells (see the module docstring).
 
     Parameters
@@ -299,6 +331,8 @@ def split_clusters(recording, peaks: np.ndarray, labels: np.ndarray, noise_level
         ``(peaks, waveforms)``: peak-channel waveforms ``(num_subset, num_samples)`` of a random subset of peaks,
         already read with this config's window (the sorter's PCA subset), to fit the temporal components on;
         None reads 5000 random peaks.
+    relabel : bool, default: True
+        See :func:`split_labels`.
 
     Returns
     -------
@@ -337,4 +371,4 @@ def split_clusters(recording, peaks: np.ndarray, labels: np.ndarray, noise_level
     # a gap of a refractory window between segments, so no pair spans two of them
     gap = int(round(config.refractory_ms * fs / 1000.0)) + 1
     times = peaks["sample_index"].astype(np.int64) + offsets[peaks["segment_index"]] + gap * peaks["segment_index"]
-    return split_labels(features, times, labels, config, fs, int(sum(lengths)), seed=seed)
+    return split_labels(features, times, labels, config, fs, int(sum(lengths)), seed=seed, relabel=relabel)

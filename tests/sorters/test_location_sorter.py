@@ -38,8 +38,16 @@ def test_run_sorter_center_of_mass_finds_ground_truth_units(mearec_small, tmp_pa
     assert np.all(local_amplitude >= np.abs(saved["peaks"]["amplitude"]) * (1 - 1e-5))
     clusters = np.unique(saved["labels"][saved["labels"] >= 0])
     assert np.array_equal(clusters, np.arange(clusters.size))
-    # matching keeps the clusters whose template is clean and that it gives >= min_spikes spikes
-    assert set(sorting.unit_ids) <= set(clusters)
+    # matching keeps the clusters whose template is clean and that it gives >= min_spikes spikes; a matched unit
+    # split afterwards gives one half a new id, after every cluster label, with its evidence saved
+    splits = [d for d in saved["matched_split_decisions"] if d["split"]]
+    new_ids = set(sorting.unit_ids) - set(clusters)
+    assert len(new_ids) == len(splits) and all(u > clusters.max() for u in new_ids)
+    for decision in saved["matched_split_decisions"]:
+        assert {"unit", "sizes", "observed", "expected", "split"} <= set(decision)
+        if decision["split"]:
+            assert decision["expected"] >= 3.0
+            assert 0.5 * decision["expected"] <= decision["observed"] <= 3.0 * decision["expected"]
     # every judged split is saved with its evidence, and a kept split lies within the coincidence bounds
     assert isinstance(saved["split_decisions"], list)
     for decision in saved["split_decisions"]:
@@ -103,6 +111,8 @@ def test_bad_parameters_are_refused(mearec_small, tmp_path):
         run_sorter("location_sorter", recording, folder=tmp_path / "b", clusterer="kmeans")
     with pytest.raises(ValueError, match="min_fraction"):
         run_sorter("location_sorter", recording, folder=tmp_path / "c", split_kwargs={"min_fraction": 0.7})
+    with pytest.raises(ValueError, match="min_expected"):
+        run_sorter("location_sorter", recording, folder=tmp_path / "d", split_matched_kwargs={"min_expected": 0})
     with pytest.raises(ValueError, match="gives no"):
         sort_by_locations(recording, dict(localization_method="center_of_mass", location_features=["x", "y", "z"],
                                           job_kwargs=dict(progress_bar=False)))

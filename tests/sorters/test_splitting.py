@@ -7,6 +7,7 @@ import pytest
 
 from si_amortized.sorters.splitting import (
     SplitConfig,
+    clip_robust,
     cross_coincidences,
     expected_coincidences,
     split_clusters,
@@ -181,3 +182,83 @@ def test_split_clusters_on_traces_separates_two_cells_at_one_place(independent):
     else:
         assert not any(d["split"] for d in decisions)
         assert np.all(labels == 0)
+
+
+def test_clip_robust_clips_each_column_to_its_median_plus_minus_robust_sds():
+    rng = np.random.default_rng(7)
+    features = rng.normal(size=(1001, 3))
+    features[:, 1] *= 5.0
+    features[:, 2] = 2.0  # no spread: left as it is
+    features[0, :2] = [100.0, -100.0]
+    got = clip_robust(features, 3.0)
+    for c in (0, 1):
+        median = np.median(features[:, c])
+        sd = 1.4826 * np.median(np.abs(features[:, c] - median))
+        np.testing.assert_allclose(got[:, c], np.clip(features[:, c], median - 3 * sd, median + 3 * sd))
+    assert got[0, 0] < 4.0 and got[0, 1] > -20.0  # the outliers are pulled in
+    np.testing.assert_array_equal(got[:, 2], features[:, 2])
+    np.testing.assert_array_equal(got[1:, 0][np.abs(features[1:, 0]) < 2.5], features[1:, 0][np.abs(features[1:, 0]) < 2.5])
+
+
+def test_clipping_lets_the_mixture_find_two_cells_that_a_few_outliers_hide():
+    """A few spikes distorted by overlapping spikes lie far out on some features: without clipping they take one
+    of the mixture's two components and the two cells stay together."""
+    rng = np.random.default_rng(8)
+    a, b = _refractory_train(15, 60.0, 0.003, rng), _refractory_train(15, 60.0, 0.003, rng)
+    times = np.concatenate([a, b])
+    truth = np.r_[np.zeros(a.size, int), np.ones(b.size, int)]
+    features = rng.normal(size=(times.size, 64))
+    features[:, 0] += 6.0 * truth  # the cells differ by 6 sd along one direction
+    outliers = rng.choice(times.size, times.size // 25, replace=False)
+    features[np.ix_(outliers, rng.choice(64, 8, replace=False))] += rng.choice([-60.0, 60.0], (outliers.size, 8))
+    order = np.argsort(times)
+    times, truth, features = times[order], truth[order], features[order]
+    labels = np.zeros(times.size, int)
+    clipped, decisions = split_labels(features, times, labels, SplitConfig(max_depth=1), FS, int(60 * FS))
+    assert decisions[0]["split"]
+    assert max(np.mean(clipped == truth), np.mean(clipped != truth)) > 0.95
+    plain, _ = split_labels(features, times, labels, SplitConfig(max_depth=1, clip_sd=0.0), FS, int(60 * FS))
+    assert max(np.mean(plain == truth), np.mean(plain != truth)) < 0.8
+    with pytest.raises(ValueError, match="clip_sd"):
+        SplitConfig(clip_sd=-1.0)
+
+
+@pytest.mark.parametrize("independent", [True, False])
+def test_split_matched_units_separates_two_cells_matched_into_one_unit(independent):
+    from spikeinterface.core import NumpySorting
+    from spikeinterface.core.node_pipeline import base_peak_dtype
+
+    from si_amortized.sorters.location_sorter import split_matched_units
+
+    rng = np.random.default_rng(6)
+    if independent:
+        trains = [_refractory_train(10, 60.0, 0.003, rng), _refractory_train(10, 60.0, 0.003, rng)]
+    else:
+        one = _refractory_train(20, 60.0, 0.003, rng)
+        trains = [one[::2], one[1::2]]
+    recording, samples, truth, main = _same_place_recording(trains)
+    # matching gave every spike of both to unit 7 (the id of their cluster), and unit 3 holds a few others
+    others = np.sort(rng.choice(np.setdiff1d(np.arange(1000, int(59 * FS)), samples), 40, replace=False))
+    all_samples = np.concatenate([samples, others])
+    ids = np.r_[np.full(samples.size, 7), np.full(others.size, 3)]
+    order = np.argsort(all_samples, kind="stable")
+    sorting = NumpySorting.from_samples_and_labels([all_samples[order]], [ids[order]], FS, unit_ids=np.array([3, 7]))
+    peaks = np.zeros(all_samples.size, dtype=base_peak_dtype)
+    peaks["sample_index"] = all_samples[order]
+    peaks["channel_index"] = main
+    labels = ids[order]
+    new, decisions = split_matched_units(recording, sorting, peaks, labels, np.full(32, 10.0, "float32"), SplitConfig(),
+                                         dict(n_jobs=1, progress_bar=False), seed=0)
+    judged = [d for d in decisions if d["unit"] == 7]
+    assert judged and all(d["unit"] in (3, 7) for d in decisions)
+    np.testing.assert_array_equal(new.get_unit_spike_train(3), sorting.get_unit_spike_train(3))
+    if independent:
+        assert judged[0]["split"]
+        assert list(new.unit_ids) == [3, 7, 8]
+        halves = np.r_[new.get_unit_spike_train(7), new.get_unit_spike_train(8)]
+        half_of = np.r_[np.zeros(new.get_unit_spike_train(7).size, int), np.ones(new.get_unit_spike_train(8).size, int)]
+        got = half_of[np.argsort(halves)]
+        assert max(np.mean(got == truth), np.mean(got != truth)) > 0.98
+    else:
+        assert not any(d["split"] for d in decisions)
+        assert new is sorting
