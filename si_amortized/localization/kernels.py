@@ -13,8 +13,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-__all__ = ["gather_windows", "finish_examples", "cut_projected", "add_terms_all_channels", "add_terms_slots", "least_squares_scales",
-           "peak_search", "load_kernels"]
+__all__ = ["gather_windows", "finish_examples", "cut_projected", "add_terms_all_channels", "add_terms_slots",
+           "least_squares_scales", "peak_search", "load_kernels"]
 
 
 @numba.njit(cache=True, nogil=True)

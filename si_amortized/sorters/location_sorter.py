@@ -19,9 +19,9 @@ Pipeline, chunk by chunk through SpikeInterface's node pipeline (``job_kwargs`` 
    None skips it), which recovers spikes that overlap in time and space, then units that are one cell found
    twice (same template, one refractory period) merged (:mod:`si_amortized.sorters.duplicates`; optionally
    followed by SpikeInterface's final cleaning, which merges units: ``matching_kwargs={'merge': True}``);
-7. (``split_matched=True``, the default) each matched unit split as the clusters were: matching gathers into one unit the
-   spikes of a cell whose own peaks clustering had spread over other clusters, and with all of them the
-   refractory test can judge a split that the cluster's few peaks could not.
+7. (``split_matched=True``, the default) each matched unit split as the clusters were: matching gathers into
+   one unit the spikes of a cell whose own peaks clustering had spread over other clusters, and with all of
+   them the refractory test can judge a split that the cluster's few peaks could not.
 
 Without matching every detected peak belongs to at most one unit.
 """

@@ -94,20 +94,30 @@ def _grid_templates(rng, positions, num_units, length=61, nbefore=30):
     return (spike_shape(length, nbefore)[None, :, None] * amps[:, None, :]).astype("float32")
 
 
-def test_examples_with_overlap_terms_equal_those_cut_from_each_spikes_cleaned_window():
-    rng = np.random.default_rng(5)
+def _crowded_grid(rng, num_units, num_spread, num_burst, burst_samples, num_samples=3000):
+    """Spikes of point-source units over the grid, scaled and summed into noise, with a crowded burst.
+
+    Returns the templates, config, neighbourhood, candidate mask, spike times, units, scales, traces and each
+    spike's main channel.
+    """
     positions = grid_positions()
-    templates = _grid_templates(rng, positions, 6)
+    templates = _grid_templates(rng, positions, num_units)
     config = FeatureConfig()
     neighbourhood = neighbourhood_from_config(positions, config)
     candidates = channel_neighbours_mask(positions, config.peak_radius_um)
-    num_samples = 3000
-    times = np.sort(np.r_[rng.integers(200, 2800, 12), rng.integers(1000, 1080, 8)])  # a crowded burst
-    units, scales = rng.integers(0, 6, times.size), rng.uniform(0.6, 1.6, times.size)
+    times = np.sort(np.r_[rng.integers(200, 2800, num_spread), rng.integers(1000, 1000 + burst_samples, num_burst)])
+    units, scales = rng.integers(0, num_units, times.size), rng.uniform(0.6, 1.6, times.size)
     traces = rng.normal(0, 5, (num_samples, len(positions))).astype("float32")
     for t, u, a in zip(times, units, scales):
         traces[t - 30 : t + 31] += a * templates[u]
     channels = np.argmax(np.abs(templates[units]).max(axis=1), axis=1)
+    return templates, config, neighbourhood, candidates, times, units, scales, traces, channels
+
+
+def test_examples_with_overlap_terms_equal_those_cut_from_each_spikes_cleaned_window():
+    rng = np.random.default_rng(5)
+    templates, config, neighbourhood, candidates, times, units, scales, traces, channels = _crowded_grid(
+        rng, 6, 12, 8, 80)
     half = margin_samples(config, FS)
     target, other = overlap_pairs(times, times, 61 - 30 + half, 30 + half, target_index=np.arange(times.size))
     assert np.bincount(target).max() >= 5
@@ -127,17 +137,8 @@ def test_projected_examples_are_the_projections_of_the_waveform_examples(model_r
     """Inference cuts a model's temporal components straight from the traces (with overlap terms, and
     through a resampling to the model's rate): the same as projecting the waveforms it replaces."""
     rng = np.random.default_rng(6)
-    positions = grid_positions()
-    templates = _grid_templates(rng, positions, 5)
-    config = FeatureConfig()
-    neighbourhood = neighbourhood_from_config(positions, config)
-    candidates = channel_neighbours_mask(positions, config.peak_radius_um)
-    times = np.sort(np.r_[rng.integers(200, 2800, 10), rng.integers(1000, 1060, 6)])
-    units, scales = rng.integers(0, 5, times.size), rng.uniform(0.6, 1.6, times.size)
-    traces = rng.normal(0, 5, (3000, len(positions))).astype("float32")
-    for t, u, a in zip(times, units, scales):
-        traces[t - 30 : t + 31] += a * templates[u]
-    channels = np.argmax(np.abs(templates[units]).max(axis=1), axis=1)
+    templates, config, neighbourhood, candidates, times, units, scales, traces, channels = _crowded_grid(
+        rng, 5, 10, 6, 60)
     half = margin_samples(config, FS)
     target, other = overlap_pairs(times, times, 31 + half, 30 + half, target_index=np.arange(times.size))
     terms = TemplateTerms.from_pairs(times.size, target, times[other], units[other], -scales[other], templates, 30)
