@@ -181,7 +181,7 @@ class LocationSorter(ComponentsBasedSorter):
         "overlapping spikes; matching_kwargs={'merge': True} then merges units as spykingcircus2 does) or None "
         "(every detected peak in at most one unit: fast)",
         "matching_kwargs": "Fields of si_amortized.sorters.matching.MatchingConfig (ms_before, template_radius_um, ...)",
-        "split_matched": "After matching, split each unit's matched spikes as clusters are split (mixture on "
+        "split_matched": "With matching: afterwards, split each unit's matched spikes as clusters are split (mixture on "
         "multichannel waveform features, kept on the refractory test): matching gathers a cell whose peaks "
         "clustering spread over other clusters into the unit of a cell at the same place, where its spikes can "
         "outnumber the refractory test's minimum",
@@ -272,7 +272,8 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
         splitting), ``split_decisions`` (list of dict, one per judged split: see
         :func:`si_amortized.sorters.splitting.split_labels`), ``duplicate_decisions`` (list of dict, one per
         pair of units judged to be one cell after matching: :func:`si_amortized.sorters.duplicates.duplicate_groups`;
-        empty without matching), and with
+        empty without matching), ``matched_split_decisions`` (one per judged split of a matched unit:
+        :func:`split_matched_units`), and with
         ``apply_motion_correction`` the estimated ``motion`` (``spikeinterface.core.motion.Motion``; locations
         are then in the corrected frame).
     """
@@ -502,7 +503,8 @@ def read_sorter_features(folder) -> dict:
         ``peaks``, ``locations``, ``features``, ``labels`` arrays and the ``params`` used; ``split_decisions``
         (the evidence for and against each judged cluster split: sizes, observed and expected coincidences);
         ``duplicate_decisions`` (each pair of units judged to be one cell after matching: template cosine,
-        observed and expected coincidences, merged or not);
+        observed and expected coincidences, merged or not); ``matched_split_decisions`` (the same evidence for
+        each judged split of a matched unit, keyed by ``unit``; empty without ``split_matched``);
         ``motion`` (``spikeinterface.core.motion.Motion``) when the run corrected motion.
     """
     folder = Path(folder)
