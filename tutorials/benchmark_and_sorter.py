@@ -77,6 +77,13 @@ for d in read_sorter_features(OUT / "location_sorter_vae")["duplicate_decisions"
     verdict = "merged: one cell" if d["merged"] else "kept apart"
     print(f"units {d['units'][0]} and {d['units'][1]}: template cosine {d['cosine']:.3f}, {d['observed']} "
           f"coincidences where two independent cells would give {d['expected']:.1f} -> {verdict}")
+# And once more after matching (split_matched=True, the default): matching gathers every spike of a cell into
+# one unit, also a cell whose peaks clustering spread over other clusters, and the refractory test can then
+# judge a split of that unit. A split-off half gets a new unit id, after every cluster label.
+for d in read_sorter_features(OUT / "location_sorter_vae")["matched_split_decisions"]:
+    verdict = "split: two cells" if d["split"] else "kept whole"
+    print(f"unit {d['unit']}: halves of {d['sizes'][0]} and {d['sizes'][1]} spikes, {d['observed']} coincidences "
+          f"where {d['expected']:.1f} expected -> {verdict}")
 
 # %% 3. Localization error of the ground-truth spikes, per method (the VAE paper's Table 1)
 results = localize_ground_truth(

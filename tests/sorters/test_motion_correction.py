@@ -11,7 +11,8 @@ from si_amortized.sorters.motion import DEFAULT_MOTION_CORRECTION, check_motion_
 
 # center_of_mass keeps the sorter's own localization quick; correct_motion trains its VAE (the default) on the
 # peaks of 20 random one-second chunks (5 epochs on 1,500 spikes followed the drift to 10 um RMS only)
-SORTER = dict(localization_method="center_of_mass", n_pcs=0, amplitude_scale=0.0, bandwidth=6.0)
+# the same settings in both modes, the detection threshold included (its default differs: 4.5 still, 5 corrected)
+SORTER = dict(localization_method="center_of_mass", n_pcs=0, amplitude_scale=0.0, bandwidth=6.0, detect_threshold=5.0)
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,12 @@ def test_none_takes_the_default_of_the_mode():
     assert {k: moving[k] for k in MODE_DEFAULTS[True]} == MODE_DEFAULTS[True]
     mine = resolve_mode_defaults(dict(LocationSorter._default_params, apply_motion_correction=True, n_pcs=3))
     assert mine["n_pcs"] == 3 and mine["amplitude_scale"] == 0.0
+    # the detection threshold: 4.5 on a still probe with threshold detection, 5 otherwise, a given one kept
+    assert (still["detect_threshold"], moving["detect_threshold"]) == (4.5, 5.0)
+    filtered = resolve_mode_defaults(dict(LocationSorter._default_params, detection_method="matched_filtering"))
+    assert filtered["detect_threshold"] == 5.0
+    given = resolve_mode_defaults(dict(LocationSorter._default_params, detect_threshold=6.0))
+    assert given["detect_threshold"] == 6.0
 
 
 def test_motion_correction_settings_are_checked():
