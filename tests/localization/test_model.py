@@ -13,7 +13,6 @@ from si_amortized.localization.model import (
     amplitude_basis,
     amplitude_weights,
     least_squares_coefficients,
-    monotone_profile,
 )
 from si_amortized.model_store import from_record, record_from_extension_data, record_to_extension_data, to_record
 
