@@ -36,7 +36,8 @@ def test_output_fields_and_accuracy(computed, toy):
 
 
 def test_invariance_to_n_jobs_and_chunking(analyzer, toy_model, computed):
-    for job_kwargs in (dict(n_jobs=2, chunk_duration="0.37s"), dict(n_jobs=1, chunk_duration="3s")):
+    for job_kwargs in (dict(n_jobs=2, chunk_duration="0.37s"), dict(n_jobs=1, chunk_duration="3s"),
+                       dict(n_jobs=2, chunk_duration="0.37s", pool_engine="thread")):  # threads share one model
         ext = analyzer.compute("vae_locations", model=toy_model, progress_bar=False, save=False, **job_kwargs)
         other = ext.get_data()
         for name in FIELDS:
