@@ -8,8 +8,6 @@ Compiled once per machine (``cache=True``), released from the GIL.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numba
 import numpy as np
 
@@ -367,23 +365,14 @@ def peak_search(local: np.ndarray, rows: np.ndarray, mask: np.ndarray, peak_sign
     return chan, lag, sign
 
 
-class _Terms(NamedTuple):
-    """The fields of :class:`~si_amortized.localization.collisions.TemplateTerms` the kernels read."""
-
-    start: np.ndarray
-    time: np.ndarray
-    unit: np.ndarray
-    weight: np.ndarray
-    templates_by_channel: np.ndarray
-    nbefore: int
-
-
 def load_kernels() -> None:
     """Compile (or load from numba's cache) every loop here for the types the localizer uses.
 
     Called where a pipeline node is built, so that worker processes forked from there inherit the
     machine code instead of each loading it again.
     """
+    from .collisions import TemplateTerms  # collisions imports this module
+
     values = np.zeros((1, 1, 2), dtype="float32")
     rows, channels = np.zeros(1, dtype=np.int64), np.zeros((1, 1), dtype=np.int64)
     traces = np.zeros((2, 1), dtype="float32")
@@ -396,7 +385,7 @@ def load_kernels() -> None:
         templates.flags.writeable = writeable
         add_terms_all_channels(values, rows, rows, start, empty, empty, weights, templates, 0)
         add_terms_slots(values, rows, rows, channels, start, empty, empty, weights, templates, 0)
-        terms = _Terms(start, empty, empty, weights, templates, 0)
+        terms = TemplateTerms.from_pairs(1, empty, empty, empty, weights, templates, 0, templates_by_channel=templates)
         for with_terms in (None, terms):
             cut_projected(traces, rows, np.ones(1, dtype="float32"), channels, np.zeros((1, 2), dtype="float32"), 0,
                           1, with_terms, rows)

@@ -273,6 +273,11 @@ def find_peak_channels(
     return chan, times[np.arange(n), lag_i].astype(np.int64), sign
 
 
+def _amplitude_window(nbefore: int, nafter: int, window: int) -> tuple[int, int]:
+    """Samples ``[lo, hi)`` of a ``nbefore + nafter`` waveform the amplitude is taken over: the trough +- ``window``."""
+    return max(nbefore - window, 0), min(nbefore + window + 1, nbefore + nafter)
+
+
 def _cut(traces, trough, sign, centres, table, nbefore, nafter, window, terms=None, spikes=None):
     """Waveforms, observed flags and amplitudes of examples centred on ``centres``.
 
@@ -283,7 +288,7 @@ def _cut(traces, trough, sign, centres, table, nbefore, nafter, window, terms=No
     wf = gather_windows(traces, starts, chans, nbefore + nafter)
     if terms is not None:
         terms.add_to(wf, spikes, starts, chans)
-    lo, hi = max(nbefore - window, 0), min(nbefore + window + 1, nbefore + nafter)
+    lo, hi = _amplitude_window(nbefore, nafter, window)
     observed, amps = finish_examples(wf, starts, sign, chans, traces.shape[0], lo, hi)
     return wf, observed, amps
 
@@ -371,9 +376,9 @@ def compute_examples(
         basis = np.asarray(temporal_basis, dtype="float32")
         if resampling:  # the components of the resampled waveform, a linear map of the traces' samples
             basis = basis @ resampling_matrix(config, sampling_frequency, model_sampling_frequency)
-        lo, hi = max(nbefore - window, 0), min(nbefore + window + 1, nbefore + nafter)
         wf, observed, amps = cut_projected(traces, trough[spike_index] - nbefore, sign[spike_index],
-                                           table[centres], basis, lo, hi, terms, spike_index)
+                                           table[centres], basis, *_amplitude_window(nbefore, nafter, window), terms,
+                                           spike_index)
     else:
         wf, observed, amps = _cut(traces, trough[spike_index], sign[spike_index], centres, table, nbefore, nafter,
                                   window, terms, spike_index)

@@ -235,7 +235,7 @@ class LocationSorter(ComponentsBasedSorter):
         if params["matching"] is not None:
             MatchingConfig(engine=params["matching"], **params["matching_kwargs"])
         SplitConfig(**params["split_kwargs"])
-        SplitConfig(**{**params["split_kwargs"], **params["split_matched_kwargs"]})
+        matched_split_config(params)
         return params
 
     @classmethod
@@ -404,9 +404,9 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
                   f"({merged} duplicates merged)")
         matched_decisions = []
         if params["split_matched"] and sorting.get_num_units():
-            split_config = SplitConfig(**{**params["split_kwargs"], **params["split_matched_kwargs"]})
             sorting, matched_decisions = split_matched_units(matching_recording, sorting, peaks, labels,
-                                                             matching_noise_levels, split_config, job_kwargs, seed)
+                                                             matching_noise_levels, matched_split_config(params),
+                                                             job_kwargs, seed)
             if verbose:
                 print(f"location_sorter: {sum(d['split'] for d in matched_decisions)} matched units split")
         return sorting, _outputs(peaks, locations, features, labels, motion, decisions, duplicates, matched_decisions)
@@ -422,6 +422,11 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
         samples_list, labels_list, recording.sampling_frequency, unit_ids=unit_ids
     )
     return sorting, _outputs(peaks, locations, features, labels, motion, decisions)
+
+
+def matched_split_config(params: dict) -> SplitConfig:
+    """The split of matched units' settings: ``split_matched_kwargs`` over ``split_kwargs``."""
+    return SplitConfig(**{**params["split_kwargs"], **params["split_matched_kwargs"]})
 
 
 def split_matched_units(recording, sorting, peaks: np.ndarray, labels: np.ndarray, noise_levels: np.ndarray,
