@@ -10,8 +10,14 @@ test fold are the benchmark's test cells: never in this corpus.
 
 Writes the weights (``.pt``) and a JSON + Markdown record of everything above.
 
+``--checkpoint-dir DIR`` also saves the model at every validation epoch (``DIR/epoch_069.pt``, ...) with the
+run's record (``DIR/record.json``), so that the checkpoint can be chosen on held-out recordings instead
+(``benchmarks/nemo_celltypes.py --model DIR/epoch_*.pt --first-test-recording 0``); ``--package-epoch E
+--checkpoint-dir DIR --choice "..."`` then writes that checkpoint as the packaged model, its record stating
+the choice, without training again.
+
 Usage: ``python scripts/train_nemo_pretrained.py [--units 6000] [--epochs 300] [--num-channels 1]
-[--out DIR] [--name nemo_mearec_default]``
+[--out DIR] [--name nemo_mearec_default] [--checkpoint-dir DIR]``
 """
 
 from __future__ import annotations
@@ -64,7 +70,17 @@ def main():
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=PRETRAINED_DIR)
     parser.add_argument("--name", default="nemo_mearec_default")
+    parser.add_argument("--checkpoint-dir", type=Path, default=None,
+                        help="save the model at every validation epoch here, with the run's record")
+    parser.add_argument("--package-epoch", type=int, default=None,
+                        help="no training: package DIR/epoch_E.pt of --checkpoint-dir as --out/--name")
+    parser.add_argument("--choice", default="", help="with --package-epoch: how the epoch was chosen (recorded)")
     args = parser.parse_args()
+    if args.package_epoch is not None:
+        if args.checkpoint_dir is None:
+            parser.error("--package-epoch needs --checkpoint-dir")
+        package_checkpoint(args.checkpoint_dir, args.package_epoch, args.choice, args.out, args.name)
+        return
     leaked = set(args.template_seeds) & set(BENCHMARK_TEST_TEMPLATE_SEEDS)
     if leaked:
         parser.error(f"template seeds {sorted(leaked)} hold the benchmark's test cells")
@@ -98,10 +114,19 @@ def main():
     val = np.isin(template_index, held)
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, eval_every=10)
     augment_config = AugmentConfig()
+    on_evaluate = None
+    if args.checkpoint_dir is not None:
+        args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+
+        def on_evaluate(epoch, model):
+            save_nemo_model(model, args.checkpoint_dir / f"epoch_{epoch:03d}.pt",
+                            metadata=dict(trained_by="scripts/train_nemo_pretrained.py", epoch=epoch))
+
     t0 = time.perf_counter()
     model, history = train_nemo(
         acg[~val], wf[~val], config=config, train_config=train_config, augment_config=augment_config,
         validation=(acg[val], wf[val]), seed=args.seed, device=args.device, progress_bar=True,
+        on_evaluate=on_evaluate,
     )
     t_train = time.perf_counter() - t0
     best = history["val_epoch"].index(history["best_epoch"]) if history["val_epoch"] else None
@@ -160,32 +185,72 @@ def main():
                 "paper (1500-6000). Retrain or fine-tune on your own data for real recordings.",
     )
     (args.out / f"{args.name}.json").write_text(json.dumps(record, indent=1))
+    if args.checkpoint_dir is not None:
+        (args.checkpoint_dir / "record.json").write_text(json.dumps(record, indent=1))
+    write_markdown(record, args.out, args.name)
+    print(json.dumps(record["result"], indent=1))
+
+
+def package_checkpoint(checkpoint_dir: Path, epoch: int, choice: str, out: Path, name: str) -> None:
+    """Write ``checkpoint_dir/epoch_{epoch}.pt`` as the model ``out/name``, with the run's record amended."""
+    from si_amortized.nemo import load_nemo_model
+
+    record = json.loads((checkpoint_dir / "record.json").read_text())
+    path = checkpoint_dir / f"epoch_{epoch:03d}.pt"
+    if not path.is_file() or epoch not in record["history"]["val_epoch"]:
+        raise SystemExit(f"no checkpoint of epoch {epoch} in {checkpoint_dir} (validation epochs: "
+                         f"{record['history']['val_epoch']})")
+    if not choice:
+        raise SystemExit("--choice must say how the epoch was chosen")
+    out.mkdir(parents=True, exist_ok=True)
+    weights = save_nemo_model(load_nemo_model(path), out / f"{name}.pt",
+                              metadata=dict(trained_by="scripts/train_nemo_pretrained.py", epoch=epoch))
+    k = record["history"]["val_epoch"].index(epoch)
+    record["weights"] = weights.name
+    record["result"].update(retrieval_best_epoch=record["result"]["best_epoch"], best_epoch=epoch,
+                            best_val_retrieval_top1=record["history"]["val_retrieval"][k],
+                            best_val_loss=record["history"]["val_loss"][k])
+    record["checkpoint_choice"] = choice
+    record["packaged_command"] = (f"python scripts/train_nemo_pretrained.py --checkpoint-dir {checkpoint_dir.name} "
+                                  f"--package-epoch {epoch} --choice '...'")
+    (out / f"{name}.json").write_text(json.dumps(record, indent=1))
+    write_markdown(record, out, name)
+    print(f"packaged epoch {epoch} as {weights}")
+
+
+def write_markdown(record: dict, out: Path, name: str) -> None:
+    """The record as Markdown (``README.md`` for the packaged default model)."""
+    corpus_config = record["corpus"]["config"]
+    result = record["result"]
+    choice = record.get("checkpoint_choice", "best retrieval on the units of held-out templates")
     md = [
-        f"# Default NEMO model (`{weights.name}`)",
+        f"# Default NEMO model (`{record['weights']}`)",
         "",
-        f"Trained by `{record['command']}` on {record['date_utc']} UTC (commit {commit[:10]}), torch {torch.__version__}.",
+        f"Trained by `{record['command']}` on {record['date_utc']} UTC (commit {record['git_commit'][:10]}), "
+        f"torch {record['torch']}.",
         "",
-        f"- Corpus: {len(acg)} synthetic units ({record['corpus']['generator']}) from "
-        f"{record['corpus']['num_templates']} NEURON templates of {', '.join(args.probes)}: "
+        f"- Corpus: {record['data']['num_units']} synthetic units ({record['corpus']['generator']}) from "
+        f"{record['corpus']['num_templates']} NEURON templates of {', '.join(record['corpus']['probes'])}: "
         + "; ".join(record["corpus"]["templates"]) + ".",
         f"- Not trained on: {record['corpus']['not_trained_on']}.",
-        f"- Units: noise {corpus_config.noise_uv[0]:.0f}-{corpus_config.noise_uv[1]:.0f} uV; templates from "
-        f"{corpus_config.spikes_for_templates[0]}-{corpus_config.spikes_for_templates[1]} spikes (log-uniform) or "
-        f"every spike ({corpus_config.every_spike_fraction:.0%}); {args.mearec_firing_fraction:.0%} with MEArec's "
-        "default Poisson firing, the others with the m-type firing models of `si_amortized.datasets.firing`.",
-        f"- Input: 3D ACG images and {args.num_channels}-channel normalized templates.",
-        f"- Training: {args.epochs} epochs, batch {args.batch_size}, Adam 5e-4, cosine warm restarts T_0 = 20, "
-        "paper augmentations, temperature 0.5; checkpoint = best retrieval on the units of held-out templates.",
-        f"- Result: best epoch {history['best_epoch']}, validation top-1 retrieval "
-        f"{(record['result']['best_val_retrieval_top1'] or float('nan')):.3f} "
-        f"(chance {record['result']['chance_retrieval']:.4f}); corpus {t_corpus:.0f} s, training {t_train:.0f} s.",
+        f"- Units: noise {corpus_config['noise_uv'][0]:.0f}-{corpus_config['noise_uv'][1]:.0f} uV; templates from "
+        f"{corpus_config['spikes_for_templates'][0]}-{corpus_config['spikes_for_templates'][1]} spikes "
+        f"(log-uniform) or every spike ({corpus_config['every_spike_fraction']:.0%}); "
+        f"{corpus_config['mearec_firing_fraction']:.0%} with MEArec's default Poisson firing, the others with the "
+        "m-type firing models of `si_amortized.datasets.firing`.",
+        f"- Input: 3D ACG images and {record['config']['waveform']['num_channels']}-channel normalized templates.",
+        f"- Training: {record['train_config']['epochs']} epochs, batch {record['train_config']['batch_size']}, "
+        "Adam 5e-4, cosine warm restarts T_0 = 20, paper augmentations, temperature 0.5; checkpoint: "
+        f"{choice}.",
+        f"- Result: epoch {result['best_epoch']}, validation top-1 retrieval "
+        f"{(result['best_val_retrieval_top1'] or float('nan')):.3f} "
+        f"(chance {result['chance_retrieval']:.4f}); corpus {result['corpus_seconds']:.0f} s, training "
+        f"{result['training_seconds']:.0f} s.",
         f"- Caveat: {record['caveats']}",
         "",
-        f"Full record: `{args.name}.json`. Measured against SpikeInterface's metrics: `benchmarks/nemo_celltypes.py`.",
+        f"Full record: `{name}.json`. Measured against SpikeInterface's metrics: `benchmarks/nemo_celltypes.py`.",
     ]
-    (args.out / f"{args.name}.md" if args.name != "nemo_mearec_default" else args.out / "README.md").write_text(
-        "\n".join(md) + "\n")
-    print(json.dumps(record["result"], indent=1))
+    (out / f"{name}.md" if name != "nemo_mearec_default" else out / "README.md").write_text("\n".join(md) + "\n")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,16 @@ for d in read_sorter_features(OUT / "location_sorter_vae")["duplicate_decisions"
     verdict = "merged: one cell" if d["merged"] else "kept apart"
     print(f"units {d['units'][0]} and {d['units'][1]}: template cosine {d['cosine']:.3f}, {d['observed']} "
           f"coincidences where two independent cells would give {d['expected']:.1f} -> {verdict}")
+# A unit to which matching gave less than half its cluster's peaks had a template the others explain better;
+# what it kept is usually one cell's spikes found on another sample: the unit at least twice its size whose
+# template (shifted by up to 0.3 ms) is most alike absorbs it, when their trains share a refractory period.
+for d in read_sorter_features(OUT / "location_sorter_vae")["absorb_decisions"]:
+    if d["units"][1] is None:
+        print(f"unit {d['units'][0]} kept {d['fraction']:.0%} of its cluster; no unit twice its size -> kept")
+        continue
+    verdict = f"absorbed by unit {d['units'][1]}" if d["absorbed"] else "kept"
+    print(f"unit {d['units'][0]} kept {d['fraction']:.0%} of its cluster; most alike unit {d['units'][1]} "
+          f"(cosine {d['cosine']:.2f} at a lag of {d['lag']} samples) -> {verdict}")
 # And once more after matching (split_matched=True, the default): matching gathers every spike of a cell into
 # one unit, also a cell whose peaks clustering spread over other clusters, and the refractory test can then
 # judge a split of that unit. A split-off half gets a new unit id, after every cluster label.

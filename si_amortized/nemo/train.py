@@ -54,6 +54,7 @@ def train_nemo(
     seed: int | None = 0,
     device: str | torch.device | None = "auto",
     progress_bar: bool = True,
+    on_evaluate: Callable[[int, NemoModel], None] | None = None,
     **deprecated_kwargs,
 ) -> tuple[NemoModel, dict]:
     """Train (or continue training) a NEMO model with the symmetric CLIP loss: the inner loop, on arrays.
@@ -80,6 +81,10 @@ def train_nemo(
     seed : int | None, default: 0
     device : str | torch.device | None, default: "auto"
     progress_bar : bool, default: True
+    on_evaluate : callable | None, default: None
+        ``on_evaluate(epoch, model)``, called at each validation epoch (every ``train_config.eval_every`` and
+        the last) with the model in eval mode, e.g. to save it and choose a checkpoint by another criterion
+        (a classification probe on held-out recordings). It must not change the model; training resumes after.
 
     Returns
     -------
@@ -178,6 +183,10 @@ def train_nemo(
                 best_key = key
                 best_state = copy.deepcopy(model.state_dict())
                 history["best_epoch"] = epoch
+            if on_evaluate is not None:
+                model.eval()
+                on_evaluate(epoch, model)
+                model.train()
         if progress_bar:
             postfix = dict(loss=f"{history['train_loss'][-1]:.3f}")
             if history["val_retrieval"]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from .splitting import check_refractory, cross_coincidences, expected_coincidences, refractory_samples
 
-__all__ = ["DuplicateConfig", "duplicate_groups", "template_cosines"]
+__all__ = ["AbsorbConfig", "DuplicateConfig", "absorbed_units", "duplicate_groups", "lagged_cosines", "template_cosines"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,3 +182,142 @@ def duplicate_groups(
             group[gone] = keep
             trains[keep] = [np.sort(np.concatenate([x, y])) for x, y in zip(trains[keep], trains[gone])]
     return np.array([root(u) for u in range(num_units)]), decisions
+
+
+@dataclass(frozen=True, kw_only=True)
+class AbsorbConfig:
+    """Settings of :func:`absorbed_units` (the location sorter's ``matching_kwargs`` of the same names).
+
+    Parameters
+    ----------
+    fraction : float, default: 0.5
+        A unit to which matching gave fewer spikes than this fraction of its cluster's peaks is a candidate: the
+        other templates explained most of its cluster. 0 turns absorption off.
+    cosine : float, default: 0.7
+        It is absorbed by the unit with at least twice its spikes (``DuplicateConfig.fragment_ratio``) whose
+        template, shifted by up to ``max_lag_ms``, has the highest cosine with its own, when that cosine
+        reaches this value.
+    max_lag_ms : float, default: 0.3
+        Largest shift between the two templates (a cluster's peaks found on another sample of the same spike
+        give a template aligned that much later or earlier).
+    """
+
+    fraction: float = 0.5
+    cosine: float = 0.7
+    max_lag_ms: float = 0.3
+
+    def __post_init__(self):
+        if self.fraction < 0 or not 0 < self.cosine <= 1 or self.max_lag_ms < 0:
+            raise ValueError("absorb fraction must be >= 0, cosine in (0, 1] and max_lag_ms >= 0; got "
+                             f"{self.fraction!r}, {self.cosine!r}, {self.max_lag_ms!r}")
+
+
+def lagged_cosines(template: np.ndarray, others: np.ndarray, max_lag: int) -> np.ndarray:
+    """Cosine between a template and each other template delayed by every lag up to ``max_lag`` samples.
+
+    Parameters
+    ----------
+    template : np.ndarray, shape (num_samples, num_channels)
+    others : np.ndarray, shape (num_others, num_samples, num_channels)
+    max_lag : int
+
+    Returns
+    -------
+    np.ndarray, shape (num_others, 2 * max_lag + 1)
+        Column ``max_lag + k`` is ``sum_t template[t] . other[t - k] / (|template| |other|)`` (samples outside
+        the window count as zero): at its largest for ``k`` when ``template`` is ``other`` delayed by ``k``.
+    """
+    template = np.asarray(template, dtype="float64")
+    others = np.asarray(others, dtype="float64")
+    ns = template.shape[0]
+    norms = np.linalg.norm(others.reshape(len(others), -1), axis=1) * np.linalg.norm(template)
+    out = np.zeros((len(others), 2 * max_lag + 1))
+    for c, k in enumerate(range(-max_lag, max_lag + 1)):
+        if abs(k) >= ns:
+            continue
+        if k >= 0:
+            out[:, c] = np.einsum("tc,otc->o", template[k:], others[:, : ns - k])
+        else:
+            out[:, c] = np.einsum("tc,otc->o", template[: ns + k], others[:, -k:])
+    return out / np.where(norms > 0, norms, np.inf)[:, None]
+
+
+def absorbed_units(
+    templates: np.ndarray,
+    spike_trains: list[list[np.ndarray]],
+    fractions: np.ndarray,
+    config: AbsorbConfig,
+    refractory: DuplicateConfig,
+    sampling_frequency: float,
+    total_samples: int,
+) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """Units that matching emptied, and the unit that holds the rest of their cell.
+
+    A unit whose matched spikes are a small part of its cluster's peaks (``fraction`` below
+    ``config.fraction``) had a template the other templates explain better: typically a cell's peaks found on
+    another sample (its template a copy of the cell's, shifted) or its spikes where another cell's overlap.
+    Each such unit, in increasing order of fraction, is judged against the units that are not candidates
+    themselves and have at least ``1 / refractory.fragment_ratio`` times its spikes (a fragment is small beside
+    its cell): the one whose template, delayed by at most ``config.max_lag_ms``, is most alike
+    absorbs it when that cosine reaches ``config.cosine`` and the two trains, the candidate's moved by the
+    lag, pass the fragment refractory test of :func:`duplicate_groups` (``refractory.fragment_max_ratio`` of
+    the chance coincidences, at least ``refractory.max_ratio * refractory.min_expected``).
+
+    Parameters
+    ----------
+    templates : np.ndarray, shape (num_units, num_samples, num_channels)
+    spike_trains : list (per unit) of list (per segment) of np.ndarray
+        Sorted spike times in samples.
+    fractions : np.ndarray, shape (num_units,)
+        Matched spikes over cluster peaks (:func:`si_amortized.sorters.matching.matched_fractions`).
+    config : AbsorbConfig
+    refractory : DuplicateConfig
+        Its refractory window and ratios judge the pairs.
+    sampling_frequency : float
+    total_samples : int
+
+    Returns
+    -------
+    target : np.ndarray, shape (num_units,)
+        Index of the absorbing unit, -1 where none.
+    lag : np.ndarray, shape (num_units,)
+        Samples to add to an absorbed unit's spike times to put them on the absorbing unit's time reference.
+    decisions : list of dict
+        Every candidate judged: units (candidate, best match or None), fraction, cosine, lag, observed and
+        expected coincidences, absorbed.
+    """
+    num_units = len(templates)
+    fractions = np.asarray(fractions, dtype="float64")
+    target = np.full(num_units, -1, dtype=np.int64)
+    lag = np.zeros(num_units, dtype=np.int64)
+    decisions: list[dict] = []
+    if num_units < 2 or config.fraction <= 0:
+        return target, lag, decisions
+    counts = np.array([sum(t.size for t in unit) for unit in spike_trains])
+    candidates = np.flatnonzero(fractions < config.fraction)
+    keepers = np.flatnonzero(fractions >= config.fraction)
+    max_lag = int(round(config.max_lag_ms * sampling_frequency / 1000.0))
+    dead, window = refractory_samples(refractory.dead_ms, refractory.refractory_ms, sampling_frequency)
+    floor = refractory.max_ratio * refractory.min_expected
+    trains = {u: [np.asarray(t, dtype=np.int64) for t in spike_trains[u]] for u in keepers}
+    for u in candidates[np.argsort(fractions[candidates], kind="stable")]:
+        larger = keepers[counts[u] <= refractory.fragment_ratio * counts[keepers]]
+        decision = dict(units=(int(u), None), fraction=float(fractions[u]), cosine=None, lag=0, observed=None,
+                        expected=None, absorbed=False)
+        decisions.append(decision)
+        if larger.size == 0:
+            continue
+        cos = lagged_cosines(templates[u], templates[larger], max_lag)
+        best, column = np.unravel_index(np.argmax(cos), cos.shape)
+        v, k = int(larger[best]), int(column) - max_lag
+        moved = [np.sort(t + k) for t in spike_trains[u]]
+        observed = _count(moved, trains[v], dead, window)
+        expected = expected_coincidences(counts[u], sum(t.size for t in trains[v]), dead, window, total_samples)
+        absorbed = bool(cos[best, column] >= config.cosine
+                        and observed <= max(refractory.fragment_max_ratio * expected, floor))
+        decision.update(units=(int(u), v), cosine=float(cos[best, column]), lag=k, observed=int(observed),
+                        expected=float(expected), absorbed=absorbed)
+        if absorbed:
+            target[u], lag[u] = v, k
+            trains[v] = [np.sort(np.concatenate([a, b])) for a, b in zip(trains[v], moved)]
+    return target, lag, decisions

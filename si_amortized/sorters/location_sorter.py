@@ -45,7 +45,7 @@ from .motion import DEFAULT_MOTION_CORRECTION, check_motion_correction, correct_
 from .splitting import SplitConfig, split_clusters
 
 #: The decisions a run records (JSON files of the sorter output folder).
-_DECISIONS = ("split_decisions", "duplicate_decisions", "matched_split_decisions")
+_DECISIONS = ("split_decisions", "duplicate_decisions", "absorb_decisions", "matched_split_decisions")
 
 _CLUSTERING_KEYS = ("clusterer", "bandwidth", "min_bin_freq", "min_cluster_size", "min_samples", "max_spikes_fit")
 
@@ -281,7 +281,9 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
         splitting), ``split_decisions`` (list of dict, one per judged split: see
         :func:`si_amortized.sorters.splitting.split_labels`), ``duplicate_decisions`` (list of dict, one per
         pair of units judged to be one cell after matching: :func:`si_amortized.sorters.duplicates.duplicate_groups`;
-        empty without matching), ``matched_split_decisions`` (one per judged split of a matched unit:
+        empty without matching), ``absorb_decisions`` (one per unit that matching left with less than
+        ``absorb_fraction`` of its cluster's peaks: :func:`si_amortized.sorters.duplicates.absorbed_units`),
+        ``matched_split_decisions`` (one per judged split of a matched unit:
         :func:`split_matched_units`), and with
         ``apply_motion_correction`` the estimated ``motion`` (``spikeinterface.core.motion.Motion``; locations
         are then in the corrected frame).
@@ -396,12 +398,12 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
 
     if params["matching"] is not None and (labels >= 0).any():
         config = MatchingConfig(engine=params["matching"], **params["matching_kwargs"])
-        sorting, duplicates = match_templates(matching_recording, peaks, labels, matching_noise_levels, config,
-                                              job_kwargs)
+        sorting, duplicates, absorbed = match_templates(matching_recording, peaks, labels, matching_noise_levels,
+                                                        config, job_kwargs)
         if verbose:
             merged = sum(d["merged"] for d in duplicates)
             print(f"location_sorter: template matching ({config.engine}) -> {sorting.get_num_units()} units "
-                  f"({merged} duplicates merged)")
+                  f"({merged} duplicates merged, {sum(d['absorbed'] for d in absorbed)} units absorbed)")
         matched_decisions = []
         if params["split_matched"] and sorting.get_num_units():
             sorting, matched_decisions = split_matched_units(matching_recording, sorting, peaks, labels,
@@ -409,7 +411,8 @@ def sort_by_locations(recording, params: dict, verbose: bool = False):
                                                              job_kwargs, seed)
             if verbose:
                 print(f"location_sorter: {sum(d['split'] for d in matched_decisions)} matched units split")
-        return sorting, _outputs(peaks, locations, features, labels, motion, decisions, duplicates, matched_decisions)
+        return sorting, _outputs(peaks, locations, features, labels, motion, decisions, duplicates, matched_decisions,
+                                 absorbed)
 
     keep = labels >= 0
     unit_ids = np.arange(int(labels.max()) + 1 if keep.any() else 0)
@@ -482,9 +485,11 @@ def split_matched_units(recording, sorting, peaks: np.ndarray, labels: np.ndarra
     return NumpySorting(out, sorting.sampling_frequency, new_ids), decisions
 
 
-def _outputs(peaks, locations, features, labels, motion, decisions, duplicates=(), matched_decisions=()) -> dict:
+def _outputs(peaks, locations, features, labels, motion, decisions, duplicates=(), matched_decisions=(),
+             absorbed=()) -> dict:
     outputs = dict(peaks=peaks, locations=locations, features=features, labels=labels, split_decisions=decisions,
-                   duplicate_decisions=list(duplicates), matched_split_decisions=list(matched_decisions))
+                   duplicate_decisions=list(duplicates), absorb_decisions=list(absorbed),
+                   matched_split_decisions=list(matched_decisions))
     if motion is not None:
         outputs["motion"] = motion
     return outputs
@@ -517,7 +522,9 @@ def read_sorter_features(folder) -> dict:
         ``peaks``, ``locations``, ``features``, ``labels`` arrays and the ``params`` used; ``split_decisions``
         (the evidence for and against each judged cluster split: sizes, observed and expected coincidences);
         ``duplicate_decisions`` (each pair of units judged to be one cell after matching: template cosine,
-        observed and expected coincidences, merged or not); ``matched_split_decisions`` (the same evidence for
+        observed and expected coincidences, merged or not); ``absorb_decisions`` (each unit matching emptied:
+        its matched fraction, the most alike larger unit, lagged cosine, lag, coincidences, absorbed or not);
+        ``matched_split_decisions`` (the same evidence for
         each judged split of a matched unit, keyed by ``unit``; empty without ``split_matched``);
         ``motion`` (``spikeinterface.core.motion.Motion``) when the run corrected motion.
     """

@@ -39,6 +39,26 @@ def test_training_lowers_the_loss_and_is_seeded():
         train_nemo(acg[:1], wf[:1], train_config=cfg, device=None, progress_bar=False)
 
 
+def test_on_evaluate_sees_each_validation_epoch_without_changing_the_training():
+    """The checkpoints it is given are the model at those epochs: the best one equals the returned model."""
+    import copy
+
+    acg, wf = _paired_data(96)
+    cfg = TrainConfig(epochs=12, batch_size=32, eval_every=4, val_fraction=0.25, learning_rate=2e-3, t0_epochs=100)
+    seen = {}
+
+    def keep(epoch, model):
+        assert not model.training
+        seen[epoch] = copy.deepcopy(model.state_dict())
+
+    model, hist = train_nemo(acg, wf, train_config=cfg, seed=0, device=None, progress_bar=False, on_evaluate=keep)
+    plain, plain_hist = train_nemo(acg, wf, train_config=cfg, seed=0, device=None, progress_bar=False)
+    assert sorted(seen) == hist["val_epoch"] == [3, 7, 11]
+    np.testing.assert_allclose(hist["train_loss"], plain_hist["train_loss"], rtol=1e-6)
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(seen[hist["best_epoch"]][name], value)
+
+
 @pytest.mark.gpu
 def test_cuda_training_runs():
     if not torch.cuda.is_available():

@@ -149,3 +149,95 @@ def test_min_spikes_drops_exactly_the_units_matched_fewer_times(planted):
         np.testing.assert_array_equal(kept.get_unit_spike_train(unit), every.get_unit_spike_train(unit))
     with pytest.raises(ValueError, match="min_spikes"):
         MatchingConfig(min_spikes=-1)
+
+
+
+def test_matched_fractions_sum_the_peaks_of_merged_duplicates():
+    from spikeinterface.core import NumpySorting
+
+    from si_amortized.sorters.matching import matched_fractions
+
+    labels = np.array([0] * 10 + [1] * 30 + [2] * 20 + [-1] * 5)
+    sorting = NumpySorting.from_samples_and_labels([np.arange(24) * 100], [np.array([0] * 20 + [2] * 4)], FS)
+    fractions = matched_fractions(sorting, labels, {0: [0, 1], 2: [2]})
+    np.testing.assert_allclose(fractions, [20 / 40, 4 / 20])
+
+
+def test_absorption_moves_a_shifted_copy_into_its_cell_on_the_cells_time_reference():
+    """A unit whose template is a cell's delayed by 6 samples and whose spikes matching mostly took away."""
+    from spikeinterface.core import NumpySorting, Templates
+
+    from si_amortized.sorters.matching import _absorb_units
+
+    rng = np.random.default_rng(3)
+    t = np.arange(60)
+    shape_a = -np.exp(-0.5 * ((t - 20) / 3.0) ** 2) + 0.4 * np.exp(-0.5 * ((t - 32) / 6.0) ** 2)
+    shape_c = np.sin(t / 5.0) * np.exp(-0.5 * ((t - 30) / 8.0) ** 2)
+    spread = rng.uniform(0.2, 1.0, 8)
+    a = shape_a[:, None] * spread[None, :]
+    delayed = np.zeros_like(a)
+    delayed[6:] = a[:-6]
+    c = shape_c[:, None] * rng.uniform(0.2, 1.0, 8)[None, :]
+    templates = Templates(templates_array=np.stack([a, delayed, c]).astype("float32"), sampling_frequency=FS,
+                          nbefore=20, unit_ids=np.array([0, 1, 2]), channel_ids=np.arange(8), is_in_uV=False)
+    num_samples = 300_000
+    events = np.sort(rng.choice(np.arange(1000, num_samples - 1000, 1000), 260, replace=False))
+    own, copies = events[:200], events[200:230]  # the copy's events, found 6 samples early
+    other = events[230:] + 400
+    train = np.r_[own, copies - 6, other, [own[5] - 6]]  # the last: one of A's own spikes found twice
+    units = np.r_[np.zeros(200), np.ones(30), np.full(30, 2), [1]].astype(int)
+    order = np.argsort(train, kind="stable")
+    sorting = NumpySorting.from_samples_and_labels([train[order]], [units[order]], FS, unit_ids=[0, 1, 2])
+    labels = np.r_[np.zeros(200), np.ones(100), np.full(40, 2)].astype(int)  # unit 1's cluster had 100 peaks
+    recording = NumpyRecording([np.zeros((num_samples, 8), dtype="float32")], sampling_frequency=FS)
+    config = MatchingConfig()
+    absorbed, decisions = _absorb_units(recording, sorting, templates, labels, {0: [0], 1: [1], 2: [2]}, config)
+    assert list(absorbed.unit_ids) == [0, 2]
+    # the copy's spikes now sit on A's events; the spike found twice is not counted twice
+    np.testing.assert_array_equal(absorbed.get_unit_spike_train(0), np.sort(np.r_[own, copies]))
+    np.testing.assert_array_equal(absorbed.get_unit_spike_train(2), np.sort(other))
+    (decision,) = [d for d in decisions if d["units"][0] == 1]
+    assert decision["absorbed"] and decision["units"] == (1, 0) and decision["lag"] == 6
+    assert decision["cosine"] > 0.99 and decision["fraction"] == pytest.approx(31 / 100)
+    # unit 2 kept 30 of 40 peaks (0.75): not a candidate; with absorption off nothing moves
+    assert all(d["units"][0] != 2 for d in decisions)
+    same, none = _absorb_units(recording, sorting, templates, labels, {0: [0], 1: [1], 2: [2]},
+                               MatchingConfig(absorb_fraction=0.0))
+    assert list(same.unit_ids) == [0, 1, 2] and none == []
+
+
+def test_absorption_refuses_a_different_waveform_or_a_train_that_breaks_the_refractory_period():
+    from si_amortized.sorters.duplicates import AbsorbConfig, DuplicateConfig, absorbed_units, lagged_cosines
+
+    rng = np.random.default_rng(4)
+    templates = rng.normal(size=(4, 40, 6))
+    templates[1] = np.roll(templates[0], 3, axis=0)  # A delayed by 3 (the rolled-in samples: nearly alike)
+    templates[3] = np.roll(templates[0], -2, axis=0)  # A early by 2
+    # naive reference of the lagged cosine
+    ref = np.zeros((4, 11))
+    for j in range(4):
+        for c, k in enumerate(range(-5, 6)):
+            moved = np.zeros_like(templates[j])
+            if k >= 0:
+                moved[k:] = templates[j][: 40 - k]
+            else:
+                moved[:k] = templates[j][-k:]
+            ref[j, c] = (templates[0] * moved).sum() / np.linalg.norm(templates[0]) / np.linalg.norm(templates[j])
+    np.testing.assert_allclose(lagged_cosines(templates[0], templates, 5), ref, atol=1e-12)
+    total = 600_000
+    big = np.arange(150, total, 300)  # A fires every 10 ms
+    lone = np.sort(rng.choice(big[:-1], 40, replace=False)) + 150 - 3  # 5 ms from A's spikes, 3 samples early
+    # unit 3's spikes sit 20-50 samples (0.7-1.7 ms) after A's: one cell cannot fire so
+    tight = np.sort(big[:300] + rng.integers(20, 50, 300))
+    templates = np.concatenate([templates, templates[1:2]])
+    half = [np.sort(rng.choice(big[:-1], 1100, replace=False)) + 150 - 3]  # a copy of A, but 0.55 of its size
+    trains = [[big], [lone], [lone + 7], [tight], half]
+    fractions = np.array([1.0, 0.2, 0.2, 0.3, 0.4])
+    target, lag, decisions = absorbed_units(templates, trains, fractions, AbsorbConfig(), DuplicateConfig(), FS, total)
+    assert target.tolist() == [-1, 0, -1, -1, -1] and lag[1] == 3
+    by_unit = {d["units"][0]: d for d in decisions}
+    assert by_unit[2]["cosine"] < 0.7 and not by_unit[2]["absorbed"]  # another waveform: it stays
+    assert by_unit[3]["cosine"] > 0.9 and by_unit[3]["observed"] > 100 and not by_unit[3]["absorbed"]
+    assert by_unit[4]["units"] == (4, None) and not by_unit[4]["absorbed"]  # not small beside A: no fragment
+    with pytest.raises(ValueError, match="absorb"):
+        MatchingConfig(absorb_cosine=1.5)
