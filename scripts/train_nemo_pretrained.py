@@ -70,6 +70,8 @@ def main():
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=PRETRAINED_DIR)
     parser.add_argument("--name", default="nemo_mearec_default")
+    parser.add_argument("--init-model", type=Path, default=None,
+                        help="continue training this saved model (same input config) instead of a new one")
     parser.add_argument("--checkpoint-dir", type=Path, default=None,
                         help="save the model at every validation epoch here, with the run's record")
     parser.add_argument("--package-epoch", type=int, default=None,
@@ -123,8 +125,15 @@ def main():
                             metadata=dict(trained_by="scripts/train_nemo_pretrained.py", epoch=epoch))
 
     t0 = time.perf_counter()
+    init = None
+    if args.init_model is not None:
+        from si_amortized.nemo import load_nemo_model
+
+        init = load_nemo_model(args.init_model)
+        if init.config != config:
+            parser.error(f"--init-model {args.init_model} has another input or model config than this corpus")
     model, history = train_nemo(
-        acg[~val], wf[~val], config=config, train_config=train_config, augment_config=augment_config,
+        acg[~val], wf[~val], config=config, model=init, train_config=train_config, augment_config=augment_config,
         validation=(acg[val], wf[val]), seed=args.seed, device=args.device, progress_bar=True,
         on_evaluate=on_evaluate,
     )
@@ -145,7 +154,8 @@ def main():
                f"--spikes-for-templates {args.spikes_for_templates[0]} {args.spikes_for_templates[1]}",
                f"--every-spike-fraction {args.every_spike_fraction:g}", f"--epochs {args.epochs}",
                f"--batch-size {args.batch_size}", f"--seed {args.seed}"] + (
-        [f"--threads {args.threads}"] if args.threads else [])
+        [f"--threads {args.threads}"] if args.threads else []) + (
+        [f"--init-model {args.init_model.name}"] if args.init_model else [])
     record = dict(
         weights=weights.name,
         trained_by="scripts/train_nemo_pretrained.py",

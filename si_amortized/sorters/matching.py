@@ -102,8 +102,9 @@ class MatchingConfig:
     absorb_fraction : float, default: 0.5
         A unit to which matching gives fewer spikes than this fraction of its cluster's peaks (summed over merged
         duplicates) is absorbed by the unit with at least ``1 / fragment_ratio`` times its spikes whose
-        template, shifted by up to ``absorb_max_lag_ms``, is most alike, when their cosine reaches ``absorb_cosine`` and the two trains (the absorbed one moved by
-        the lag) pass the fragment refractory test (:func:`.duplicates.absorbed_units`). The other templates
+        template, shifted by up to ``absorb_max_lag_ms``, is most alike, when their cosine reaches
+        ``absorb_cosine`` and the two trains (the absorbed one moved by the lag) pass the fragment refractory
+        test (:func:`.duplicates.absorbed_units`). The other templates
         explained most of such a unit's cluster: what matching left it is mostly a cell's spikes found on
         another sample, so its template is the cell's shifted (on the seed-21 50-cell `np64-10uv` recording
         units of 21 and 30 spikes whose templates have cosines of 0.87-0.89 with a large cell's at lags of
@@ -112,7 +113,10 @@ class MatchingConfig:
         the selection and report sets, usually over 85 % (matching adds the overlapped spikes), but less on
         a drifting recording whose clusters mix cells, hence absorption rather than removal. 0 turns it off.
     absorb_cosine : float, default: 0.7
+        Lowest lagged template cosine at which a unit is absorbed (the fragment rule's 0.8 missed a cell's
+        copy at 0.79 on seed-21 `sqmea-10uv`; the copies on seed-21 `np64-10uv` reach 0.87-0.89).
     absorb_max_lag_ms : float, default: 0.3
+        Largest shift between the two templates (about 10 samples).
     """
 
     engine: str = "wobble"
