@@ -26,6 +26,7 @@ import argparse
 import dataclasses
 import json
 import platform
+import shlex
 import subprocess
 import time
 from dataclasses import asdict
@@ -36,7 +37,14 @@ import torch
 
 from si_amortized.datasets import library_fold, simulate_templates
 from si_amortized.datasets.unit_corpus import UnitCorpusConfig, synthesize_unit_corpus
-from si_amortized.nemo import AugmentConfig, NemoConfig, TrainConfig, save_nemo_model, train_nemo
+from si_amortized.nemo import (
+    AugmentConfig,
+    NemoConfig,
+    TrainConfig,
+    load_nemo_model,
+    save_nemo_model,
+    train_nemo,
+)
 from si_amortized.nemo.inputs import inputs_from_arrays
 from si_amortized.nemo.io import PRETRAINED_DIR
 
@@ -92,6 +100,11 @@ def main():
     t_start = time.perf_counter()
     waveform = dataclasses.replace(NemoConfig().waveform, num_channels=args.num_channels)
     config = dataclasses.replace(NemoConfig(), waveform=waveform)
+    init = None  # checked before the corpus is built
+    if args.init_model is not None:
+        init = load_nemo_model(args.init_model)
+        if init.config != config:
+            parser.error(f"--init-model {args.init_model} has another input or model config than this corpus")
     corpus_config = UnitCorpusConfig(num_units=args.units // len(args.probes),
                                      mearec_firing_fraction=args.mearec_firing_fraction,
                                      noise_uv=tuple(args.noise_uv),
@@ -125,13 +138,6 @@ def main():
                             metadata=dict(trained_by="scripts/train_nemo_pretrained.py", epoch=epoch))
 
     t0 = time.perf_counter()
-    init = None
-    if args.init_model is not None:
-        from si_amortized.nemo import load_nemo_model
-
-        init = load_nemo_model(args.init_model)
-        if init.config != config:
-            parser.error(f"--init-model {args.init_model} has another input or model config than this corpus")
     model, history = train_nemo(
         acg[~val], wf[~val], config=config, model=init, train_config=train_config, augment_config=augment_config,
         validation=(acg[val], wf[val]), seed=args.seed, device=args.device, progress_bar=True,
@@ -203,8 +209,6 @@ def main():
 
 def package_checkpoint(checkpoint_dir: Path, epoch: int, choice: str, out: Path, name: str) -> None:
     """Write ``checkpoint_dir/epoch_{epoch}.pt`` as the model ``out/name``, with the run's record amended."""
-    from si_amortized.nemo import load_nemo_model
-
     record = json.loads((checkpoint_dir / "record.json").read_text())
     path = checkpoint_dir / f"epoch_{epoch:03d}.pt"
     if not path.is_file() or epoch not in record["history"]["val_epoch"]:
@@ -222,7 +226,7 @@ def package_checkpoint(checkpoint_dir: Path, epoch: int, choice: str, out: Path,
                             best_val_loss=record["history"]["val_loss"][k])
     record["checkpoint_choice"] = choice
     record["packaged_command"] = (f"python scripts/train_nemo_pretrained.py --checkpoint-dir {checkpoint_dir.name} "
-                                  f"--package-epoch {epoch} --choice '...'")
+                                  f"--package-epoch {epoch} --choice {shlex.quote(choice)}")
     (out / f"{name}.json").write_text(json.dumps(record, indent=1))
     write_markdown(record, out, name)
     print(f"packaged epoch {epoch} as {weights}")

@@ -298,13 +298,9 @@ def matched_fractions(sorting, labels: np.ndarray, members: dict) -> np.ndarray:
 
 def _absorb_units(recording, sorting, templates, labels, members, config: MatchingConfig):
     """Move the spikes of the units :func:`.duplicates.absorbed_units` finds emptied by matching to their cell's unit."""
-    from spikeinterface.core import NumpySorting
-
     unit_ids = sorting.unit_ids
     dense = templates.get_dense_templates()[np.searchsorted(templates.unit_ids, unit_ids)]
-    trains = [[sorting.get_unit_spike_train(u, segment_index=s) for s in range(sorting.get_num_segments())]
-              for u in unit_ids]
-    total = sum(recording.get_num_samples(s) for s in range(recording.get_num_segments()))
+    trains, total = _unit_trains(recording, sorting)
     target, lag, decisions = absorbed_units(dense, trains, matched_fractions(sorting, labels, members), config.absorb,
                                             config.duplicates, recording.sampling_frequency, total)
     for d in decisions:
@@ -321,21 +317,35 @@ def _absorb_units(recording, sorting, templates, labels, members, config: Matchi
                                  recording.sampling_frequency)
     keep = np.ones(spikes.size, dtype=bool)
     for segment in range(sorting.get_num_segments()):
-        for v in np.unique(index[moved & (spikes["segment_index"] == segment)]):
-            own = np.sort(spikes["sample_index"][(index == v) & ~moved & (spikes["segment_index"] == segment)])
-            mine = np.flatnonzero((index == v) & moved & (spikes["segment_index"] == segment))
-            if own.size:
-                pos = np.searchsorted(own, spikes["sample_index"][mine])
-                near = np.minimum(np.abs(spikes["sample_index"][mine] - own[np.clip(pos - 1, 0, own.size - 1)]),
-                                  np.abs(spikes["sample_index"][mine] - own[np.clip(pos, 0, own.size - 1)]))
-                keep[mine[near < max(dead, 1)]] = False
+        in_segment = spikes["segment_index"] == segment
+        for v in np.unique(index[moved & in_segment]):
+            own = np.sort(spikes["sample_index"][(index == v) & ~moved & in_segment])
+            mine = np.flatnonzero((index == v) & moved & in_segment)
+            times = spikes["sample_index"][mine]
+            gap = max(dead, 1) - 1  # |own - mine| <= gap
+            twice = np.searchsorted(own, times + gap, side="right") > np.searchsorted(own, times - gap)
+            keep[mine[twice]] = False
     limits = np.array([recording.get_num_samples(s) for s in range(recording.get_num_segments())])
     keep &= (spikes["sample_index"] >= 0) & (spikes["sample_index"] < limits[spikes["segment_index"]])
-    kept_units = np.flatnonzero(target < 0)
-    spikes, index = spikes[keep], index[keep]
-    spikes["unit_index"] = np.searchsorted(kept_units, index)
+    return _relabelled(sorting, spikes[keep], index[keep], np.flatnonzero(target < 0)), decisions
+
+
+def _unit_trains(recording, sorting) -> tuple[list[list[np.ndarray]], int]:
+    """Each unit's spike train per segment, and the recording's length in samples over all segments."""
+    trains = [[sorting.get_unit_spike_train(u, segment_index=s) for s in range(sorting.get_num_segments())]
+              for u in sorting.unit_ids]
+    return trains, sum(recording.get_num_samples(s) for s in range(recording.get_num_segments()))
+
+
+def _relabelled(sorting, spikes: np.ndarray, unit_index: np.ndarray, kept: np.ndarray):
+    """``spikes`` as a sorting whose units are ``sorting.unit_ids[kept]``; ``unit_index`` indexes ``sorting``'s
+    units and takes only values in ``kept`` (sorted)."""
+    from spikeinterface.core import NumpySorting
+
+    spikes = spikes.copy()
+    spikes["unit_index"] = np.searchsorted(kept, unit_index)
     order = np.lexsort((spikes["unit_index"], spikes["sample_index"], spikes["segment_index"]))
-    return NumpySorting(spikes[order], sorting.sampling_frequency, unit_ids[kept_units]), decisions
+    return NumpySorting(spikes[order], sorting.sampling_frequency, sorting.unit_ids[kept])
 
 
 def _merge_duplicates(recording, sorting, templates, config: MatchingConfig):
@@ -343,24 +353,19 @@ def _merge_duplicates(recording, sorting, templates, config: MatchingConfig):
 
     Returns the merged sorting, the decisions, and each kept unit's merged cluster labels.
     """
-    from spikeinterface.core import NumpySorting
-
     duplicates = config.duplicates
     alone = {u: [u] for u in sorting.unit_ids}
     if not duplicates.merges:  # no spike trains or dense templates to gather
         return sorting, [], alone
     unit_ids = sorting.unit_ids
-    trains = [[sorting.get_unit_spike_train(u, segment_index=s) for s in range(sorting.get_num_segments())]
-              for u in unit_ids]
-    total = sum(recording.get_num_samples(s) for s in range(recording.get_num_segments()))
+    trains, total = _unit_trains(recording, sorting)
     group, decisions = duplicate_groups(templates.get_dense_templates(), trains, duplicates,
                                         recording.sampling_frequency, total)
     for d in decisions:
         d["units"] = tuple(unit_ids[i].item() for i in d["units"])
     if (group == np.arange(unit_ids.size)).all():
         return sorting, decisions, alone
-    members = {unit_ids[g]: list(unit_ids[group == g]) for g in np.unique(group)}
-    spikes = sorting.to_spike_vector().copy()
-    spikes["unit_index"] = np.searchsorted(np.unique(group), group[spikes["unit_index"]])
-    order = np.lexsort((spikes["unit_index"], spikes["sample_index"], spikes["segment_index"]))
-    return NumpySorting(spikes[order], sorting.sampling_frequency, unit_ids[np.unique(group)]), decisions, members
+    kept = np.unique(group)
+    members = {unit_ids[g]: list(unit_ids[group == g]) for g in kept}
+    spikes = sorting.to_spike_vector()
+    return _relabelled(sorting, spikes, group[spikes["unit_index"]], kept), decisions, members
