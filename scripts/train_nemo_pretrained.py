@@ -8,6 +8,10 @@ averaged from 50-1000 spikes or every spike, with band-passed noise of 5-30 uV. 
 their units) are held out to choose the checkpoint (cross-modal retrieval). Template seed 2 and the packaged
 test fold are the benchmark's test cells: never in this corpus.
 
+``--label-weight W`` adds a supervised term to the CLIP loss: a linear head on the representation learns
+excitatory vs inhibitory (from each template's m-type), weighted by W (0, the paper's self-supervised loss,
+by default); the head is discarded.
+
 Writes the weights (``.pt``) and a JSON + Markdown record of everything above.
 
 ``--checkpoint-dir DIR`` also saves the model at every validation epoch (``DIR/epoch_069.pt``, ...) with the
@@ -36,6 +40,7 @@ import numpy as np
 import torch
 
 from si_amortized.datasets import library_fold, simulate_templates
+from si_amortized.datasets.templates import cell_type_from_mtype
 from si_amortized.datasets.unit_corpus import UnitCorpusConfig, synthesize_unit_corpus
 from si_amortized.nemo import (
     AugmentConfig,
@@ -78,6 +83,8 @@ def main():
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=PRETRAINED_DIR)
     parser.add_argument("--name", default="nemo_mearec_default")
+    parser.add_argument("--label-weight", type=float, default=0.0,
+                        help="weight of an excitatory / inhibitory cross-entropy term on the representation")
     parser.add_argument("--init-model", type=Path, default=None,
                         help="continue training this saved model (same input config) instead of a new one")
     parser.add_argument("--checkpoint-dir", type=Path, default=None,
@@ -127,6 +134,7 @@ def main():
     templates = np.unique(template_index)
     held = rng.choice(templates, max(1, len(templates) // 10), replace=False)
     val = np.isin(template_index, held)
+    labels = np.array([cell_type_from_mtype(m) == "I" for m in mtypes], dtype=np.int64)  # 0: E, 1: I
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, eval_every=10)
     augment_config = AugmentConfig()
     on_evaluate = None
@@ -141,7 +149,7 @@ def main():
     model, history = train_nemo(
         acg[~val], wf[~val], config=config, model=init, train_config=train_config, augment_config=augment_config,
         validation=(acg[val], wf[val]), seed=args.seed, device=args.device, progress_bar=True,
-        on_evaluate=on_evaluate,
+        on_evaluate=on_evaluate, labels=labels[~val], label_weight=args.label_weight,
     )
     t_train = time.perf_counter() - t0
     best = history["val_epoch"].index(history["best_epoch"]) if history["val_epoch"] else None
@@ -161,6 +169,7 @@ def main():
                f"--every-spike-fraction {args.every_spike_fraction:g}", f"--epochs {args.epochs}",
                f"--batch-size {args.batch_size}", f"--seed {args.seed}"] + (
         [f"--threads {args.threads}"] if args.threads else []) + (
+        [f"--label-weight {args.label_weight:g}"] if args.label_weight else []) + (
         [f"--init-model {args.init_model.name}"] if args.init_model else [])
     record = dict(
         weights=weights.name,
@@ -188,6 +197,9 @@ def main():
                   mtype_counts={m: int((mtypes == m).sum()) for m in np.unique(mtypes)}),
         config=asdict(config),
         train_config=asdict(train_config),
+        loss=("symmetric CLIP" if not args.label_weight else
+              f"symmetric CLIP + {args.label_weight:g} x cross-entropy of excitatory / inhibitory (from each "
+              "template's m-type) by a linear head on the representation (head discarded)"),
         augment_config=asdict(augment_config),
         result=dict(best_epoch=history["best_epoch"],
                     best_val_retrieval_top1=history["val_retrieval"][best] if best is not None else None,
@@ -196,7 +208,9 @@ def main():
                     final_train_loss=history["train_loss"][-1],
                     corpus_seconds=round(t_corpus, 1), training_seconds=round(t_train, 1)),
         history=dict(val_epoch=history["val_epoch"], val_retrieval=history["val_retrieval"],
-                     val_loss=history["val_loss"], train_loss_every_10=history["train_loss"][::10]),
+                     val_loss=history["val_loss"], train_loss_every_10=history["train_loss"][::10],
+                     **({"train_label_loss_every_10": history["train_label_loss"][::10]}
+                        if "train_label_loss" in history else {})),
         caveats=f"Simulated cells only (13 BBP layer-5 m-types; {', '.join(args.probes)}); fewer epochs than the "
                 "paper (1500-6000). Retrain or fine-tune on your own data for real recordings.",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["clip_loss", "retrieval_accuracy"]
+__all__ = ["clip_loss", "label_loss", "retrieval_accuracy"]
 
 
 def clip_loss(z_acg: torch.Tensor, z_wf: torch.Tensor, temperature: float | torch.Tensor = 0.5) -> torch.Tensor:
@@ -27,6 +27,28 @@ def clip_loss(z_acg: torch.Tensor, z_wf: torch.Tensor, temperature: float | torc
     logits = z_acg @ z_wf.T / temperature
     target = torch.arange(z_acg.shape[0], device=z_acg.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
+def label_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of a classification head over the labelled units of a batch (label -1: unlabelled).
+
+    Parameters
+    ----------
+    logits : torch.Tensor, shape (batch, num_classes)
+    labels : torch.Tensor, shape (batch,)
+        Class index per unit, -1 for units without a label.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar: mean cross-entropy over the labelled units; 0 (with a gradient path) when none is labelled.
+    """
+    if logits.ndim != 2 or labels.shape != logits.shape[:1]:
+        raise ValueError("logits must have shape (batch, num_classes) and labels shape (batch,)")
+    labelled = labels >= 0
+    if not bool(labelled.any()):
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[labelled], labels[labelled])
 
 
 @torch.no_grad()

@@ -19,7 +19,7 @@ from .._torch import resolve_device, seed_everything
 from .augment import augment_acg, augment_waveform
 from .config import AugmentConfig, NemoConfig, TrainConfig
 from .inputs import are_sorting_analyzers, inputs_from_analyzers  # noqa: F401  (inputs_from_analyzers: old path)
-from .loss import clip_loss, retrieval_accuracy
+from .loss import clip_loss, label_loss, retrieval_accuracy
 from .model import NemoModel
 
 __all__ = ["train_nemo", "evaluate_retrieval"]
@@ -55,6 +55,8 @@ def train_nemo(
     device: str | torch.device | None = "auto",
     progress_bar: bool = True,
     on_evaluate: Callable[[int, NemoModel], None] | None = None,
+    labels: np.ndarray | None = None,
+    label_weight: float = 0.0,
     **deprecated_kwargs,
 ) -> tuple[NemoModel, dict]:
     """Train (or continue training) a NEMO model with the symmetric CLIP loss: the inner loop, on arrays.
@@ -85,13 +87,22 @@ def train_nemo(
         ``on_evaluate(epoch, model)``, called at each validation epoch (every ``train_config.eval_every`` and
         the last) with the model in eval mode, e.g. to save it and choose a checkpoint by another criterion
         (a classification probe on held-out recordings). It must not change the model; training resumes after.
+    labels : np.ndarray | None, shape (num_units,), default: None
+        Optional class per unit (integers from 0; -1: unlabelled), e.g. excitatory / inhibitory from the
+        simulated cell models. With ``label_weight > 0`` a linear head on the representation (ACG and waveform
+        encoders' outputs, concatenated) is trained with the encoders, and ``label_weight`` times its
+        cross-entropy (:func:`~si_amortized.nemo.loss.label_loss`) is added to the CLIP loss, so that the
+        classes are linearly separable in the representation. The head is not part of the returned model.
+    label_weight : float, default: 0.0
+        Weight of the label term (0: the paper's self-supervised CLIP loss alone).
 
     Returns
     -------
     model : NemoModel
         In eval mode on the CPU, with the weights of the best validation retrieval (ties: lower val loss).
     history : dict
-        ``epoch``, ``train_loss`` (per epoch), ``val_epoch``, ``val_loss``, ``val_retrieval``, ``best_epoch``.
+        ``epoch``, ``train_loss`` (per epoch, the total), ``val_epoch``, ``val_loss``, ``val_retrieval``,
+        ``best_epoch``; with a label term also ``train_label_loss`` (per epoch, unweighted).
     """
     if are_sorting_analyzers(acg_images):
         warnings.warn(
@@ -117,6 +128,15 @@ def train_nemo(
         waveforms = waveforms[:, None, :]
     if acg_images.shape[0] != waveforms.shape[0]:
         raise ValueError("acg_images and waveforms must have the same number of units")
+    use_labels = labels is not None and label_weight > 0
+    if label_weight < 0:
+        raise ValueError(f"label_weight must be >= 0, not {label_weight}")
+    if use_labels:
+        labels = np.asarray(labels)
+        if labels.shape != (acg_images.shape[0],) or not np.issubdtype(labels.dtype, np.integer) or labels.min() < -1:
+            raise ValueError("labels must be integers >= -1 (-1: unlabelled), one per unit")
+        if labels.max() < 1:
+            raise ValueError("labels must hold at least two classes")
     device = resolve_device(device)
     generator = seed_everything(seed)
     model = NemoModel(config) if model is None else copy.deepcopy(model)
@@ -138,18 +158,26 @@ def train_nemo(
         raise ValueError("need at least 2 training units (the CLIP loss contrasts units in a batch)")
     train_acg = _as_tensor(acg_images[train_idx], device)
     train_wf = _as_tensor(waveforms[train_idx], device)
+    head = None
+    if use_labels:
+        train_labels = torch.as_tensor(labels[train_idx], dtype=torch.long, device=device)
+        rep_dim = model.config.model.acg_dim + model.config.model.waveform_dim
+        head = torch.nn.Linear(rep_dim, int(labels.max()) + 1).to(device)
     has_val = len(val_acg) >= 2
     if has_val:
         val_acg_t, val_wf_t = _as_tensor(val_acg, device), _as_tensor(val_wf, device)
     aug_gen = torch.Generator(device=device)
     aug_gen.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
-    optimizer = torch.optim.Adam(model.parameters(), lr=train_config.learning_rate,
+    parameters = list(model.parameters()) + ([] if head is None else list(head.parameters()))
+    optimizer = torch.optim.Adam(parameters, lr=train_config.learning_rate,
                                  weight_decay=train_config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=max(1, train_config.t0_epochs))
     n_train = train_idx.size
     batch_size = min(train_config.batch_size, n_train)
     num_batches = max(1, n_train // batch_size)  # drop the ragged last batch (BatchNorm, CLIP negatives)
     history = dict(epoch=[], train_loss=[], val_epoch=[], val_loss=[], val_retrieval=[], best_epoch=None)
+    if head is not None:
+        history["train_label_loss"] = []
     best_key, best_state = None, None
     epochs = range(train_config.epochs)
     if progress_bar:
@@ -158,13 +186,18 @@ def train_nemo(
         epochs = tqdm(epochs, desc="NEMO training", unit="epoch")
     for epoch in epochs:
         order = torch.randperm(n_train, generator=generator).to(device)
-        running = 0.0
+        running = running_label = 0.0
         for b in range(num_batches):
             idx = order[b * batch_size : (b + 1) * batch_size]
             acg_b = augment_acg(train_acg[idx], augment_config, aug_gen)
             wf_b = augment_waveform(train_wf[idx], augment_config, aug_gen)
-            z_acg, z_wf = model(acg_b, wf_b)
+            rep_acg, rep_wf = model.encode(acg_b, wf_b)
+            z_acg, z_wf = model.project(rep_acg, rep_wf)
             loss = loss_fn(z_acg, z_wf, model.temperature)
+            if head is not None:
+                term = label_loss(head(torch.cat([rep_acg, rep_wf], dim=1)), train_labels[idx])
+                loss = loss + label_weight * term
+                running_label += float(term.detach())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -172,6 +205,8 @@ def train_nemo(
             running += float(loss.detach())
         history["epoch"].append(epoch)
         history["train_loss"].append(running / num_batches)
+        if head is not None:
+            history["train_label_loss"].append(running_label / num_batches)
         last = epoch == train_config.epochs - 1
         if has_val and ((epoch + 1) % max(1, train_config.eval_every) == 0 or last):
             val_loss, val_acc = evaluate_retrieval(model, val_acg_t, val_wf_t, loss_fn)

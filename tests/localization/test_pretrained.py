@@ -75,6 +75,27 @@ def test_pretrained_fits_a_15um_grid_at_32khz_and_refuses_other_layouts(no_train
         pretrained_localizer(too_slow)
 
 
+def test_the_shipped_file_is_read_once_and_every_caller_gets_its_own_copy(no_training, monkeypatch):
+    import torch
+
+    import si_amortized.localization.pretrained as pretrained
+
+    recording, _, _ = _at_32khz(grid_positions(6, 6, 15.0))
+    pretrained._loaded.cache_clear()
+    reads = []
+    real_load = pretrained.load_localizer
+    monkeypatch.setattr(pretrained, "load_localizer", lambda path: reads.append(path) or real_load(path))
+    first = pretrained_localizer(recording)
+    with torch.no_grad():
+        next(first.parameters()).add_(1.0)  # a caller changing its model ...
+    second = pretrained_localizer(recording)
+    assert len(reads) == len(set(reads)) and len(reads) <= len(pretrained_files())
+    fresh = load_localizer(pretrained.pretrained_localizer_file(recording))
+    for mine, shipped in zip(second.state_dict().values(), fresh.state_dict().values()):  # ... changes no other's
+        torch.testing.assert_close(mine, shipped, rtol=0, atol=0)
+    assert second is not first and second.metadata == fresh.metadata
+
+
 def test_a_30khz_recording_is_localized_as_its_32khz_twin(no_training):
     """The same units recorded at 30 and 32 kHz (MEArec's rate, the model's) are placed at the same spots."""
     from probeinterface import generate_multi_columns_probe

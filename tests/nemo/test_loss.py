@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from si_amortized.nemo.loss import clip_loss, retrieval_accuracy
+from si_amortized.nemo.loss import clip_loss, label_loss, retrieval_accuracy
 
 
 def _naive_clip(za, zw, tau):
@@ -30,3 +30,20 @@ def test_clip_loss_matches_naive_reference():
     assert retrieval_accuracy(za, za) == 1.0
     with pytest.raises(ValueError):
         clip_loss(za, zw[:3])
+
+
+def test_label_loss_is_the_cross_entropy_of_the_labelled_units_only():
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(6, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    labels = torch.tensor([0, -1, 2, 1, -1, 2])
+    expected = 0.0
+    for row, label in zip(logits.detach(), labels.tolist()):
+        if label >= 0:
+            expected -= float(row[label] - torch.logsumexp(row, 0))
+    assert label_loss(logits, labels).item() == pytest.approx(expected / 4, rel=1e-12)
+    label_loss(logits, labels).backward()
+    assert torch.all(logits.grad[[1, 4]] == 0) and torch.any(logits.grad[0] != 0)
+    none = label_loss(logits, torch.full((6,), -1))
+    assert none.item() == 0.0 and none.requires_grad
+    with pytest.raises(ValueError):
+        label_loss(logits, labels[:3])
