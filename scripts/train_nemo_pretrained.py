@@ -197,6 +197,7 @@ def main():
                   mtype_counts={m: int((mtypes == m).sum()) for m in np.unique(mtypes)}),
         config=asdict(config),
         train_config=asdict(train_config),
+        initialised_from=init_model_lineage(args.init_model),
         loss=("symmetric CLIP" if not args.label_weight else
               f"symmetric CLIP + {args.label_weight:g} x cross-entropy of excitatory / inhibitory (from each "
               "template's m-type) by a linear head on the representation (head discarded)"),
@@ -219,6 +220,21 @@ def main():
         (args.checkpoint_dir / "record.json").write_text(json.dumps(record, indent=1))
     write_markdown(record, args.out, args.name)
     print(json.dumps(record["result"], indent=1))
+
+
+def init_model_lineage(path: Path | None) -> dict | None:
+    """What ``--init-model`` was: its file and, when its record (``<stem>.json``) lies beside it, how it was made."""
+    if path is None:
+        return None
+    lineage = dict(file=path.name)
+    record_path = path.with_suffix(".json")
+    if record_path.is_file():
+        earlier = json.loads(record_path.read_text())
+        lineage.update({key: earlier[key] for key in ("command", "packaged_command", "git_commit", "date_utc",
+                                                       "loss", "checkpoint_choice", "initialised_from")
+                        if key in earlier})
+        lineage["corpus_seed"] = earlier.get("corpus", {}).get("seed")
+    return lineage
 
 
 def package_checkpoint(checkpoint_dir: Path, epoch: int, choice: str, out: Path, name: str) -> None:
@@ -246,6 +262,17 @@ def package_checkpoint(checkpoint_dir: Path, epoch: int, choice: str, out: Path,
     print(f"packaged epoch {epoch} as {weights}")
 
 
+def _lineage_lines(lineage: dict | None, depth: int = 0) -> list[str]:
+    """Markdown lines for the chain of ``--init-model`` starting points."""
+    if not lineage:
+        return []
+    line = "  " * depth + f"- Initialised from {lineage['file']}"
+    if "command" in lineage:
+        line += f", trained by `{lineage['command']}` on {lineage.get('date_utc', '?')} UTC"
+        line += f" ({lineage['loss']})" if "loss" in lineage else " (symmetric CLIP)"
+    return [line + "."] + _lineage_lines(lineage.get("initialised_from"), depth + 1)
+
+
 def write_markdown(record: dict, out: Path, name: str) -> None:
     """The record as Markdown (``README.md`` for the packaged default model)."""
     corpus_config = record["corpus"]["config"]
@@ -270,6 +297,8 @@ def write_markdown(record: dict, out: Path, name: str) -> None:
         f"- Training: {record['train_config']['epochs']} epochs, batch {record['train_config']['batch_size']}, "
         "Adam 5e-4, cosine warm restarts T_0 = 20, paper augmentations, temperature 0.5; checkpoint: "
         f"{choice}.",
+        f"- Loss: {record.get('loss', 'symmetric CLIP')}.",
+    ] + _lineage_lines(record.get("initialised_from")) + [
         f"- Result: epoch {result['best_epoch']}, validation top-1 retrieval "
         f"{(result['best_val_retrieval_top1'] or float('nan')):.3f} "
         f"(chance {result['chance_retrieval']:.4f}); corpus {result['corpus_seconds']:.0f} s, training "

@@ -51,3 +51,13 @@ def test_packaged_model_record_states_its_corpus_and_the_cells_it_never_saw():
     assert not any("seed=2" in t for t in corpus["templates"])
     assert record["data"]["num_units"] >= 5000 and len(record["data"]["mtype_counts"]) == 13
     assert record["config"]["waveform"]["num_channels"] == 9
+    # a model continued from an earlier one names that one's training too, and none saw template seed 2
+    lineage, commands = record, []
+    while lineage:
+        commands.append(lineage["command"])
+        lineage = lineage.get("initialised_from")
+    for command in commands:
+        seeds = command.split("--template-seeds")[1].split("--")[0].split()
+        assert seeds and "2" not in seeds, command
+    if "--init-model" in record["command"]:
+        assert len(commands) >= 2 and "loss" in record
