@@ -1,4 +1,5 @@
-"""Benchmark: motion estimation (``correct_motion``, preset nonrigid_fast_and_accurate) with each peak localizer.
+"""Benchmark: motion estimation (``correct_motion``, preset nonrigid_fast_and_accurate unless ``--preset``) with
+each peak localizer.
 
 Drifting recordings from ``spikeinterface.generation.generate_drifting_recording`` on an NP1-like probe, in the
 scenarios of ``si_amortized.evaluation.motion.drift_scenarios`` (slow rigid zigzag, rigid jumps, non-rigid
@@ -19,6 +20,7 @@ python benchmarks/motion.py --duration 45 --num-channels 48 --num-units 20 --out
 python benchmarks/motion.py --scenarios nonrigid --methods center_of_mass vae
 python benchmarks/motion.py --quick --output /tmp/motion_quick            # one scenario, 12 s, 32 ch: < 2 min
 python benchmarks/motion.py --mearec --duration 90 --num-units 20 --output /tmp/motion_mearec   # biophysical cells
+python benchmarks/motion.py --preset dredge_fast --output /tmp/motion_dredge   # SpikeInterface's default estimator
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import pandas as pd
 import si_amortized  # noqa: F401  (registers the "vae" localization method)
 from si_amortized.evaluation.motion import (
     MOTION_METHODS,
+    PRESET,
     add_reference_ratios,
     drift_scenarios,
     format_motion_table,
@@ -54,6 +57,8 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vae-half-width", type=float, default=40.0, help="half_width_um of the 'vae' method")
     parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--preset", default=PRESET,
+                        help="correct_motion preset (its localizer replaced by each method), e.g. dredge_fast")
     parser.add_argument("--output", type=Path, default=Path("motion_benchmark"))
     parser.add_argument("--no-gc-freeze", action="store_true",
                         help="do not gc.freeze() the imported modules: SpikeInterface's decentralized estimator "
@@ -112,7 +117,7 @@ def main(argv=None):
     source = ("MEArec, Neuropixels-64" if args.mearec
               else f"spikeinterface.generation, {args.num_channels} channels (NP1-like)")
     print(f"motion benchmark: {args.duration:g} s, {source}, {args.num_units} units, "
-          f"seed {args.seed}, preset nonrigid_fast_and_accurate, n_jobs {args.n_jobs}, "
+          f"seed {args.seed}, preset {args.preset}, n_jobs {args.n_jobs}, "
           f"vae half_width_um {args.vae_half_width:g}")
     for s in chosen:
         print(f"  {s.name}: {s.description}")
@@ -132,7 +137,7 @@ def main(argv=None):
         chosen, methods=args.methods, duration=args.duration, num_channels=args.num_channels,
         num_units=args.num_units, seed=args.seed, vae_kwargs=dict(half_width_um=args.vae_half_width, seed=args.seed),
         job_kwargs=dict(n_jobs=args.n_jobs, chunk_duration="1s", progress_bar=False), on_result=writer,
-        mearec_templates=templates,
+        mearec_templates=templates, preset=args.preset,
     )
     print(f"\ntotal {time.perf_counter() - t0:.0f} s; speed x monopolar = monopolar wall time / wall time "
           "(whole correct_motion; localization: the localizer's own time), RMS x monopolar = RMS / monopolar "

@@ -496,8 +496,10 @@ def timed_localization(method: str):
         peak_localization_methods[method] = base
 
 
-def estimate_motion_with(recording, method: str, vae_kwargs: dict | None = None, job_kwargs: dict | None = None):
-    """``correct_motion`` (preset ``"nonrigid_fast_and_accurate"``) with one localization method, timed.
+def estimate_motion_with(recording, method: str, vae_kwargs: dict | None = None, job_kwargs: dict | None = None,
+                         preset: str = PRESET):
+    """``correct_motion`` (by default with the preset ``"nonrigid_fast_and_accurate"``) with one localization
+    method, timed.
 
     Parameters
     ----------
@@ -508,6 +510,9 @@ def estimate_motion_with(recording, method: str, vae_kwargs: dict | None = None,
         Settings of the "vae" method; None: ``half_width_um=40.0``.
     job_kwargs : dict | None, default: None
         None: one job, 1 s chunks, no progress bar.
+    preset : str, default: PRESET
+        A ``correct_motion`` preset whose estimator works from peak locations (e.g. ``"dredge_fast"``,
+        SpikeInterface's default, or ``"nonrigid_accurate"``); its localizer is replaced by ``method``.
 
     Returns
     -------
@@ -525,7 +530,7 @@ def estimate_motion_with(recording, method: str, vae_kwargs: dict | None = None,
     with timed_localization(localize_kwargs["method"]) as clock:
         t0 = time.perf_counter()
         _, motion, motion_info = correct_motion(
-            recording, preset=PRESET, localize_peaks_kwargs=localize_kwargs,
+            recording, preset=preset, localize_peaks_kwargs=localize_kwargs,
             output_motion=True, output_motion_info=True, **job_kwargs,
         )
         wall = time.perf_counter() - t0
@@ -598,6 +603,7 @@ def run_motion_benchmark(
     job_kwargs: dict | None = None,
     on_result: Callable | None = None,
     mearec_templates=None,
+    preset: str = PRESET,
 ) -> MotionBenchmarkResult:
     """Estimate motion with each method on each scenario's recording and score it against the ground truth.
 
@@ -627,6 +633,8 @@ def run_motion_benchmark(
         drifting MEArec templates: MEArec recordings of biophysical cells drifting as each scenario says
         (:func:`mearec_scenario_recording`, ``num_units`` cells, half of them inhibitory; ``num_channels``
         is then the templates' probe's).
+    preset : str, default: PRESET
+        The ``correct_motion`` preset (see :func:`estimate_motion_with`).
 
     Returns
     -------
@@ -647,7 +655,7 @@ def run_motion_benchmark(
                                                         n_exc=num_units - num_units // 2, n_inh=num_units // 2)
         infos[scenario.name], motions[scenario.name] = info, {}
         for method in methods:
-            motion, run = estimate_motion_with(recording, method, vae_kwargs, job_kwargs)
+            motion, run = estimate_motion_with(recording, method, vae_kwargs, job_kwargs, preset=preset)
             row = dict(scenario=scenario.name, method=method, **motion_errors(motion, info), **run)
             rows.append(row)
             motions[scenario.name][method] = motion

@@ -248,11 +248,13 @@ def test_plot_motion_draws_truth_and_one_line_per_method_without_pyplot_state(li
 
 
 @pytest.mark.slow
-def test_one_tiny_correct_motion_run_beats_a_flat_estimate():
+@pytest.mark.parametrize("preset, bound", [("nonrigid_fast_and_accurate", 0.6), ("dredge_fast", 0.9)])
+def test_one_tiny_correct_motion_run_beats_a_flat_estimate(preset, bound):
+    """``bound``: the largest RMS allowed, as a share of a flat estimate's (dredge_fast is 0.78 on these 12 s)."""
     from si_amortized.evaluation.motion import run_motion_benchmark
 
     result = run_motion_benchmark([drift_scenarios()["zigzag"]], methods=["grid_convolution"], duration=12.0,
-                                  num_channels=32, num_units=8)
+                                  num_channels=32, num_units=8, preset=preset)
     row = result.table.iloc[0]
     motion = result.motions["zigzag"]["grid_convolution"]
     assert (row["scenario"], row["method"]) == ("zigzag", "grid_convolution")
@@ -260,7 +262,7 @@ def test_one_tiny_correct_motion_run_beats_a_flat_estimate():
     assert 0 < row["localize_s"] < row["wall_s"]
     assert row["speedup_vs_monopolar"] != row["speedup_vs_monopolar"]  # NaN: no monopolar in this run
     no_motion = motion_from(np.zeros_like(motion.displacement[0]), motion.temporal_bins_s[0], motion.spatial_bins_um)
-    assert 0.0 < row["rms_um"] < 0.6 * motion_errors(no_motion, result.infos["zigzag"])["rms_um"]
+    assert 0.0 < row["rms_um"] < bound * motion_errors(no_motion, result.infos["zigzag"])["rms_um"]
 
 
 @pytest.mark.parametrize("name", ["zigzag", "bumps", "nonrigid"])
