@@ -9,7 +9,6 @@ index (mean spike-time tiling coefficient over pairs of active electrodes) and a
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 

@@ -51,7 +51,7 @@ def test_simulation_is_reproducible(tmp_path):
     a = simulate_recording(output=tmp_path / "a.h5", **kwargs)
     b = simulate_recording(output=tmp_path / "b.h5", **kwargs)
     c = simulate_recording(output=tmp_path / "c.h5", **{**kwargs, "seed": 8})
-    (ra, sa), (rb, sb), (rc, sc) = load_mearec(a), load_mearec(b), load_mearec(c)
+    (ra, sa), (rb, sb), (rc, _) = load_mearec(a), load_mearec(b), load_mearec(c)
     np.testing.assert_array_equal(ra.get_traces(end_frame=5000), rb.get_traces(end_frame=5000))
     for u in sa.unit_ids:
         np.testing.assert_array_equal(sa.get_unit_spike_train(u), sb.get_unit_spike_train(u))
