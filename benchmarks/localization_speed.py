@@ -78,7 +78,7 @@ def main():
             elapsed = time.perf_counter() - t0
             if round_index:
                 times[name].append(elapsed)
-            if extension == "vae_locations" and "jitter" not in name:
+            if extension == "vae_locations" and "max_jitter_examples" not in kwargs:  # same settings, other pools
                 data = ext.get_data()
                 locations[name] = np.stack([data["x"], data["y"], data["z"]], axis=1)
     num_spikes = analyzer.sorting.count_total_num_spikes()

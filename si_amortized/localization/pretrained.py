@@ -49,13 +49,14 @@ def pretrained_localizer(recording) -> VaeLocalizer:
     Returns
     -------
     VaeLocalizer
+        The caller's own copy (the file is read once per process).
 
     Raises
     ------
     ValueError
         When none fits, naming each shipped localizer and why it does not fit.
     """
-    return _fitting_localizer(recording)[1]
+    return copy.deepcopy(_fitting_localizer(recording)[1])
 
 
 def pretrained_localizer_file(recording) -> Path:
@@ -109,6 +110,7 @@ def _shipped_localizer(path: Path) -> VaeLocalizer:
 
 
 def _fitting_localizer(recording) -> tuple[Path, VaeLocalizer]:
+    """The first shipped file whose layout fits ``recording`` and its process-wide model (not a copy)."""
     from .prepare import feature_config_of
 
     reasons = []
@@ -119,7 +121,7 @@ def _fitting_localizer(recording) -> tuple[Path, VaeLocalizer]:
         except ValueError as error:
             reasons.append(f"  {path.stem}: {error}")
             continue
-        return path, copy.deepcopy(model)
+        return path, model
     listing = "\n".join(reasons) or "  (none shipped)"
     raise ValueError(
         "No pretrained VAE localizer fits this recording's probe layout and sampling frequency:\n"
