@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import shutil
 import time
 import warnings
@@ -59,6 +60,9 @@ def parse_args(argv=None):
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--preset", default=PRESET,
                         help="correct_motion preset (its localizer replaced by each method), e.g. dredge_fast")
+    parser.add_argument("--estimate-kwargs", type=json.loads, default={},
+                        help='estimator settings over the preset\'s, JSON, the same for every method, e.g. '
+                             '\'{"histogram_depth_smooth_um": 3}\'')
     parser.add_argument("--output", type=Path, default=Path("motion_benchmark"))
     parser.add_argument("--no-gc-freeze", action="store_true",
                         help="do not gc.freeze() the imported modules: SpikeInterface's decentralized estimator "
@@ -118,7 +122,8 @@ def main(argv=None):
               else f"spikeinterface.generation, {args.num_channels} channels (NP1-like)")
     print(f"motion benchmark: {args.duration:g} s, {source}, {args.num_units} units, "
           f"seed {args.seed}, preset {args.preset}, n_jobs {args.n_jobs}, "
-          f"vae half_width_um {args.vae_half_width:g}")
+          f"vae half_width_um {args.vae_half_width:g}"
+          + (f", estimator settings {json.dumps(args.estimate_kwargs)}" if args.estimate_kwargs else ""))
     for s in chosen:
         print(f"  {s.name}: {s.description}")
     if not args.no_gc_freeze:
@@ -137,7 +142,7 @@ def main(argv=None):
         chosen, methods=args.methods, duration=args.duration, num_channels=args.num_channels,
         num_units=args.num_units, seed=args.seed, vae_kwargs=dict(half_width_um=args.vae_half_width, seed=args.seed),
         job_kwargs=dict(n_jobs=args.n_jobs, chunk_duration="1s", progress_bar=False), on_result=writer,
-        mearec_templates=templates, preset=args.preset,
+        mearec_templates=templates, preset=args.preset, estimate_motion_kwargs=args.estimate_kwargs,
     )
     print(f"\ntotal {time.perf_counter() - t0:.0f} s; speed x monopolar = monopolar wall time / wall time "
           "(whole correct_motion; localization: the localizer's own time), RMS x monopolar = RMS / monopolar "

@@ -497,7 +497,7 @@ def timed_localization(method: str):
 
 
 def estimate_motion_with(recording, method: str, vae_kwargs: dict | None = None, job_kwargs: dict | None = None,
-                         preset: str = PRESET):
+                         preset: str = PRESET, estimate_motion_kwargs: dict | None = None):
     """``correct_motion`` (by default with the preset ``"nonrigid_fast_and_accurate"``) with one localization
     method, timed.
 
@@ -513,6 +513,9 @@ def estimate_motion_with(recording, method: str, vae_kwargs: dict | None = None,
     preset : str, default: PRESET
         A ``correct_motion`` preset whose estimator works from peak locations (e.g. ``"dredge_fast"``,
         SpikeInterface's default, or ``"nonrigid_accurate"``); its localizer is replaced by ``method``.
+    estimate_motion_kwargs : dict | None, default: None
+        Estimator settings that update the preset's (``correct_motion``'s own merge), e.g.
+        ``{"histogram_depth_smooth_um": 3.0}``; the same for every method.
 
     Returns
     -------
@@ -531,6 +534,7 @@ def estimate_motion_with(recording, method: str, vae_kwargs: dict | None = None,
         t0 = time.perf_counter()
         _, motion, motion_info = correct_motion(
             recording, preset=preset, localize_peaks_kwargs=localize_kwargs,
+            estimate_motion_kwargs=dict(estimate_motion_kwargs or {}),
             output_motion=True, output_motion_info=True, **job_kwargs,
         )
         wall = time.perf_counter() - t0
@@ -604,6 +608,7 @@ def run_motion_benchmark(
     on_result: Callable | None = None,
     mearec_templates=None,
     preset: str = PRESET,
+    estimate_motion_kwargs: dict | None = None,
 ) -> MotionBenchmarkResult:
     """Estimate motion with each method on each scenario's recording and score it against the ground truth.
 
@@ -635,6 +640,8 @@ def run_motion_benchmark(
         is then the templates' probe's).
     preset : str, default: PRESET
         The ``correct_motion`` preset (see :func:`estimate_motion_with`).
+    estimate_motion_kwargs : dict | None, default: None
+        Estimator settings over the preset's, the same for every method (see :func:`estimate_motion_with`).
 
     Returns
     -------
@@ -655,7 +662,8 @@ def run_motion_benchmark(
                                                         n_exc=num_units - num_units // 2, n_inh=num_units // 2)
         infos[scenario.name], motions[scenario.name] = info, {}
         for method in methods:
-            motion, run = estimate_motion_with(recording, method, vae_kwargs, job_kwargs, preset=preset)
+            motion, run = estimate_motion_with(recording, method, vae_kwargs, job_kwargs, preset=preset,
+                                               estimate_motion_kwargs=estimate_motion_kwargs)
             row = dict(scenario=scenario.name, method=method, **motion_errors(motion, info), **run)
             rows.append(row)
             motions[scenario.name][method] = motion

@@ -88,10 +88,12 @@ def template_scales(
         1.0 for a spike whose window leaves the traces.
     """
     scales = np.ones(np.asarray(sample_index).size)
+    main_channels = np.asarray(main_channels, dtype=np.int64)
+    templates = np.asarray(templates)
+    main_templates = np.ascontiguousarray(templates[np.arange(templates.shape[0]), :, main_channels], dtype="float32")
     least_squares_scales(np.ascontiguousarray(traces, dtype="float32"),
                          np.asarray(sample_index, dtype=np.int64) - int(nbefore), np.asarray(unit_index, dtype=np.int64),
-                         np.asarray(main_channels, dtype=np.int64), np.ascontiguousarray(templates, dtype="float32"),
-                         scales)
+                         main_channels, main_templates, scales)
     return np.clip(scales, *bounds)
 
 

@@ -151,29 +151,49 @@ def _all_finite(values):  # pragma: no cover (compiled)
 
 @numba.njit(cache=True, nogil=True)
 def _cut_project(traces, starts, sign, channels, basis, lo, hi, spikes, term_start, term_time, term_unit,
-                 term_weight, templates_by_channel, nbefore, out, observed, amplitudes):  # pragma: no cover
+                 term_weight, templates_by_channel, nbefore, reuse_index, reuse_channels, reuse_out, reuse_observed,
+                 reuse_amplitudes, out, observed, amplitudes):  # pragma: no cover
     num_samples = traces.shape[0]
     num_rows, num_slots, num_components = out.shape
     num_times = basis.shape[1]
     window = np.zeros((num_slots, num_times), dtype=np.float32)  # one row's waveforms, reused
+    todo = np.empty(num_slots, dtype=np.int64)  # the row's channels still to cut (-1: virtual or reused)
+    stamp = np.full(traces.shape[1], -1, dtype=np.int64)  # == r: the channel is in row r's reused example
+    slot_of = np.zeros(traces.shape[1], dtype=np.int64)  # its slot there
     for r in range(num_rows):
         s0 = starts[r]
         t0, t1 = max(0, -s0), min(num_times, num_samples - s0)
         t1 = max(t1, t0)
+        q = reuse_index[r] if reuse_index.size else -1
+        if q >= 0:
+            for j in range(reuse_channels.shape[1]):
+                c = reuse_channels[q, j]
+                if c >= 0:
+                    stamp[c], slot_of[c] = r, j
+        for k in range(num_slots):
+            c = channels[r, k]
+            todo[k] = -1 if c < 0 or stamp[c] == r else c
         for t in range(t0, t1):  # gather, one trace row at a time
             row = traces[s0 + t]
             for k in range(num_slots):
-                c = channels[r, k]
+                c = todo[k]
                 if c >= 0:
                     window[k, t] = row[c]
         if spikes.size:
-            _add_row_terms(window, spikes[r], s0, channels[r], term_start, term_time, term_unit, term_weight,
+            _add_row_terms(window, spikes[r], s0, todo, term_start, term_time, term_unit, term_weight,
                            templates_by_channel, nbefore)
         g = np.float32(sign[r])
         for k in range(num_slots):  # finish and project
             o = out[r, k]
+            c = channels[r, k]
+            if c >= 0 and todo[k] < 0:  # the same channel, window and terms as in the reused example
+                j = slot_of[c]
+                o[:] = reuse_out[q, j]
+                observed[r, k] = reuse_observed[q, j]
+                amplitudes[r, k] = reuse_amplitudes[q, j]
+                continue
             o[:] = 0.0
-            if channels[r, k] < 0:
+            if c < 0:
                 continue
             w = window[k]
             w[:t0] = 0.0
@@ -191,7 +211,8 @@ def _cut_project(traces, starts, sign, channels, basis, lo, hi, spikes, term_sta
 
 
 def cut_projected(traces: np.ndarray, starts: np.ndarray, sign: np.ndarray, channels: np.ndarray,
-                  basis: np.ndarray, lo: int, hi: int, terms=None, spikes: np.ndarray | None = None):
+                  basis: np.ndarray, lo: int, hi: int, terms=None, spikes: np.ndarray | None = None,
+                  reuse=None):
     """:func:`gather_windows`, the terms, :func:`finish_examples` and a temporal projection, in one pass per row.
 
     Each row's waveforms stay in a small buffer from the read to the projection: nothing of shape
@@ -210,6 +231,13 @@ def cut_projected(traces: np.ndarray, starts: np.ndarray, sign: np.ndarray, chan
     terms : TemplateTerms | None, default: None
         Templates added to each row's samples before the rest (:mod:`~si_amortized.localization.collisions`),
         by ``spikes`` (shape (num_rows,)), the spike of each row.
+    reuse : tuple | None, default: None
+        ``(index, channels, components, observed, amplitudes)``: rows cut earlier by this function with the
+        same traces, basis, window and terms (``index`` shape (num_rows,), the earlier row of each row or -1;
+        the others that call's ``channels`` and returns). Where row ``r`` has the same start, sign and spike
+        as earlier row ``index[r]`` (the caller's promise), a channel of that row is copied from it instead of
+        cut again: the result is the same, computed once per channel (the overlapping neighbourhoods of a
+        spike's amplitude-jitter examples).
 
     Returns
     -------
@@ -230,9 +258,21 @@ def cut_projected(traces: np.ndarray, starts: np.ndarray, sign: np.ndarray, chan
             raise ValueError("terms need the spike of each row")
         term_args = (np.ascontiguousarray(spikes, dtype=np.int64), terms.start, terms.time, terms.unit, terms.weight,
                      terms.templates_by_channel, terms.nbefore)
+    if reuse is None:
+        reuse_args = (np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.int64),
+                      np.zeros((0, 1, basis.shape[0]), dtype="float32"), np.zeros((0, 1), dtype="float32"),
+                      np.zeros((0, 1), dtype="float32"))
+    else:
+        index, earlier_channels, earlier_out, earlier_observed, earlier_amplitudes = reuse
+        if len(index) != channels.shape[0]:
+            raise ValueError("reuse needs the earlier row (or -1) of every row")
+        reuse_args = (np.ascontiguousarray(index, dtype=np.int64), np.ascontiguousarray(earlier_channels, dtype=np.int64),
+                      np.ascontiguousarray(earlier_out, dtype="float32"),
+                      np.ascontiguousarray(earlier_observed, dtype="float32"),
+                      np.ascontiguousarray(earlier_amplitudes, dtype="float32"))
     _cut_project(np.ascontiguousarray(traces, dtype="float32"), np.ascontiguousarray(starts, dtype=np.int64),
                  np.ascontiguousarray(sign, dtype="float32"), np.ascontiguousarray(channels, dtype=np.int64),
-                 basis, int(lo), int(hi), *term_args, out, observed, amplitudes)
+                 basis, int(lo), int(hi), *term_args, *reuse_args, out, observed, amplitudes)
     return out, observed, amplitudes
 
 
@@ -285,27 +325,33 @@ def add_terms_slots(values, spikes, starts, channels, term_start, term_time, ter
 
 
 @numba.njit(cache=True, nogil=True)
-def least_squares_scales(traces, starts, units, channels, templates, out):  # pragma: no cover (compiled)
+def least_squares_scales(traces, starts, units, channels, main_templates, out):  # pragma: no cover (compiled)
     """``out[i] = <x_i, t_i> / <t_i, t_i>`` on the unit's channel, ``x_i`` the traces from ``starts[i]`` (NaN as 0).
 
-    Rows whose template is zero or whose window leaves the traces are left as they are.
+    ``main_templates[u]`` is unit ``u``'s template on its channel ``channels[u]`` (contiguous: one strided
+    stream per spike, the traces'). Rows whose template is zero or whose window leaves the traces are left as
+    they are.
     """
     num_samples = traces.shape[0]
-    length = templates.shape[1]
+    num_units, length = main_templates.shape
+    norms = np.zeros(num_units)
+    for u in range(num_units):
+        for t in range(length):
+            w = main_templates[u, t]
+            norms[u] += w * w
     for i in range(starts.size):
         s0 = starts[i]
         if s0 < 0 or s0 + length > num_samples:
             continue
-        u, c = units[i], channels[units[i]]
-        dot, norm = 0.0, 0.0
+        u = units[i]
+        c, template = channels[u], main_templates[u]
+        dot = 0.0
         for t in range(length):
-            w = templates[u, t, c]
             x = traces[s0 + t, c]
             if np.isfinite(x):
-                dot += x * w
-            norm += w * w
-        if norm > 0:
-            out[i] = dot / norm
+                dot += x * template[t]
+        if norms[u] > 0:
+            out[i] = dot / norms[u]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -389,6 +435,6 @@ def load_kernels() -> None:
         for with_terms in (None, terms):
             cut_projected(traces, rows, np.ones(1, dtype="float32"), channels, np.zeros((1, 2), dtype="float32"), 0,
                           1, with_terms, rows)
-        least_squares_scales(traces, empty, empty, empty, templates, np.zeros(0))
+        least_squares_scales(traces, empty, empty, empty, np.zeros((1, 2), dtype="float32"), np.zeros(0))
     for mode in ("neg", "both"):
         peak_search(values, rows, np.ones((1, 2), dtype=bool), mode)

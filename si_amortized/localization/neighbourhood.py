@@ -350,13 +350,27 @@ def compute_examples(
     n = sample_index.size
     table = neighbourhood.channel_table
     window = config.amplitude_window_samples
+    lo, hi = _amplitude_window(nbefore, nafter, window)
+    resampling = model_sampling_frequency is not None and model_sampling_frequency != sampling_frequency
+    if temporal_basis is not None:
+        basis = np.asarray(temporal_basis, dtype="float32")
+        if resampling:  # the components of the resampled waveform, a linear map of the traces' samples
+            basis = basis @ resampling_matrix(config, sampling_frequency, model_sampling_frequency)
+
+    def cut(spikes, centres, reuse=None):
+        if temporal_basis is not None:
+            return cut_projected(traces, trough[spikes] - nbefore, sign[spikes], table[centres], basis, lo, hi, terms,
+                                 spikes, reuse)
+        wf, observed, amps = _cut(traces, trough[spikes], sign[spikes], centres, table, nbefore, nafter, window,
+                                  terms, spikes)
+        if resampling:
+            wf = wf @ resampling_matrix(config, sampling_frequency, model_sampling_frequency).T
+        return wf, observed, amps
+
     spike_index, centres = np.arange(n), peak_channel
+    wf, observed, amps = cut(spike_index, centres)  # the example centred on the peak channel, every spike
     if config.amp_jitter_uv > 0 and config.max_jitter_examples > 1 and n > 0:
-        # which channels also centre an example is decided on the amplitude window alone (a narrow cut, of
-        # which only the amplitudes are kept: no components)
-        _, observed, amps = cut_projected(traces, trough - window, sign, table[peak_channel],
-                                          np.zeros((0, 2 * window + 1), dtype="float32"), 0, 2 * window + 1, terms,
-                                          spike_index)
+        # which channels also centre an example is decided on the peak-centred example's amplitudes
         top = amps.max(axis=1, keepdims=True)
         eligible = (observed > 0) & (amps >= top - config.amp_jitter_uv) & (amps > 0)
         eligible[:, neighbourhood.centre_slot] = False
@@ -366,24 +380,16 @@ def compute_examples(
         keep = np.take_along_axis(eligible, order, axis=1)
         rows, cols = np.nonzero(keep)
         if rows.size:
-            # one cut for all examples, those of a spike contiguous and its peak-channel example first
+            # the extra examples share their spike's window: channels already cut are copied (projected path)
+            extra_centres = table[peak_channel[rows], order[rows, cols]]
+            reuse = (rows, table[peak_channel], wf, observed, amps) if temporal_basis is not None else None
+            extra = cut(rows, extra_centres, reuse)
+            # those of a spike contiguous, its peak-channel example first
             all_spikes = np.concatenate([spike_index, rows])
             order_all = np.argsort(all_spikes, kind="stable")
             spike_index = all_spikes[order_all]
-            centres = np.concatenate([peak_channel, table[peak_channel[rows], order[rows, cols]]])[order_all]
-    resampling = model_sampling_frequency is not None and model_sampling_frequency != sampling_frequency
-    if temporal_basis is not None:
-        basis = np.asarray(temporal_basis, dtype="float32")
-        if resampling:  # the components of the resampled waveform, a linear map of the traces' samples
-            basis = basis @ resampling_matrix(config, sampling_frequency, model_sampling_frequency)
-        wf, observed, amps = cut_projected(traces, trough[spike_index] - nbefore, sign[spike_index],
-                                           table[centres], basis, *_amplitude_window(nbefore, nafter, window), terms,
-                                           spike_index)
-    else:
-        wf, observed, amps = _cut(traces, trough[spike_index], sign[spike_index], centres, table, nbefore, nafter,
-                                  window, terms, spike_index)
-        if resampling:
-            wf = wf @ resampling_matrix(config, sampling_frequency, model_sampling_frequency).T
+            centres = np.concatenate([peak_channel, extra_centres])[order_all]
+            wf, observed, amps = (np.concatenate([a, b])[order_all] for a, b in zip((wf, observed, amps), extra))
     first = np.ones(spike_index.size, dtype=bool)
     first[1:] = spike_index[1:] != spike_index[:-1]
     valid = np.zeros(n, dtype=bool)

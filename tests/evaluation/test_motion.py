@@ -248,19 +248,24 @@ def test_plot_motion_draws_truth_and_one_line_per_method_without_pyplot_state(li
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset, bound", [("nonrigid_fast_and_accurate", 0.6), ("dredge_fast", 0.9)])
-def test_one_tiny_correct_motion_run_beats_a_flat_estimate(preset, bound):
+@pytest.mark.parametrize("preset, bound, estimate_kwargs", [
+    ("nonrigid_fast_and_accurate", 0.6, None), ("dredge_fast", 0.9, None),
+    ("nonrigid_fast_and_accurate", 0.6, {"histogram_depth_smooth_um": 3.0, "bin_s": 1.5}),
+])
+def test_one_tiny_correct_motion_run_beats_a_flat_estimate(preset, bound, estimate_kwargs):
     """``bound``: the largest RMS allowed, as a share of a flat estimate's (dredge_fast is 0.78 on these 12 s)."""
     from si_amortized.evaluation.motion import run_motion_benchmark
 
     result = run_motion_benchmark([drift_scenarios()["zigzag"]], methods=["grid_convolution"], duration=12.0,
-                                  num_channels=32, num_units=8, preset=preset)
+                                  num_channels=32, num_units=8, preset=preset, estimate_motion_kwargs=estimate_kwargs)
     row = result.table.iloc[0]
     motion = result.motions["zigzag"]["grid_convolution"]
     assert (row["scenario"], row["method"]) == ("zigzag", "grid_convolution")
     assert row["wall_s"] > 0 and row["num_peaks"] > 0
     assert 0 < row["localize_s"] < row["wall_s"]
     assert row["speedup_vs_monopolar"] != row["speedup_vs_monopolar"]  # NaN: no monopolar in this run
+    if estimate_kwargs is not None:  # the settings reached the estimator (the preset's bins are 2 s)
+        np.testing.assert_allclose(np.diff(motion.temporal_bins_s[0]), estimate_kwargs["bin_s"])
     no_motion = motion_from(np.zeros_like(motion.displacement[0]), motion.temporal_bins_s[0], motion.spatial_bins_um)
     assert 0.0 < row["rms_um"] < bound * motion_errors(no_motion, result.infos["zigzag"])["rms_um"]
 

@@ -146,3 +146,43 @@ def test_peak_search_matches_numpy_with_ties_nan_inf_and_empty_candidates(peak_s
 def test_peak_search_refuses_an_unknown_peak_sign():
     with pytest.raises(ValueError, match="peak_sign"):
         peak_search(np.zeros((1, 1, 2), "float32"), np.zeros(1, np.int64), np.ones((1, 2), bool), "negative")
+
+
+@pytest.mark.parametrize("with_terms", [False, True])
+def test_cut_projected_reusing_earlier_rows_gives_what_cutting_again_gives(with_terms):
+    """Rows sharing an earlier row's start, sign and spike copy its channels: the same result as cutting them."""
+    rng = np.random.default_rng(3)
+    traces = rng.normal(0, 20, (300, 12)).astype("float32")
+    traces[100:104, 5] = np.nan
+    first_starts = np.array([-6, 90, 150, 280])
+    first_channels = rng.integers(-1, 12, (4, 6))
+    first_channels[1, 0] = 5  # a channel made unobserved by its NaN samples, to be copied as unobserved
+    sign = np.array([1.0, -1.0, 1.0, 1.0], dtype="float32")
+    basis = rng.normal(size=(3, 24)).astype("float32")
+    spikes = np.arange(4)
+    terms = None
+    if with_terms:
+        templates = rng.normal(0, 30, (2, 30, 12)).astype("float32")
+        terms = TemplateTerms.from_pairs(4, np.array([0, 1, 3]), np.array([5, 100, 290]), np.array([0, 1, 0]),
+                                         np.array([-1.0, -0.7, -1.3]), templates, 10)
+    earlier = cut_projected(traces, first_starts, sign, first_channels, basis, 8, 13, terms, spikes)
+    rows = np.array([0, 1, 1, 3])  # extra rows: spike 1 twice, spike 2 none
+    channels = rng.integers(-1, 12, (rows.size, 6))
+    channels[:, :3] = first_channels[rows, 3:]  # half of each overlaps the earlier example, in other slots
+    channels[1, 3] = 5
+    got = cut_projected(traces, first_starts[rows], sign[rows], channels, basis, 8, 13, terms, rows,
+                        reuse=(rows, first_channels, *earlier))
+    want = cut_projected(traces, first_starts[rows], sign[rows], channels, basis, 8, 13, terms, rows)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    assert got[1][1, 3] == 0  # the NaN channel stayed unobserved
+    # the overlapping channels are copied, not cut again: marked earlier components come through there only
+    marked = cut_projected(traces, first_starts[rows], sign[rows], channels, basis, 8, 13, terms, rows,
+                           reuse=(rows, first_channels, earlier[0] + 1000.0, *earlier[1:]))
+    shared = np.array([[c >= 0 and c in first_channels[q] for c in row] for q, row in zip(rows, channels)])
+    assert shared.sum() >= rows.size * 3
+    np.testing.assert_array_equal(marked[0][shared], got[0][shared] + 1000.0)
+    np.testing.assert_array_equal(marked[0][~shared], got[0][~shared])
+    with pytest.raises(ValueError, match="earlier row"):
+        cut_projected(traces, first_starts[rows], sign[rows], channels, basis, 8, 13, terms, rows,
+                      reuse=(rows[:2], first_channels, *earlier))
