@@ -29,12 +29,9 @@ import si_amortized  # noqa: F401  (registers vae_locations)
 
 def default_recording() -> Path:
     """The seed-21, 10 uV SqMEA-10-15 recording of ``benchmarks/vae_localization.py`` (simulated when missing)."""
-    import sys
+    from si_amortized.evaluation.localization_recordings import localization_benchmark_recording
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from vae_localization import simulate
-
-    return Path(simulate("SqMEA-10-15", 10.0, 50, 60.0, 21, Path.home() / ".cache" / "si_amortized" / "benchmarks"))
+    return Path(localization_benchmark_recording("SqMEA-10-15", 10.0, 50, 60.0, 21, Path.home() / ".cache" / "si_amortized" / "benchmarks"))
 
 
 def main():

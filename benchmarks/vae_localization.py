@@ -37,39 +37,13 @@ from pathlib import Path
 import numpy as np
 
 import si_amortized  # noqa: F401  (registers vae_locations)
-from si_amortized.datasets import load_mearec, simulate_recording
+from si_amortized.datasets import load_mearec
+from si_amortized.evaluation.localization_recordings import localization_benchmark_recording
 from si_amortized.evaluation.point_source_fit import AMPLITUDE_MODELS, fit_template_sources
 from si_amortized.evaluation.localization_strata import format_across_recordings, summarize_across_recordings
 from si_amortized.localization.config import PAPER_SETTINGS
 
 BASELINES = ["center_of_mass", "monopolar_triangulation", "grid_convolution"]
-
-
-def simulate(probe, noise, n_cells, duration, seed, folder, over_array=False):
-    """A MEArec recording (cached in ``folder``); ``over_array``: only cells whose soma lies over the probe's
-    footprint (the paper's setting), as many excitatory cells as the packaged library has there."""
-    from si_amortized.datasets import cell_type_from_mtype, load_template_library
-
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"{probe}_{n_cells}cells_{duration:g}s_{noise:g}uV_seed{seed}{'_over' if over_array else ''}.h5"
-    if out.exists():
-        return out
-    n_inh = max(n_cells // 5, 1)
-    templates = None
-    if over_array:
-        library = load_template_library(probe)
-        templates = library.subset(library.somas_over_array())
-        excitatory = int(sum(cell_type_from_mtype(m) == "E" for m in templates.mtypes))
-        n_inh = max(n_inh, n_cells - max(excitatory // 2, 1))  # room for the selection's distance rule
-    for min_dist, min_amp in ((20.0, 40.0), (15.0, 40.0), (10.0, 30.0), (5.0, 20.0)):
-        try:
-            return simulate_recording(
-                probe, n_exc=n_cells - n_inh, n_inh=n_inh, duration=duration, noise_level=noise, seed=seed,
-                min_dist=min_dist, min_amp=min_amp, output=out, templates=templates,
-            )
-        except RuntimeError as err:  # MEArec: "Templates could not be selected"
-            print(f"  selection failed with min_dist={min_dist}, min_amp={min_amp}: {str(err).splitlines()[0]}")
-    raise RuntimeError("could not simulate the recording")
 
 
 def gmm_table(recording, gt_sorting, spikes, main_channels, results, args, job):
@@ -266,8 +240,9 @@ def main():
             unique = len(set(names)) == len(names)  # same-named files in other folders: label by full path
             runs = [(path.name if unique else str(path), path, seeds[0]) for path in args.recording]
         else:
-            runs = [(f"seed {seed}", simulate(args.probe, noise, args.n_cells, args.duration, seed, args.folder,
-                                              args.somas_over_array), seed) for seed in seeds]
+            runs = [(f"seed {seed}", localization_benchmark_recording(args.probe, noise, args.n_cells, args.duration, seed,
+                                                                      args.folder, args.somas_over_array), seed)
+                    for seed in seeds]
         tables = {}
         for label, path, seed in runs:
             args.seed = seed

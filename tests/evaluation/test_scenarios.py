@@ -21,3 +21,28 @@ def test_named_scenarios_and_sizes():
         get_scenarios("sqmea-15uv")
     with pytest.raises(ValueError, match="size"):
         get_scenarios("sqmea", size="huge")
+
+
+def test_localization_benchmark_recording_reuses_its_file_and_relaxes_the_selection_in_order(tmp_path, monkeypatch):
+    import si_amortized.datasets as datasets
+    from si_amortized.evaluation.localization_recordings import SELECTION_FALLBACKS, localization_benchmark_recording
+
+    tried = []
+
+    def selection(probe, *, n_exc, n_inh, min_dist, min_amp, output, **kwargs):
+        tried.append((min_dist, min_amp, n_exc, n_inh))
+        if len(tried) < 3:
+            raise RuntimeError("Templates could not be selected\nmore")
+        output.write_bytes(b"simulated")
+        return output
+
+    monkeypatch.setattr(datasets, "simulate_recording", selection)
+    path = localization_benchmark_recording("SqMEA-10-15", 10.0, 50, 60.0, 21, tmp_path)
+    assert path.name == "SqMEA-10-15_50cells_60s_10uV_seed21.h5" and path.read_bytes() == b"simulated"
+    assert [t[:2] for t in tried] == list(SELECTION_FALLBACKS[:3]) and tried[0][2:] == (40, 10)
+    assert localization_benchmark_recording("SqMEA-10-15", 10.0, 50, 60.0, 21, tmp_path) == path
+    assert len(tried) == 3  # the second call found the file
+    tried.clear()
+    monkeypatch.setattr(datasets, "simulate_recording", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no")))
+    with pytest.raises(RuntimeError, match="could not place 50 cells"):
+        localization_benchmark_recording("SqMEA-10-15", 10.0, 50, 60.0, 22, tmp_path)
