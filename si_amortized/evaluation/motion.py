@@ -33,6 +33,7 @@ __all__ = [
     "add_reference_ratios",
     "drift_scenarios",
     "estimate_motion_with",
+    "seed_noise_levels",
     "format_motion_table",
     "generate_scenario_recording",
     "generate_scenario_ground_truth",
@@ -596,6 +597,30 @@ def add_reference_ratios(df, reference: str = REFERENCE_METHOD):
     return df
 
 
+def seed_noise_levels(recording, seed: int) -> np.ndarray:
+    """Noise levels of ``recording`` from seeded random chunks, cached on it where ``correct_motion`` looks.
+
+    ``correct_motion`` calls ``get_noise_levels(recording, return_in_uV=False)`` on unseeded chunks, and
+    SpikeInterface keeps the first result as a property of the recording: computing it here first, seeded,
+    makes the detected peaks (and so the whole benchmark) the same from run to run, and the same for every
+    localizer of a run.
+
+    Parameters
+    ----------
+    recording : BaseRecording
+    seed : int
+
+    Returns
+    -------
+    np.ndarray, shape (num_channels,)
+        The noise levels (raw units).
+    """
+    from spikeinterface.core import get_noise_levels
+
+    return get_noise_levels(recording, return_in_uV=False, force_recompute=True,
+                            random_slices_kwargs=dict(seed=seed))
+
+
 def run_motion_benchmark(
     scenarios: dict[str, DriftScenario] | list[DriftScenario],
     methods=MOTION_METHODS,
@@ -661,6 +686,7 @@ def run_motion_benchmark(
             recording, info = mearec_scenario_recording(scenario, mearec_templates, duration, seed=seed,
                                                         n_exc=num_units - num_units // 2, n_inh=num_units // 2)
         infos[scenario.name], motions[scenario.name] = info, {}
+        seed_noise_levels(recording, seed)
         for method in methods:
             motion, run = estimate_motion_with(recording, method, vae_kwargs, job_kwargs, preset=preset,
                                                estimate_motion_kwargs=estimate_motion_kwargs)

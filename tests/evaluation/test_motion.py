@@ -311,3 +311,17 @@ def test_rms_away_from_jumps_leaves_out_the_bins_that_straddle_a_step():
     assert errors["rms_steady_um"] < 0.4 * errors["rms_um"]
     steady = motion_errors(motion_from(truth + 1.0, times, bins), info)
     assert steady["rms_steady_um"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_seeded_noise_levels_are_what_correct_motion_reads_and_the_same_for_a_rebuilt_recording():
+    from spikeinterface.core import get_noise_levels
+    from si_amortized.evaluation.motion import generate_scenario_recording, seed_noise_levels
+
+    build = lambda: generate_scenario_recording(drift_scenarios()["zigzag"], 10.0, 32, 4, seed=3)[0]  # noqa: E731
+    first, second, unseeded = build(), build(), build()
+    levels = seed_noise_levels(first, seed=3)
+    # correct_motion's own call, unseeded, finds them cached
+    np.testing.assert_array_equal(get_noise_levels(first, return_in_uV=False), levels)
+    np.testing.assert_array_equal(seed_noise_levels(second, seed=3), levels)
+    assert not np.array_equal(get_noise_levels(unseeded, return_in_uV=False), levels)  # what it would read else
+    assert not np.array_equal(seed_noise_levels(second, seed=4), levels)

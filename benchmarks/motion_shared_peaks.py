@@ -1,0 +1,158 @@
+"""Benchmark: each localizer on the same detected peaks, under one motion estimator at several settings.
+
+``benchmarks/motion.py`` runs ``correct_motion`` once per localizer. This one separates the localizer from the
+estimator: per drifting recording (``spikeinterface.generation``, the scenarios of
+``si_amortized.evaluation.motion.drift_scenarios``) it detects the peaks once (the preset's detector, noise
+levels from seeded chunks), localizes those peaks with every method (``vae``: trained on these peaks, seeded;
+``vae_pretrained``: the shipped localizer), and estimates the motion from each localization with the preset's
+estimator for each value of one estimator setting (by default the depth histogram's smoothing,
+``histogram_depth_smooth_um``; the preset ``nonrigid_fast_and_accurate`` uses 1 um over 5 um bins). It prints
+the RMS error of the estimated displacement per (recording, method, value) as it goes, then per scenario and
+value the mean over seeds and each method's paired difference to ``monopolar_triangulation`` with a 95 %
+bootstrap interval over seeds and its number of seeds at or below it.
+
+Examples
+--------
+python benchmarks/motion_shared_peaks.py --seeds 4 5 6 7 8 --values 1 3 5
+python benchmarks/motion_shared_peaks.py --seeds 1 --scenarios nonrigid --setting bin_um --values 5 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+import numpy as np
+
+import si_amortized  # noqa: F401  (registers the "vae" localization method)
+from si_amortized.evaluation.motion import (
+    PRESET,
+    REFERENCE_METHOD,
+    drift_scenarios,
+    generate_scenario_recording,
+    motion_errors,
+    seed_noise_levels,
+)
+
+METHODS = ("monopolar_triangulation", "grid_convolution", "vae", "vae_pretrained")
+
+
+def localize_all(recording, peaks, methods, vae_seed: int, job: dict) -> dict:
+    """Locations of ``peaks`` by each method (structured arrays, SpikeInterface's)."""
+    from spikeinterface.sortingcomponents.peak_localization import localize_peaks
+
+    settings = {"vae": dict(method="vae", seed=vae_seed), "vae_pretrained": dict(method="vae", model="pretrained")}
+    return {m: localize_peaks(recording, peaks, method_kwargs=settings.get(m, dict(method=m)), job_kwargs=job)
+            for m in methods}
+
+
+def run(seeds, scenario_names, methods, setting: str, values, preset: str, duration: float, num_channels: int,
+        num_units: int, noise_seed: int, vae_seed: int, out=sys.stdout) -> dict:
+    """``errors[(scenario, method, value, seed)]``: RMS error (um) of the motion estimated from each localization."""
+    from spikeinterface.preprocessing.motion import motion_options_preset
+    from spikeinterface.sortingcomponents.motion import estimate_motion
+    from spikeinterface.sortingcomponents.peak_detection import detect_peaks
+
+    options = motion_options_preset[preset]
+    detect = dict(options["detect_kwargs"])
+    estimate = dict(options["estimate_motion_kwargs"])
+    job = dict(n_jobs=1, chunk_duration="1s", progress_bar=False)
+    scenarios = drift_scenarios()
+    errors = {}
+    for seed in seeds:
+        for name in scenario_names:
+            recording, info = generate_scenario_recording(scenarios[name], duration, num_channels, num_units, seed)
+            noise = seed_noise_levels(recording, noise_seed)
+            peaks = detect_peaks(recording, method_kwargs=dict(detect, noise_levels=noise), job_kwargs=job)
+            locations = localize_all(recording, peaks, methods, vae_seed, job)
+            print(f"seed {seed} {name}: {peaks.size} peaks; RMS (um) per {setting}", file=out)
+            for method, loc in locations.items():
+                line = []
+                for value in values:
+                    motion = estimate_motion(recording, peaks, loc, progress_bar=False, **{**estimate, setting: value})
+                    errors[(name, method, value, seed)] = motion_errors(motion, info)["rms_um"]
+                    line.append(f"{value:g}: {errors[(name, method, value, seed)]:5.2f}")
+                print(f"    {method:25s} " + "  ".join(line), file=out, flush=True)
+    return errors
+
+
+def paired_summary(errors: dict, reference: str = REFERENCE_METHOD, num_boot: int = 2000, seed: int = 0) -> list[str]:
+    """Per (scenario, value): each method's mean over seeds and its paired difference to ``reference``.
+
+    Returns
+    -------
+    list of str
+        ``scenario value: method mean (difference [2.5 %, 97.5 %] bootstrap over seeds, seeds at or below)``.
+    """
+    rng = np.random.default_rng(seed)
+    scenarios = list(dict.fromkeys(k[0] for k in errors))
+    methods = list(dict.fromkeys(k[1] for k in errors))
+    values = sorted({k[2] for k in errors})
+    lines = []
+    for scenario in scenarios:
+        for value in values:
+            seeds = sorted({k[3] for k in errors if k[0] == scenario and k[2] == value})
+            ref = np.array([errors[(scenario, reference, value, s)] for s in seeds])
+            parts = []
+            for method in methods:
+                v = np.array([errors[(scenario, method, value, s)] for s in seeds])
+                if method == reference:
+                    parts.append(f"{method} {v.mean():.2f}")
+                    continue
+                diff = v - ref
+                boots = diff[rng.integers(0, diff.size, (num_boot, diff.size))].mean(axis=1)
+                low, high = np.percentile(boots, [2.5, 97.5])
+                parts.append(f"{method} {v.mean():.2f} ({diff.mean():+.2f} [{low:+.2f}, {high:+.2f}], "
+                             f"{int((diff <= 0).sum())}/{diff.size})")
+            lines.append(f"{scenario} {value:g}: " + " | ".join(parts))
+    return lines
+
+
+def parse_log(text: str) -> dict:
+    """The ``errors`` of :func:`run` back from its printed lines (to summarise several runs together)."""
+    errors, seed, scenario = {}, None, None
+    for line in text.splitlines():
+        head = re.match(r"seed (\d+) (\w+):", line)
+        if head:
+            seed, scenario = int(head.group(1)), head.group(2)
+            continue
+        row = re.match(r"\s+(\S+)\s+((?:-?[\d.]+:\s+[\d.]+\s*)+)$", line)
+        if row and seed is not None:
+            for value, rms in re.findall(r"(-?[\d.]+):\s+([\d.]+)", row.group(2)):
+                errors[(scenario, row.group(1), float(value), seed)] = float(rms)
+    return errors
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[4, 5, 6, 7, 8])
+    parser.add_argument("--scenarios", nargs="+", choices=list(drift_scenarios()), default=list(drift_scenarios()))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--setting", default="histogram_depth_smooth_um", help="the estimator setting varied")
+    parser.add_argument("--values", type=float, nargs="+", default=[1.0, 3.0, 5.0])
+    parser.add_argument("--preset", default=PRESET)
+    parser.add_argument("--duration", type=float, default=90.0)
+    parser.add_argument("--num-channels", type=int, default=64)
+    parser.add_argument("--num-units", type=int, default=20)
+    parser.add_argument("--noise-seed", type=int, default=0, help="seed of the chunks the noise levels come from")
+    parser.add_argument("--vae-seed", type=int, default=0)
+    parser.add_argument("--summarize", nargs="+", default=None, metavar="LOG",
+                        help="only summarise the printed output of earlier runs")
+    args = parser.parse_args(argv)
+    if args.summarize:
+        errors = {}
+        for path in args.summarize:
+            with open(path) as f:
+                errors.update(parse_log(f.read()))
+    else:
+        if REFERENCE_METHOD not in args.methods:
+            parser.error(f"--methods needs {REFERENCE_METHOD}, the reference of the paired differences")
+        errors = run(args.seeds, args.scenarios, args.methods, args.setting, args.values, args.preset, args.duration,
+                     args.num_channels, args.num_units, args.noise_seed, args.vae_seed)
+    print("\nmean RMS over seeds; paired difference to the reference [95 % bootstrap over seeds], seeds at or below:")
+    print("\n".join(paired_summary(errors)))
+
+
+if __name__ == "__main__":
+    main()
