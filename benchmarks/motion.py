@@ -21,6 +21,7 @@ python benchmarks/motion.py --scenarios nonrigid --methods center_of_mass vae
 python benchmarks/motion.py --quick --output /tmp/motion_quick            # one scenario, 12 s, 32 ch: < 2 min
 python benchmarks/motion.py --mearec --duration 90 --num-units 20 --output /tmp/motion_mearec   # biophysical cells
 python benchmarks/motion.py --preset dredge_fast --output /tmp/motion_dredge   # SpikeInterface's default estimator
+python benchmarks/motion.py --summarize out_seed1 out_seed2 out_seed3          # mean over seeds, paired to monopolar
 """
 
 from __future__ import annotations
@@ -33,18 +34,21 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 import si_amortized  # noqa: F401  (registers the "vae" localization method)
 from si_amortized.evaluation.motion import (
     MOTION_METHODS,
     PRESET,
+    REFERENCE_METHOD,
     add_reference_ratios,
     drift_scenarios,
     format_motion_table,
     plot_motion,
     run_motion_benchmark,
 )
+from si_amortized.evaluation.seed_summary import paired_over_seeds
 
 
 def parse_args(argv=None):
@@ -76,6 +80,10 @@ def parse_args(argv=None):
     parser.add_argument("--mearec-templates", type=Path, default=None,
                         help="drifting MEArec templates .h5 to use with --mearec (default: simulate_drifting_templates())")
     parser.add_argument("--quick", action="store_true", help="smoke run: zigzag only, 12 s, 32 channels, 8 units")
+    parser.add_argument("--summarize", nargs="+", default=None, metavar="RUN",
+                        help="only summarise earlier runs over seeds: each RUN is an --output folder, or several "
+                             "joined by commas (runs of one seed with other methods); prints each method's mean "
+                             "RMS and its paired difference to monopolar_triangulation over the RUNs")
     args = parser.parse_args(argv)
     if args.quick:
         args.scenarios, args.duration, args.num_channels, args.num_units = ["zigzag"], 12.0, 32, 8
@@ -113,8 +121,47 @@ class ResultWriter:
         return add_reference_ratios(pd.DataFrame(self.rows))
 
 
+def summarize_runs(runs) -> str:
+    """Mean RMS per (scenario, method) over seeds, the paired difference to monopolar, and the localization speed.
+
+    ``runs``: one entry per seed, each an ``--output`` folder or several joined by commas.
+    """
+    tables = []
+    for seed, run in enumerate(runs):
+        for folder in run.split(","):
+            tables.append(pd.read_csv(Path(folder) / "results.csv").assign(seed=seed))
+    table = pd.concat(tables, ignore_index=True)
+    summary = paired_over_seeds(table, REFERENCE_METHOD)
+    timed = table.dropna(subset=["localize_s"])
+    ref_time = timed[timed["method"] == REFERENCE_METHOD].set_index(["scenario", "seed"])["localize_s"]
+    lines = [f"mean RMS (um) over {len(runs)} seeds; difference to {REFERENCE_METHOD} [95 % bootstrap over seeds], "
+             "seeds at or below it; localization speed x monopolar (summed times of the runs with both)", ""]
+    scenarios = list(dict.fromkeys(summary["scenario"]))
+    lines.append("| method | " + " | ".join(scenarios) + " | localization speed |")
+    lines.append("| --- " * (len(scenarios) + 2) + "|")
+    for method in dict.fromkeys(summary["method"]):
+        cells = []
+        for scenario in scenarios:
+            r = summary[(summary["scenario"] == scenario) & (summary["method"] == method)]
+            if r.empty:
+                cells.append("")
+                continue
+            r = r.iloc[0]
+            cells.append(f"{r['mean']:.2f}" if np.isnan(r["difference"]) else
+                         f"{r['mean']:.2f}: {r['difference']:+.2f} [{r['low']:+.2f}, {r['high']:+.2f}], "
+                         f"{r['at_or_below']}/{r['num_seeds']}")
+        own = timed[timed["method"] == method].set_index(["scenario", "seed"])["localize_s"]
+        both = own.index.intersection(ref_time.index)
+        speed = f"{ref_time.loc[both].sum() / own.loc[both].sum():.1f}x" if both.size else ""
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {speed} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.summarize:
+        print(summarize_runs(args.summarize))
+        return
     warnings.filterwarnings("ignore", message="the 'vae' localizer ignores")
     scenarios = drift_scenarios()
     chosen = [scenarios[name] for name in args.scenarios]

@@ -23,7 +23,7 @@ import argparse
 import re
 import sys
 
-import numpy as np
+import pandas as pd
 
 import si_amortized  # noqa: F401  (registers the "vae" localization method)
 from si_amortized.evaluation.motion import (
@@ -34,6 +34,7 @@ from si_amortized.evaluation.motion import (
     motion_errors,
     seed_noise_levels,
 )
+from si_amortized.evaluation.seed_summary import paired_over_seeds
 
 METHODS = ("monopolar_triangulation", "grid_convolution", "vae", "vae_pretrained")
 
@@ -77,7 +78,7 @@ def run(seeds, scenario_names, methods, setting: str, values, preset: str, durat
     return errors
 
 
-def paired_summary(errors: dict, reference: str = REFERENCE_METHOD, num_boot: int = 2000, seed: int = 0) -> list[str]:
+def paired_summary(errors: dict, reference: str = REFERENCE_METHOD) -> list[str]:
     """Per (scenario, value): each method's mean over seeds and its paired difference to ``reference``.
 
     Returns
@@ -85,27 +86,15 @@ def paired_summary(errors: dict, reference: str = REFERENCE_METHOD, num_boot: in
     list of str
         ``scenario value: method mean (difference [2.5 %, 97.5 %] bootstrap over seeds, seeds at or below)``.
     """
-    rng = np.random.default_rng(seed)
-    scenarios = list(dict.fromkeys(k[0] for k in errors))
-    methods = list(dict.fromkeys(k[1] for k in errors))
-    values = sorted({k[2] for k in errors})
+    table = pd.DataFrame([dict(scenario=k[0], method=k[1], value=k[2], seed=k[3], rms_um=v) for k, v in errors.items()])
+    summary = paired_over_seeds(table.sort_values(["scenario", "value"], kind="stable"), reference,
+                                by=("scenario", "value"))
     lines = []
-    for scenario in scenarios:
-        for value in values:
-            seeds = sorted({k[3] for k in errors if k[0] == scenario and k[2] == value})
-            ref = np.array([errors[(scenario, reference, value, s)] for s in seeds])
-            parts = []
-            for method in methods:
-                v = np.array([errors[(scenario, method, value, s)] for s in seeds])
-                if method == reference:
-                    parts.append(f"{method} {v.mean():.2f}")
-                    continue
-                diff = v - ref
-                boots = diff[rng.integers(0, diff.size, (num_boot, diff.size))].mean(axis=1)
-                low, high = np.percentile(boots, [2.5, 97.5])
-                parts.append(f"{method} {v.mean():.2f} ({diff.mean():+.2f} [{low:+.2f}, {high:+.2f}], "
-                             f"{int((diff <= 0).sum())}/{diff.size})")
-            lines.append(f"{scenario} {value:g}: " + " | ".join(parts))
+    for (scenario, value), part in summary.groupby(["scenario", "value"], sort=False):
+        parts = [f"{r.method} {r.mean:.2f}" if r.method == reference else
+                 f"{r.method} {r.mean:.2f} ({r.difference:+.2f} [{r.low:+.2f}, {r.high:+.2f}], "
+                 f"{r.at_or_below}/{r.num_seeds})" for r in part.itertuples()]
+        lines.append(f"{scenario} {value:g}: " + " | ".join(parts))
     return lines
 
 

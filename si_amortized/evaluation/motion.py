@@ -438,20 +438,28 @@ def motion_errors(motion, info: dict, segment_index: int = 0) -> dict:
 
 
 #: Benchmark method names that are a ``localize_peaks`` method with settings: name -> (method, settings).
-METHOD_VARIANTS = {"vae_pretrained": ("vae", dict(model="pretrained"))}
+METHOD_VARIANTS = {
+    "vae_pretrained": ("vae", dict(model="pretrained")),
+    # trained on the recording, channels weighted by their inverse variance in the decoder's error
+    "vae_gaussian": ("vae", dict(likelihood="gaussian")),
+}
 
 
 def _localize_kwargs(method: str, vae_kwargs: dict | None) -> dict:
     """``localize_peaks_kwargs`` of ``correct_motion`` for ``method``: the preset's own settings, or the VAE's.
 
-    ``"vae_pretrained"`` is the ``"vae"`` method with the shipped localizer (``model="pretrained"``, no training).
+    ``"vae_pretrained"`` is the ``"vae"`` method with the shipped localizer (``model="pretrained"``, no training);
+    a variant that trains (no ``model``) takes ``vae_kwargs`` under its own settings.
     """
+    vae_settings = dict(half_width_um=40.0) if vae_kwargs is None else dict(vae_kwargs)
     if method in METHOD_VARIANTS:
         name, settings = METHOD_VARIANTS[method]
+        if name == "vae" and "model" not in settings:
+            return dict(method=name, **{**vae_settings, **settings})
         return dict(method=name, **settings)
     kwargs = dict(method=method)
     if method == "vae":
-        kwargs.update(dict(half_width_um=40.0) if vae_kwargs is None else vae_kwargs)
+        kwargs.update(vae_settings)
     return kwargs
 
 

@@ -206,6 +206,9 @@ def test_vae_pretrained_is_the_vae_method_with_the_shipped_model():
     assert _localize_kwargs("vae_pretrained", dict(half_width_um=40.0)) == dict(method="vae", model="pretrained")
     assert _localize_kwargs("vae", None) == dict(method="vae", half_width_um=40.0)
     assert _localize_kwargs("grid_convolution", None) == dict(method="grid_convolution")
+    # a variant that trains keeps the benchmark's VAE settings (window, seed) under its own
+    assert _localize_kwargs("vae_gaussian", dict(half_width_um=40.0, seed=3, likelihood="squared_error")) == dict(
+        method="vae", half_width_um=40.0, seed=3, likelihood="gaussian")
 
 
 def test_reference_ratios_are_taken_within_each_scenario():
