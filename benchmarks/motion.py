@@ -61,6 +61,9 @@ def parse_args(argv=None):
     parser.add_argument("--num-units", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vae-half-width", type=float, default=40.0, help="half_width_um of the 'vae' method")
+    parser.add_argument("--vae-kwargs", type=json.loads, default={},
+                        help='more settings of the VAE methods that train (vae, vae_gaussian), JSON, e.g. '
+                             '\'{"training_chunks": 40}\'')
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--preset", default=PRESET,
                         help="correct_motion preset (its localizer replaced by each method), e.g. dredge_fast")
@@ -170,6 +173,7 @@ def main(argv=None):
     print(f"motion benchmark: {args.duration:g} s, {source}, {args.num_units} units, "
           f"seed {args.seed}, preset {args.preset}, n_jobs {args.n_jobs}, "
           f"vae half_width_um {args.vae_half_width:g}"
+          + (f", vae settings {json.dumps(args.vae_kwargs)}" if args.vae_kwargs else "")
           + (f", estimator settings {json.dumps(args.estimate_kwargs)}" if args.estimate_kwargs else ""))
     for s in chosen:
         print(f"  {s.name}: {s.description}")
@@ -187,7 +191,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     run_motion_benchmark(
         chosen, methods=args.methods, duration=args.duration, num_channels=args.num_channels,
-        num_units=args.num_units, seed=args.seed, vae_kwargs=dict(half_width_um=args.vae_half_width, seed=args.seed),
+        num_units=args.num_units, seed=args.seed, vae_kwargs=dict(half_width_um=args.vae_half_width, seed=args.seed, **args.vae_kwargs),
         job_kwargs=dict(n_jobs=args.n_jobs, chunk_duration="1s", progress_bar=False), on_result=writer,
         mearec_templates=templates, preset=args.preset, estimate_motion_kwargs=args.estimate_kwargs,
     )

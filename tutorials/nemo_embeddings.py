@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import spikeinterface.full as si
 
-import si_amortized  # importing registers the "nemo_embeddings" extension
+import si_amortized  # noqa: F401  (importing registers the "nemo_embeddings" extension)
 from si_amortized.nemo import TrainConfig, fit_nemo
 from si_amortized.nemo.classifiers import cross_validate_probe
 from si_amortized.plotting.nemo import plot_nemo_embedding
