@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .config import FeatureConfig, ModelConfig, TrainingConfig
@@ -49,14 +51,29 @@ def peak_candidates(recording, config: FeatureConfig) -> np.ndarray:
 def recording_layout(recording, config: FeatureConfig):
     """The recording's neighbourhoods and peak-channel candidates for ``config`` (never across shanks).
 
+    Built once per process for each geometry, shank labelling and config (a run of ``vae_locations`` with the
+    shipped localizers asked for it three times: each shipped file's check, then the preparation); the
+    arrays are read-only.
+
     Returns
     -------
     neighbourhood : Neighbourhood
     candidates : np.ndarray, shape (num_channels, num_channels)
     """
-    neighbourhood = neighbourhood_from_config(recording.get_channel_locations(), config,
-                                              groups=channel_groups(recording))
-    return neighbourhood, peak_candidates(recording, config)
+    locations = np.ascontiguousarray(recording.get_channel_locations(), dtype="float64")
+    groups = channel_groups(recording)
+    return _layout(locations.shape, locations.tobytes(), None if groups is None else tuple(groups.tolist()), config)
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(shape: tuple, location_bytes: bytes, groups: tuple | None, config: FeatureConfig):
+    locations = np.frombuffer(location_bytes, dtype="float64").reshape(shape)
+    groups = None if groups is None else np.asarray(groups)
+    neighbourhood = neighbourhood_from_config(locations, config, groups=groups)
+    candidates = channel_neighbours_mask(locations, config.peak_radius_um, groups=groups)
+    for array in (neighbourhood.offsets, neighbourhood.channel_table, neighbourhood.free_axes, candidates):
+        array.flags.writeable = False
+    return neighbourhood, candidates
 
 
 def examples_from_recording(
