@@ -436,5 +436,8 @@ def load_kernels() -> None:
             cut_projected(traces, rows, np.ones(1, dtype="float32"), channels, np.zeros((1, 2), dtype="float32"), 0,
                           1, with_terms, rows)
         least_squares_scales(traces, empty, empty, empty, np.zeros((1, 2), dtype="float32"), np.zeros(0))
-    for mode in ("neg", "both"):
-        peak_search(values, rows, np.ones((1, 2), dtype=bool), mode)
+    mask = np.ones((1, 2), dtype=bool)
+    for writeable in (True, False):  # the recording's candidate mask is shared read-only (recording_layout)
+        mask.flags.writeable = writeable
+        for mode in ("neg", "both"):
+            peak_search(values, rows, mask, mode)

@@ -186,3 +186,14 @@ def test_cut_projected_reusing_earlier_rows_gives_what_cutting_again_gives(with_
     with pytest.raises(ValueError, match="earlier row"):
         cut_projected(traces, first_starts[rows], sign[rows], channels, basis, 8, 13, terms, rows,
                       reuse=(rows[:2], first_channels, *earlier))
+
+
+def test_load_kernels_compiles_the_signatures_workers_meet():
+    """Workers forked from a built node must not compile: the shared read-only layout and memory-mapped traces
+    are other numba signatures than writeable arrays, so load_kernels compiles both."""
+    from si_amortized.localization.kernels import _cut_project, _peak_search, load_kernels
+
+    load_kernels()
+    masks = {sig[2] for sig in _peak_search.signatures}
+    assert {m.mutable for m in masks} == {True, False}
+    assert {sig[0].mutable for sig in _cut_project.signatures} == {True, False}
