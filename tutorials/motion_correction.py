@@ -28,6 +28,7 @@ from si_amortized.evaluation.motion import (
     generate_scenario_ground_truth,
     motion_errors,
     plot_motion,
+    seed_noise_levels,
     timed_localization,
 )
 from spikeinterface.preprocessing import correct_motion
@@ -48,6 +49,9 @@ print(f"{recording.get_num_channels()} channels, {recording.sampling_frequency:g
       f"{scenario.description}")
 
 # 2-3. motion correction with each localizer -----------------------------------------------------------
+# correct_motion's detector reads noise levels from unseeded random chunks unless the recording has them:
+# seeded here, every run of this script, and every localizer below, gets the same peaks
+seed_noise_levels(recording, seed=0)
 job_kwargs = dict(n_jobs=1, chunk_duration="1s", progress_bar=False)
 localizers = {
     "vae": dict(method="vae", seed=0),                              # trained on peaks of 20 random chunks
