@@ -191,7 +191,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     run_motion_benchmark(
         chosen, methods=args.methods, duration=args.duration, num_channels=args.num_channels,
-        num_units=args.num_units, seed=args.seed, vae_kwargs=dict(half_width_um=args.vae_half_width, seed=args.seed, **args.vae_kwargs),
+        num_units=args.num_units, seed=args.seed, vae_kwargs={**dict(half_width_um=args.vae_half_width, seed=args.seed), **args.vae_kwargs},
         job_kwargs=dict(n_jobs=args.n_jobs, chunk_duration="1s", progress_bar=False), on_result=writer,
         mearec_templates=templates, preset=args.preset, estimate_motion_kwargs=args.estimate_kwargs,
     )
