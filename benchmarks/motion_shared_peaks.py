@@ -29,6 +29,7 @@ import si_amortized  # noqa: F401  (registers the "vae" localization method)
 from si_amortized.evaluation.motion import (
     PRESET,
     REFERENCE_METHOD,
+    _localize_kwargs,
     drift_scenarios,
     generate_scenario_recording,
     motion_errors,
@@ -43,8 +44,8 @@ def localize_all(recording, peaks, methods, vae_seed: int, job: dict) -> dict:
     """Locations of ``peaks`` by each method (structured arrays, SpikeInterface's)."""
     from spikeinterface.sortingcomponents.peak_localization import localize_peaks
 
-    settings = {"vae": dict(method="vae", seed=vae_seed), "vae_pretrained": dict(method="vae", model="pretrained")}
-    return {m: localize_peaks(recording, peaks, method_kwargs=settings.get(m, dict(method=m)), job_kwargs=job)
+    vae = dict(half_width_um=40.0, seed=vae_seed)
+    return {m: localize_peaks(recording, peaks, method_kwargs=_localize_kwargs(m, vae), job_kwargs=job)
             for m in methods}
 
 

@@ -43,9 +43,11 @@ def channel_groups(recording) -> np.ndarray | None:
 
 
 def peak_candidates(recording, config: FeatureConfig) -> np.ndarray:
-    """Peak-channel search mask, shape (num_channels, num_channels): same shank, within ``config.peak_radius_um``."""
-    return channel_neighbours_mask(recording.get_channel_locations(), config.peak_radius_um,
-                                   groups=channel_groups(recording))
+    """Peak-channel search mask, shape (num_channels, num_channels): same shank, within ``config.peak_radius_um``.
+
+    The one of :func:`recording_layout` (built once per geometry, read-only).
+    """
+    return recording_layout(recording, config)[1]
 
 
 def recording_layout(recording, config: FeatureConfig):
@@ -102,10 +104,8 @@ def examples_from_recording(
         ``spike_index`` refers to the order of ``peaks``.
     """
     fs = recording.sampling_frequency
-    if neighbourhood is None:
-        neighbourhood, candidates = recording_layout(recording, config)
-    else:
-        candidates = peak_candidates(recording, config)
+    layout, candidates = recording_layout(recording, config)
+    neighbourhood = layout if neighbourhood is None else neighbourhood
     margin = margin_samples(config, fs)
     block = max(int(block_duration_s * fs), 1)
     order = np.lexsort((peaks["sample_index"], peaks["segment_index"]))

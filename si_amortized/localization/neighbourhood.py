@@ -352,10 +352,11 @@ def compute_examples(
     window = config.amplitude_window_samples
     lo, hi = _amplitude_window(nbefore, nafter, window)
     resampling = model_sampling_frequency is not None and model_sampling_frequency != sampling_frequency
+    resample = resampling_matrix(config, sampling_frequency, model_sampling_frequency) if resampling else None
     if temporal_basis is not None:
         basis = np.asarray(temporal_basis, dtype="float32")
         if resampling:  # the components of the resampled waveform, a linear map of the traces' samples
-            basis = basis @ resampling_matrix(config, sampling_frequency, model_sampling_frequency)
+            basis = basis @ resample
 
     def cut(spikes, centres, reuse=None):
         if temporal_basis is not None:
@@ -364,7 +365,7 @@ def compute_examples(
         wf, observed, amps = _cut(traces, trough[spikes], sign[spikes], centres, table, nbefore, nafter, window,
                                   terms, spikes)
         if resampling:
-            wf = wf @ resampling_matrix(config, sampling_frequency, model_sampling_frequency).T
+            wf = wf @ resample.T
         return wf, observed, amps
 
     spike_index, centres = np.arange(n), peak_channel
