@@ -442,6 +442,10 @@ METHOD_VARIANTS = {
     "vae_pretrained": ("vae", dict(model="pretrained")),
     # trained on the recording, channels weighted by their inverse variance in the decoder's error
     "vae_gaussian": ("vae", dict(likelihood="gaussian")),
+    # each location refined towards its posterior mode (Gauss-Newton steps from the encoder's)
+    "vae_refined": ("vae", dict(refine_steps=5)),
+    "vae_gaussian_refined": ("vae", dict(likelihood="gaussian", refine_steps=5)),
+    "vae_pretrained_refined": ("vae", dict(model="pretrained", refine_steps=5)),
 }
 
 

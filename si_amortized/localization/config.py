@@ -47,6 +47,10 @@ class FeatureConfig:
         still sees microvolts). Makes the encoder amplitude-invariant.
     offset_tolerance_um : float, default: 1.0
         Two channel offsets closer than this are the same neighbourhood slot.
+    refine_steps : int, default: 0
+        Damped Gauss-Newton steps taking each example's location from the encoder's mean towards its
+        posterior mode under the model's amplitude model, Gaussian channel noise (the recording's) and
+        the prior (:mod:`si_amortized.localization.refine`); 0: the encoder's estimate. Inference only.
     """
 
     half_width_um: float = 40.0
@@ -61,6 +65,7 @@ class FeatureConfig:
     max_jitter_examples: int = 2
     normalize_waveforms: bool = True
     offset_tolerance_um: float = 1.0
+    refine_steps: int = 0
 
     def __post_init__(self):
         if self.shape not in ("square", "disk"):
@@ -73,6 +78,8 @@ class FeatureConfig:
             raise ValueError("ms_before and ms_after must be positive")
         if self.amp_jitter_uv < 0 or self.max_jitter_examples < 1:
             raise ValueError("amp_jitter_uv must be >= 0 and max_jitter_examples >= 1")
+        if int(self.refine_steps) != self.refine_steps or self.refine_steps < 0:
+            raise ValueError(f"refine_steps must be a non-negative integer, not {self.refine_steps!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,6 +214,7 @@ INFERENCE_FIELDS = (
     "amplitude_window_samples",
     "amp_jitter_uv",
     "max_jitter_examples",
+    "refine_steps",
 )
 
 

@@ -71,8 +71,21 @@ def source_distances(locations: torch.Tensor, offsets: torch.Tensor, softening_u
     planar = offsets[None, :, :] - locations[:, None, :2]
     z = locations[:, None, 2].expand(-1, offsets.shape[0])
     delta = torch.cat([planar, -z[..., None]], dim=2)
-    r = torch.sqrt((delta**2).sum(dim=2) + softening_um**2 + 1e-12)
-    return delta, r
+    return delta, source_distance(locations, offsets, softening_um)
+
+
+def source_distance(locations: torch.Tensor, offsets: torch.Tensor, softening_um: float = 0.0) -> torch.Tensor:
+    """The distances of :func:`source_distances` alone, shape (num_examples, num_slots), without the vectors.
+
+    Written per axis (no (num_examples, num_slots, 3) temporaries): the amplitude models but the dipole need
+    only ``r``, and the refinement evaluates them several times per example.
+    """
+    r2 = offsets[None, :, 0] - locations[:, 0:1]
+    r2 = r2 * r2  # a fresh tensor from here: in place below (differentiable)
+    dy = offsets[None, :, 1] - locations[:, 1:2]
+    r2 = r2 + dy * dy
+    r2 = r2 + (locations[:, 2:3] ** 2 + (softening_um**2 + 1e-12))
+    return torch.sqrt(r2)
 
 
 def monotone_profile(r: torch.Tensor, slope_params: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
@@ -121,13 +134,14 @@ def amplitude_basis(
     torch.Tensor, shape (num_examples, num_slots, num_coefficients)
         1 coefficient (the source amplitude ``a``) for all models but ``"dipole"`` (4: ``a, px, py, pz``).
     """
-    delta, r = source_distances(locations, offsets, softening_um=1.0 if amplitude_model in ("monopole", "dipole") else 0.0)
+    if amplitude_model == "dipole":
+        delta, r = source_distances(locations, offsets, softening_um=1.0)
+        return torch.cat([(1.0 / r)[..., None], delta / (r**3)[..., None]], dim=2)
+    r = source_distance(locations, offsets, softening_um=1.0 if amplitude_model == "monopole" else 0.0)
     if amplitude_model == "exponential":
         return torch.exp(-r / decay_length_um)[..., None]
     if amplitude_model == "monopole":
         return (1.0 / r)[..., None]
-    if amplitude_model == "dipole":
-        return torch.cat([(1.0 / r)[..., None], delta / (r**3)[..., None]], dim=2)
     if amplitude_model == "learned":
         if profile is None:
             raise ValueError("the learned amplitude model needs its profile (slope_params, knots)")
@@ -156,12 +170,14 @@ def least_squares_coefficients(
     -------
     torch.Tensor, shape (num_examples, num_coefficients)
     """
+    if basis.shape[2] == 1:  # a source amplitude: two weighted sums, no batched matrix products
+        b = basis[..., 0]
+        wb = weights * b
+        coef = (wb * target).sum(dim=1) / ((wb * b).sum(dim=1) * (1.0 + ridge) + 1e-30)
+        return coef.clamp_min(0.0)[:, None]
     wb = basis * weights[..., None]
     normal = wb.transpose(1, 2) @ basis  # (n, c, c)
     rhs = (wb * target[..., None]).sum(dim=1)  # (n, c)
-    if basis.shape[2] == 1:
-        coef = rhs / (normal[:, 0] * (1.0 + ridge) + 1e-30)
-        return coef.clamp_min(0.0)
     scale = normal.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(1e-30)
     eye = torch.eye(basis.shape[2], dtype=basis.dtype, device=basis.device)
     return torch.linalg.solve(normal + ridge * scale[:, None, None] * eye, rhs[..., None])[..., 0]

@@ -11,7 +11,7 @@ import torch
 from spikeinterface.core.node_pipeline import PeakDetector, PeakRetriever, PipelineNode, SpikeRetriever
 
 from .._torch import resolve_device
-from .config import setting_names
+from .config import ModelConfig, setting_names
 from .extraction import model_sampling_frequency, traces_in_uv
 from .fit import aggregate_locations, predict_examples
 from .kernels import load_kernels
@@ -19,6 +19,7 @@ from .collisions import TemplateTerms, overlap_pairs, template_scales
 from .neighbourhood import compute_examples, margin_samples
 from .prepare import PreparedLocalizer, prepare_localizer
 from .pretrained import resolve_auto
+from .refine import refine_locations
 from .training_peaks import DetectorTrainingSpikes, peak_dtype
 
 #: x, y, z (um; z >= 0 distance from the plane), posterior standard deviations, and ``fallback``: True where
@@ -87,6 +88,9 @@ class LocalizeVae(PipelineNode):
         Half-width of the square neighbourhood around the peak channel (virtual channels outside the array).
     amp_jitter_uv: float, default: 10.0
         Amplitude jitter: channels within this many uV of the largest become extra centred examples, averaged.
+    refine_steps: int, default: 0
+        Gauss-Newton steps from the encoder's location towards each example's posterior mode under the
+        amplitude model and the recording's noise (si_amortized.localization.refine); 0: the encoder's.
     epochs: int, default: 20
         Training epochs; see si_amortized.localization.TrainingConfig for the other training fields.
     device: str | None, default: None
@@ -211,6 +215,8 @@ class LocalizeVae(PipelineNode):
         examples = self._examples(traces, peaks, all_peaks)
         with torch.no_grad():
             mean, var = predict_examples(self.model, examples, self.inference_batch_size, self._device())
+        if self.config.refine_steps:
+            mean = self._refined(examples, mean)
         locations, std = aggregate_locations(examples, mean, var, self.channel_locations)
         fallback = ~np.isfinite(locations).all(axis=1)
         locations[fallback, :2] = self.channel_locations[peaks["channel_index"][fallback]]
@@ -221,6 +227,19 @@ class LocalizeVae(PipelineNode):
             out[f"{name}_std"] = std[:, i]
         out["fallback"] = fallback
         return out
+
+    def _refined(self, examples, mean: np.ndarray) -> np.ndarray:
+        """The encoder's means moved towards each example's posterior mode (:func:`refine_locations`)."""
+        model_config = self.model.metadata.get("model_config", {})
+        defaults = ModelConfig()
+        device = self.model.offsets.device  # where predict_examples put the model
+        refined = refine_locations(
+            self.model, *(torch.as_tensor(a, device=device) for a in (examples.amplitudes, examples.observed, mean)),
+            self.config.refine_steps, self.prepared.noise_uv,
+            noise_fraction=model_config.get("amplitude_noise_fraction", defaults.amplitude_noise_fraction),
+            prior_std_um=model_config.get("prior_std_um", defaults.prior_std_um),
+        )
+        return refined.cpu().numpy()
 
     def _cut(self, traces, sample_index, channel_index, terms=None):
         return compute_examples(traces, sample_index, channel_index, self.prepared.neighbourhood,

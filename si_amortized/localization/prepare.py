@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from .config import INFERENCE_FIELDS, FeatureConfig, split_config_kwargs
-from .extraction import check_layout, fit_localizer_on_recording, recording_layout
+from .extraction import check_layout, fit_localizer_on_recording, recording_layout, recording_noise_uv
 from .fit import load_localizer
 from .model import VaeLocalizer
 from .neighbourhood import Neighbourhood, compute_examples, margin_samples
@@ -45,6 +45,8 @@ class PreparedLocalizer:
         Peak-channel search mask (channels of the same shank within ``config.peak_radius_um``).
     device : str | None
         Inference device request (None: CPU, "auto": CUDA when present).
+    noise_uv : float | None
+        The recording's noise level (uV), which the refinement's likelihood needs (``config.refine_steps > 0``).
     """
 
     model: VaeLocalizer
@@ -52,6 +54,7 @@ class PreparedLocalizer:
     neighbourhood: Neighbourhood
     candidates: np.ndarray
     device: str | None = None
+    noise_uv: float | None = None
 
 
 def _check_given_settings(model: VaeLocalizer, settings: dict) -> FeatureConfig:
@@ -98,6 +101,7 @@ def prepare_localizer(
     model = resolve_auto(model, recording)
     if isinstance(model, str) and model == PRETRAINED_NAME:
         model = pretrained_localizer(recording)
+    trained_here = model is None
     if model is not None:
         model = load_localizer(model)
         config = _check_given_settings(model, settings)
@@ -120,4 +124,10 @@ def prepare_localizer(
             recording, peaks, feature_config, model_config, training_config, verbose=verbose,
             neighbourhood=neighbourhood, examples=examples,
         )
-    return PreparedLocalizer(model, config, neighbourhood, candidates, training_config.device)
+    noise_uv = None
+    if config.refine_steps:
+        # a Gaussian-likelihood model trained just now measured it on this recording with this seed
+        noise_uv = model.metadata.get("noise_uv") if trained_here else None
+        if noise_uv is None:
+            noise_uv = recording_noise_uv(recording, seed=training_config.seed)
+    return PreparedLocalizer(model, config, neighbourhood, candidates, training_config.device, noise_uv)

@@ -152,3 +152,20 @@ def test_spike_locations_and_localize_peaks_method(toy, toy_model, toy_peaks, co
     trained = localize_peaks(recording, peaks, method="vae", method_kwargs=dict(FAST, epochs=1, max_spikes=300),
                              job_kwargs=dict(n_jobs=1, progress_bar=False))
     assert trained.dtype.names == FIELDS and np.isfinite(trained["x"]).all()
+
+
+def test_refinement_moves_towards_the_sources_is_stored_and_ignores_n_jobs(analyzer, toy_model, computed, toy):
+    _, _, sources, _ = toy
+    job = dict(progress_bar=False, save=False)
+    ext = analyzer.compute("vae_locations", model=toy_model, refine_steps=5, n_jobs=1, chunk_duration="1s", **job)
+    refined = ext.get_data()
+    assert ext.params["feature_config"]["refine_steps"] == 5
+    error = {name: np.hypot(data["x"] - sources[:, 0], data["y"] - sources[:, 1])
+             for name, data in (("encoder", computed), ("refined", refined))}
+    # the toy's spikes follow the decoder's own amplitude model: the posterior mode is closer than the encoder
+    assert np.median(error["refined"]) < 0.8 * np.median(error["encoder"]), {k: np.median(v) for k, v in error.items()}
+    np.testing.assert_array_equal(refined["x_std"], computed["x_std"])  # the posterior's width stays the encoder's
+    other = analyzer.compute("vae_locations", model=toy_model, refine_steps=5, n_jobs=2, chunk_duration="0.37s",
+                             **job).get_data()
+    for name in FIELDS:
+        np.testing.assert_allclose(other[name], refined[name], atol=1e-3, rtol=1e-5)
