@@ -3,7 +3,9 @@
 1. a drifting Neuropixels-1.0-like recording with a known drift (``spikeinterface.generation``, 30 kHz, a
    30 um zigzag), built offline;
 2. ``correct_motion(..., localize_peaks_kwargs=dict(method="vae"))``: the localizer trains on the peaks the
-   pipeline's own detector finds in random chunks (seeded), then localizes every peak;
+   pipeline's own detector finds in random chunks (seeded), then localizes every peak, each location refined
+   to its posterior mode (under a detector the node defaults to ``likelihood="gaussian"``, ``refine_steps=5``:
+   the settings that follow drift best; analyzers keep ``refine_steps=0``);
 3. the same with the shipped localizer (``model="pretrained"``: simulated at 32 kHz on this layout, the
    30 kHz waveforms resampled onto its grid; no training), and with SpikeInterface's
    ``monopolar_triangulation``;
@@ -54,8 +56,8 @@ print(f"{recording.get_num_channels()} channels, {recording.sampling_frequency:g
 seed_noise_levels(recording, seed=0)
 job_kwargs = dict(n_jobs=1, chunk_duration="1s", progress_bar=False)
 localizers = {
-    "vae": dict(method="vae", seed=0),                              # trained on peaks of 20 random chunks
-    "vae pretrained": dict(method="vae", model="pretrained"),        # shipped, no training
+    "vae": dict(method="vae", seed=0),                              # trained on peaks of 20 random chunks, refined
+    "vae pretrained": dict(method="vae", model="pretrained"),        # shipped, no training, refined
     "monopolar_triangulation": dict(method="monopolar_triangulation"),
 }
 motions = {}

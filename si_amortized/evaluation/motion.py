@@ -439,12 +439,16 @@ def motion_errors(motion, info: dict, segment_index: int = 0) -> dict:
 
 #: Benchmark method names that are a ``localize_peaks`` method with settings: name -> (method, settings).
 METHOD_VARIANTS = {
+    # as a user calls it: under correct_motion's detector the node refines it (DETECTOR_DEFAULTS)
     "vae_pretrained": ("vae", dict(model="pretrained")),
+    # the node's analyzer defaults (this package's "vae" under a detector before the motion defaults)
+    "vae_analyzer_defaults": ("vae", dict(likelihood="squared_error", refine_steps=0)),
     # trained on the recording, channels weighted by their inverse variance in the decoder's error
-    "vae_gaussian": ("vae", dict(likelihood="gaussian")),
+    "vae_gaussian": ("vae", dict(likelihood="gaussian", refine_steps=0)),
     # each location refined towards its posterior mode (Gauss-Newton steps from the encoder's)
-    "vae_refined": ("vae", dict(refine_steps=5)),
+    "vae_refined": ("vae", dict(likelihood="squared_error", refine_steps=5)),
     "vae_gaussian_refined": ("vae", dict(likelihood="gaussian", refine_steps=5)),
+    "vae_pretrained_unrefined": ("vae", dict(model="pretrained", refine_steps=0)),
     "vae_pretrained_refined": ("vae", dict(model="pretrained", refine_steps=5)),
 }
 

@@ -55,6 +55,16 @@ def peaks_from_source(source, recording=None, training_chunks: int = 20, chunk_d
     raise TypeError(f"The VAE localizer cannot take its training spikes from a {type(source).__name__}")
 
 
+#: Defaults of the node under a peak detector (``correct_motion`` and other detect-and-localize pipelines),
+#: where the locations serve to follow drift rather than to place somas: each channel's error weighted by
+#: its inverse variance in training and each location refined to its posterior mode. Over 9 drifting
+#: recordings (generation, 90 s, 20 units, ``nonrigid_fast_and_accurate``; README, motion section) they took
+#: the trained VAE's mean motion error from 0.70 / 1.54 / 2.20 um (zigzag / jumps / non-rigid) to about
+#: monopolar_triangulation's or below it; on analyzers (somas) the plain defaults are the better ones.
+#: Settings given explicitly win.
+DETECTOR_DEFAULTS = dict(likelihood="gaussian", refine_steps=5)
+
+
 def _other_methods_settings() -> set:
     """Keyword names of SpikeInterface's other localization methods (motion presets pass them along)."""
     import inspect
@@ -103,6 +113,8 @@ class LocalizeVae(PipelineNode):
         localizer trains on the peaks detected in this many random chunks (seeded by seed).
     training_chunk_duration_s: float, default: 1.0
         Duration of those chunks.
+    Under a peak detector the defaults of likelihood and refine_steps are "gaussian" and 5 instead
+    (DETECTOR_DEFAULTS: they follow drift better; given values win).
     templates: np.ndarray | None, default: None
         (num_units, num_samples, num_channels) average waveforms (uV) of a sorting's units: with a
         ``SpikeRetriever(include_spikes_in_margin=True)`` parent, each spike whose window overlaps another
@@ -136,6 +148,8 @@ class LocalizeVae(PipelineNode):
                 raise ValueError("templates must be (num_units, num_samples, num_channels) with template_nbefore")
         if prepared is None:
             settings = self._drop_other_methods_settings(settings)
+            if isinstance(parents[0], PeakDetector):  # motion estimation: the settings that follow drift best
+                settings = {**DETECTOR_DEFAULTS, **settings}
             peaks = None
             model = resolve_auto(model, recording)
             if model is None:

@@ -18,7 +18,9 @@ __all__ = ["DEFAULT_MOTION_CORRECTION", "FEATURE_SOURCES", "check_motion_correct
 #: units against 24 / 23 / 23 (100 um: 0.64 / 0.65 / 0.58 um, the same units).
 DEFAULT_MOTION_CORRECTION = {
     "preset": "dredge_fast",
-    "localize_peaks_kwargs": {"method": "vae", "model": "auto"},
+    # the VAE's analyzer defaults, with which these windows were chosen (under a detector the node would
+    # otherwise use its motion defaults, likelihood="gaussian" and refine_steps=5, unmeasured with dredge_fast)
+    "localize_peaks_kwargs": {"method": "vae", "model": "auto", "likelihood": "squared_error", "refine_steps": 0},
     "estimate_motion_kwargs": {"win_step_um": 150.0, "win_scale_um": 150.0},
     "features": "interpolated",
 }
@@ -67,8 +69,10 @@ def check_motion_correction(settings: dict) -> dict:
             raise ValueError(f"motion_correction[{key!r}] must be a dict, not {kwargs[key]!r}")
     localize = dict(kwargs.get("localize_peaks_kwargs", {}))
     method = localize.get("method", motion_options_preset[kwargs["preset"]]["localize_peaks_kwargs"]["method"])
-    if method != "vae" and localize.get("model") == "auto":  # the VAE's default means nothing to the others
-        del localize["model"]
+    if method != "vae":  # the VAE's defaults mean nothing to the others
+        for key, value in DEFAULT_MOTION_CORRECTION["localize_peaks_kwargs"].items():
+            if key != "method" and localize.get(key) == value:
+                del localize[key]
     kwargs["localize_peaks_kwargs"] = localize
     return kwargs
 

@@ -208,7 +208,10 @@ def test_vae_pretrained_is_the_vae_method_with_the_shipped_model():
     assert _localize_kwargs("grid_convolution", None) == dict(method="grid_convolution")
     # a variant that trains keeps the benchmark's VAE settings (window, seed) under its own
     assert _localize_kwargs("vae_gaussian", dict(half_width_um=40.0, seed=3, likelihood="squared_error")) == dict(
-        method="vae", half_width_um=40.0, seed=3, likelihood="gaussian")
+        method="vae", half_width_um=40.0, seed=3, likelihood="gaussian", refine_steps=0)
+    # the variants pin the settings the node's detector defaults would otherwise fill in
+    assert _localize_kwargs("vae_analyzer_defaults", None) == dict(method="vae", half_width_um=40.0,
+                                                                   likelihood="squared_error", refine_steps=0)
 
 
 def test_reference_ratios_are_taken_within_each_scenario():

@@ -41,9 +41,12 @@ def drifting():
     return recording.save(format="memory", n_jobs=1, progress_bar=False), info
 
 
+def _noise(recording):
+    return get_noise_levels(recording, return_in_uV=False, seed=0)
+
+
 def _detector(recording):
-    noise = get_noise_levels(recording, return_in_uV=False, seed=0)
-    return detect_peak_methods["locally_exclusive"](recording, noise_levels=noise, **DETECT)
+    return detect_peak_methods["locally_exclusive"](recording, noise_levels=_noise(recording), **DETECT)
 
 
 def test_training_peaks_are_the_detector_peaks_of_random_chunks(drifting):
@@ -103,6 +106,31 @@ def test_detect_and_localize_pipeline_trains_on_chunks_and_ignores_n_jobs(drifti
     np.testing.assert_array_equal(peaks_1, peaks_2)
     np.testing.assert_allclose(locs_1["y"], locs_2["y"], atol=1e-4)
     assert np.isfinite(locs_1["y"]).mean() > 0.99
+
+
+def test_under_a_detector_the_motion_defaults_apply_and_given_settings_win(drifting):
+    from spikeinterface.core.node_pipeline import PeakRetriever
+
+    from si_amortized.localization.nodes import DETECTOR_DEFAULTS
+
+    recording, _ = drifting
+    detector = _detector(recording)
+    kw = dict(VAE, epochs=1, max_spikes=300)
+    node = LocalizeVae(recording, parents=[detector], training_chunks=3, **kw)
+    assert DETECTOR_DEFAULTS == dict(likelihood="gaussian", refine_steps=5)
+    assert node.config.refine_steps == 5 and node.model.metadata["model_config"]["likelihood"] == "gaussian"
+    assert node.prepared.noise_uv > 0  # measured for the refinement (the Gaussian training's own)
+    assert node.prepared.noise_uv == node.model.metadata["noise_uv"]
+    given = LocalizeVae(recording, parents=[detector], training_chunks=3, likelihood="squared_error", refine_steps=0,
+                        **kw)
+    assert given.config.refine_steps == 0 and given.model.metadata["model_config"]["likelihood"] == "squared_error"
+    assert given.prepared.noise_uv is None
+    # on given peaks (before sorting, analyzers) the plain defaults stay
+    peaks = detect_peaks(recording, method="locally_exclusive", method_kwargs=dict(DETECT, noise_levels=_noise(recording)),
+                         job_kwargs=dict(n_jobs=1, progress_bar=False))
+    retrieved = LocalizeVae(recording, parents=[PeakRetriever(recording, peaks)], **kw)
+    assert retrieved.config.refine_steps == 0
+    assert retrieved.model.metadata["model_config"]["likelihood"] == "squared_error"
 
 
 @pytest.mark.slow
