@@ -81,7 +81,7 @@ def source_distance(locations: torch.Tensor, offsets: torch.Tensor, softening_um
     only ``r``, and the refinement evaluates them several times per example.
     """
     r2 = offsets[None, :, 0] - locations[:, 0:1]
-    r2 = r2 * r2  # a fresh tensor from here: in place below (differentiable)
+    r2 = r2 * r2
     dy = offsets[None, :, 1] - locations[:, 1:2]
     r2 = r2 + dy * dy
     r2 = r2 + (locations[:, 2:3] ** 2 + (softening_um**2 + 1e-12))

@@ -59,8 +59,8 @@ def peaks_from_source(source, recording=None, training_chunks: int = 20, chunk_d
 #: where the locations serve to follow drift rather than to place somas: each channel's error weighted by
 #: its inverse variance in training and each location refined to its posterior mode. Over 9 drifting
 #: recordings (generation, 90 s, 20 units, ``nonrigid_fast_and_accurate``; README, motion section) they took
-#: the trained VAE's mean motion error from 0.70 / 1.54 / 2.20 um (zigzag / jumps / non-rigid) to about
-#: monopolar_triangulation's or below it; on analyzers (somas) the plain defaults are the better ones.
+#: the trained VAE's mean motion error from 0.70 / 1.54 / 2.20 um (zigzag / jumps / non-rigid) to 0.55 / 1.29 /
+#: 1.26 (monopolar_triangulation 0.84 / 1.36 / 1.25); on analyzers (somas) the plain defaults are the better ones.
 #: Settings given explicitly win.
 DETECTOR_DEFAULTS = dict(likelihood="gaussian", refine_steps=5)
 
@@ -84,7 +84,9 @@ class LocalizeVae(PipelineNode):
     Unless ``model`` (or ``prepared``) is given, the localizer is trained (unsupervised) on a random
     subset of the peaks of the parent peak source when the node is built, before the pipeline runs: the
     sorting's spikes, the given peaks, or, under a peak detector (``correct_motion``), the peaks detected in
-    random chunks. The pipeline then runs amortized inference chunk by chunk.
+    random chunks. The pipeline then runs amortized inference chunk by chunk. Under a peak detector the
+    defaults of ``likelihood`` and ``refine_steps`` are ``"gaussian"`` and 5 (:data:`DETECTOR_DEFAULTS`: the
+    locations then serve to follow drift, which these settings do better; given values win).
     """
 
     name = "vae"
@@ -113,8 +115,6 @@ class LocalizeVae(PipelineNode):
         localizer trains on the peaks detected in this many random chunks (seeded by seed).
     training_chunk_duration_s: float, default: 1.0
         Duration of those chunks.
-    Under a peak detector the defaults of likelihood and refine_steps are "gaussian" and 5 instead
-    (DETECTOR_DEFAULTS: they follow drift better; given values win).
     templates: np.ndarray | None, default: None
         (num_units, num_samples, num_channels) average waveforms (uV) of a sorting's units: with a
         ``SpikeRetriever(include_spikes_in_margin=True)`` parent, each spike whose window overlaps another

@@ -89,7 +89,7 @@ def refine_locations(
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, not {steps}")
-    if not (math.isfinite(noise_uv) and noise_uv > 0):
+    if noise_uv is None or not (math.isfinite(noise_uv) and noise_uv > 0):
         raise ValueError(f"refining locations needs the noise level (noise_uv > 0), got {noise_uv}")
     locations = init.detach().clone()
     if steps == 0 or locations.shape[0] == 0:
