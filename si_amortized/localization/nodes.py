@@ -166,6 +166,13 @@ class LocalizeVae(PipelineNode):
         self._margin = margin_samples(self.config, self.sampling_frequency)
         # a model that reads temporal components gets them straight from the traces (no waveforms made)
         self._temporal_basis = self.model.temporal_basis.cpu().numpy() if self.model.temporal_components else None
+        # the refinement's likelihood and prior: the model's own (ModelConfig's defaults for models without them)
+        trained, defaults = self.model.metadata.get("model_config", {}), ModelConfig()
+        self._refine_settings = dict(
+            noise_uv=prepared.noise_uv,
+            noise_fraction=trained.get("amplitude_noise_fraction", defaults.amplitude_noise_fraction),
+            prior_std_um=trained.get("prior_std_um", defaults.prior_std_um),
+        )
         self.templates = templates
         self.template_nbefore = None if template_nbefore is None else int(template_nbefore)
         if templates is not None:
@@ -244,14 +251,10 @@ class LocalizeVae(PipelineNode):
 
     def _refined(self, examples, mean: np.ndarray) -> np.ndarray:
         """The encoder's means moved towards each example's posterior mode (:func:`refine_locations`)."""
-        model_config = self.model.metadata.get("model_config", {})
-        defaults = ModelConfig()
         device = self.model.offsets.device  # where predict_examples put the model
         refined = refine_locations(
             self.model, *(torch.as_tensor(a, device=device) for a in (examples.amplitudes, examples.observed, mean)),
-            self.config.refine_steps, self.prepared.noise_uv,
-            noise_fraction=model_config.get("amplitude_noise_fraction", defaults.amplitude_noise_fraction),
-            prior_std_um=model_config.get("prior_std_um", defaults.prior_std_um),
+            self.config.refine_steps, **self._refine_settings,
         )
         return refined.cpu().numpy()
 
