@@ -274,7 +274,11 @@ class LocalizeVae(PipelineNode):
         if target.size == 0:
             return self._cut(traces, peaks["sample_index"], peaks["channel_index"])
         units = all_peaks["unit_index"]
-        overlapping, pair_spike = np.unique(other, return_inverse=True)
+        # the spikes in some pair, ascending, and each pair's position among them (np.unique's, without a sort)
+        in_pair = np.zeros(times.size, dtype=bool)
+        in_pair[other] = True
+        overlapping = np.flatnonzero(in_pair)
+        pair_spike = (np.cumsum(in_pair) - 1)[other]
         scales = template_scales(traces, times[overlapping], units[overlapping], self.templates,
                                  self.template_nbefore, self._main_channels)[pair_spike]
         terms = TemplateTerms.from_pairs(peaks.size, target, times[other], units[other], -scales, self.templates,

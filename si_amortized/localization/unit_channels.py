@@ -80,7 +80,7 @@ def _average_waveforms(sorting_analyzer, max_spikes_per_unit: int, seed: int) ->
     if extension is not None and "average" in extension.params.get("operators", []):
         average = extension.get_data(operator="average")
         if np.isfinite(average).all():
-            return np.asarray(average, dtype="float64"), np.zeros(average.shape[2])
+            return np.asarray(average), np.zeros(average.shape[2])
     recording = sorting_analyzer.recording
     sorting = sorting_analyzer.sorting
     half = int(round(1.0e-3 * recording.sampling_frequency))
@@ -133,11 +133,14 @@ def unit_channels(sorting_analyzer, max_spikes_per_unit: int = 50, seed: int = 0
     channel_ids = np.asarray(sorting_analyzer.channel_ids)
     if not finite.any():
         raise ValueError("every channel has non-finite (NaN / inf) traces: nothing to localize from")
-    templates = np.nan_to_num(templates)
+    if not np.isfinite(templates).all():
+        templates = np.nan_to_num(templates)
+    # one pass for each extremum over time; every channel statistic below comes from them
+    lowest, highest = templates.min(axis=1), templates.max(axis=1)  # (num_units, num_channels)
+    lowest, highest = np.where(finite, lowest, 0.0), np.where(finite, highest, 0.0)  # dead channels read as 0
     main = np.asarray(sorting_analyzer.main_channel_indices).copy()
-    peak_abs = np.abs(np.where(finite[None, None, :], templates, 0.0)).max(axis=1)  # (num_units, num_channels)
     bad = ~finite[main]
-    main[bad] = np.argmax(peak_abs[bad], axis=1)
+    main[bad] = np.argmax(np.maximum(highest, -lowest)[bad], axis=1)  # the largest |deflection|
     repicked = np.asarray(sorting_analyzer.unit_ids)[bad]
     if repicked.size:
         warnings.warn(
@@ -146,10 +149,7 @@ def unit_channels(sorting_analyzer, max_spikes_per_unit: int = 50, seed: int = 0
         )
     main_waveforms = templates[np.arange(main.size), :, main]  # (num_units, num_samples)
     extremum = main_waveforms[np.arange(main.size), np.argmax(np.abs(main_waveforms), axis=1)]
-    finite_only = np.where(finite[None, None, :], templates, 0.0)
-    troughs = np.argmin(finite_only.min(axis=1), axis=1)
-    peaks = np.argmax(finite_only.max(axis=1), axis=1)
-    return UnitChannels(main, extremum > 0, finite, repicked, troughs, peaks)
+    return UnitChannels(main, extremum > 0, finite, repicked, np.argmin(lowest, axis=1), np.argmax(highest, axis=1))
 
 
 def resolve_peak_sign(peak_sign: str, positive: np.ndarray) -> str:

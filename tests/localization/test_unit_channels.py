@@ -44,3 +44,37 @@ def test_the_templates_extension_gives_the_same_channels_as_reading_snippets():
     for field in ("main_channel_indices", "positive", "finite_channels", "trough_channel_indices",
                   "peak_channel_indices"):
         np.testing.assert_array_equal(getattr(from_templates, field), getattr(read, field))
+
+
+def test_channels_equal_a_naive_per_unit_loop_with_dead_channels(monkeypatch):
+    """The reductions over time (one min, one max) pick what a loop over units and finite channels picks."""
+    import types
+    import warnings
+
+    from si_amortized.localization import unit_channels as module
+
+    rng = np.random.default_rng(3)
+    num_units, num_samples, num_channels = 7, 40, 12
+    templates = rng.normal(0, 5, (num_units, num_samples, num_channels)).astype("float32")
+    non_finite = np.zeros(num_channels)
+    non_finite[[2, 9]] = 1.0  # dead
+    templates[:, :, 2] = np.nan
+    templates[:, :, 9] = 80.0  # dead but large: must never be picked
+    main = np.array([2, 0, 9, 5, 2, 11, 3])  # three units on dead channels
+    fake = types.SimpleNamespace(main_channel_indices=main, unit_ids=np.arange(num_units),
+                                 channel_ids=np.arange(num_channels))
+    monkeypatch.setattr(module, "_average_waveforms", lambda *a: (templates.copy(), non_finite))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = module.unit_channels(fake)
+    finite = non_finite <= 0.5
+    for u in range(num_units):
+        w = np.nan_to_num(templates[u]) * finite  # (samples, channels), dead channels 0
+        want_main = main[u] if finite[main[u]] else int(np.argmax(np.abs(w).max(axis=0)))
+        trace = w[:, want_main]
+        assert got.main_channel_indices[u] == want_main
+        assert got.positive[u] == (trace[np.argmax(np.abs(trace))] > 0)
+        assert got.trough_channel_indices[u] == int(np.argmin(w.min(axis=0)))
+        assert got.peak_channel_indices[u] == int(np.argmax(w.max(axis=0)))
+    np.testing.assert_array_equal(got.finite_channels, finite)
+    np.testing.assert_array_equal(np.sort(got.repicked_units), [0, 2, 4])
