@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._adam import Adam
 from .._torch import predict_in_batches, resolve_device, seed_everything, torch_threads
 from ..model_store import from_record, load_model, record_from_extension_data, register_model_kind, remember, save_model
 from .config import FeatureConfig, ModelConfig, TrainingConfig
@@ -105,7 +106,7 @@ def _train(model, examples, model_config, training_config, verbose, noise_uv):
 
     _reset_for_training(model, wf, obs, amps, training_config.seed)
     model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=training_config.learning_rate, betas=training_config.betas)
+    optimizer = Adam(model.parameters(), lr=training_config.learning_rate, betas=training_config.betas)
     if per_example:
         log_a = nn.Embedding(num, 1, sparse=True).to(device)
         with torch.no_grad():
@@ -205,7 +206,7 @@ def train_localizer_supervised(
         model.posterior_std_scale.fill_(1.0)
         model.posterior_std_floor.fill_(0.0)
         model.to(device).train()
-        optimizer = torch.optim.Adam(model.encoder.parameters(), lr=training_config.learning_rate, betas=training_config.betas)
+        optimizer = Adam(model.encoder.parameters(), lr=training_config.learning_rate, betas=training_config.betas)
         batch_size = min(training_config.batch_size, num)
         history = []
         for epoch in range(training_config.epochs):
