@@ -28,7 +28,8 @@ JACOBIAN_STEP_UM = 0.05
 
 
 def log_posterior_residuals(model: VaeLocalizer, locations: torch.Tensor, amplitudes: torch.Tensor,
-                            weights: torch.Tensor, prior_std_um: float) -> torch.Tensor:
+                            weights: torch.Tensor, prior_std_um: float,
+                            root_half_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Residuals whose squared norm is ``E(s)`` (see the module docstring).
 
     Parameters
@@ -39,6 +40,8 @@ def log_posterior_residuals(model: VaeLocalizer, locations: torch.Tensor, amplit
     amplitudes, weights : torch.Tensor, shape (num_examples, num_slots)
         Observed amplitudes and their inverse variances ``w`` (0 on virtual or unobserved channels).
     prior_std_um : float
+    root_half_weights : torch.Tensor | None, shape (num_examples, num_slots)
+        ``sqrt(w / 2)`` when already at hand (the refinement evaluates the same examples many times).
 
     Returns
     -------
@@ -47,7 +50,9 @@ def log_posterior_residuals(model: VaeLocalizer, locations: torch.Tensor, amplit
     """
     predicted = model.decode(locations, amplitudes=amplitudes, weights=weights)
     prior = locations * model.free_axes / (math.sqrt(2.0) * prior_std_um)
-    return torch.cat([(0.5 * weights).sqrt() * (amplitudes - predicted), prior], dim=1)
+    if root_half_weights is None:
+        root_half_weights = (0.5 * weights).sqrt()
+    return torch.cat([root_half_weights * (amplitudes - predicted), prior], dim=1)
 
 
 def refine_locations(
@@ -100,11 +105,12 @@ def refine_locations(
     eye = torch.eye(3, dtype=locations.dtype, device=locations.device)
     shifts = torch.cat([torch.zeros_like(eye[:1]), JACOBIAN_STEP_UM * eye * free])  # (4, 3)
     stacked_amplitudes, stacked_weights = amplitudes.repeat(4, 1), weights.repeat(4, 1)
+    stacked_roots = (0.5 * stacked_weights).sqrt()
 
     def residuals_and_jacobian(s):
         """Residuals at ``s`` and their forward-difference Jacobian, from one evaluation of 4 x n sources."""
         values = log_posterior_residuals(model, (s[None] + shifts[:, None]).reshape(4 * n, 3), stacked_amplitudes,
-                                         stacked_weights, prior_std_um).reshape(4, n, -1)
+                                         stacked_weights, prior_std_um, stacked_roots).reshape(4, n, -1)
         jacobian = ((values[1:] - values[0]) / JACOBIAN_STEP_UM).permute(1, 2, 0)  # (n, m, 3), 0 on fixed axes
         return values[0], jacobian
 

@@ -331,3 +331,24 @@ def test_seeded_noise_levels_are_what_correct_motion_reads_and_the_same_for_a_re
     np.testing.assert_array_equal(seed_noise_levels(second, seed=3), levels)
     assert not np.array_equal(get_noise_levels(unseeded, return_in_uV=False), levels)  # what it would read else
     assert not np.array_equal(seed_noise_levels(second, seed=4), levels)
+
+
+@pytest.mark.parametrize("preset", ["nonrigid_fast_and_accurate", "dredge_fast"])
+def test_detector_warm_up_leaves_the_seeded_noise_levels_and_the_peaks_alone(preset):
+    """The warm-up before timing compiles the detector on a slice; what correct_motion will read stays as it was."""
+    from spikeinterface.core import get_noise_levels
+    from spikeinterface.preprocessing.motion import motion_options_preset
+    from spikeinterface.sortingcomponents.peak_detection import detect_peaks
+
+    from si_amortized.evaluation.motion import generate_scenario_recording, seed_noise_levels, warm_up_detector
+
+    recording = generate_scenario_recording(drift_scenarios()["zigzag"], 10.0, 32, 4, seed=3)[0]
+    levels = seed_noise_levels(recording, seed=3)
+    detect = dict(motion_options_preset[preset]["detect_kwargs"])
+    method = detect.pop("method")
+    job = dict(n_jobs=1, progress_bar=False)
+    before = detect_peaks(recording, method=method, method_kwargs=dict(detect, noise_levels=levels), job_kwargs=job)
+    warm_up_detector(recording, preset)
+    np.testing.assert_array_equal(get_noise_levels(recording, return_in_uV=False), levels)
+    after = detect_peaks(recording, method=method, method_kwargs=dict(detect, noise_levels=levels), job_kwargs=job)
+    np.testing.assert_array_equal(before, after)
