@@ -1,9 +1,9 @@
 """Adam (Kingma & Ba, 2015) for the localizer's training loops, without ``torch.optim``.
 
 ``torch.optim``'s optimizers import ``torch._dynamo`` the first time one is built or stepped (their methods
-are wrapped to keep the compiler out), which took 0.9-1.3 s of the first training in a process on this
-package's 2-core CPU: a quarter of the trained VAE's whole localization time in ``correct_motion`` on a
-90 s recording. This one does the same arithmetic, in the same order, as ``torch.optim.Adam``'s
+are wrapped to keep the compiler out), which took 1-2 s of the first training in a process on a 2-core CPU
+(the trained VAE under ``correct_motion`` on five minutes of a drifting recording: 12.4 s with
+``torch.optim.Adam``, 10.3-10.7 s with this one, each in a fresh process). This one does the same arithmetic, in the same order, as ``torch.optim.Adam``'s
 single-tensor path (no weight decay, no AMSGrad), so training gives the same weights (tested against it).
 """
 
