@@ -10,7 +10,7 @@ import torch
 
 from spikeinterface.core.node_pipeline import PeakDetector, PeakRetriever, PipelineNode, SpikeRetriever
 
-from .._torch import resolve_device
+from .._torch import resolve_device, torch_threads
 from .config import ModelConfig, setting_names
 from .extraction import model_sampling_frequency, traces_in_uv
 from .fit import aggregate_locations, predict_examples
@@ -183,6 +183,11 @@ class LocalizeVae(PipelineNode):
             self._templates_by_channel = np.ascontiguousarray(np.transpose(templates, (0, 2, 1)))
             self._margin = cut + max(self._overlap_range) + length
             self._main_channels = np.argmax(np.abs(templates).max(axis=1), axis=1)
+        # under a detector, in the pipeline's own process, torch runs on one thread: the detector's work in the
+        # same chunks competes with torch's idle threads (correct_motion, n_jobs=1, generator seed 10, 90 s:
+        # the shipped localizer's time 0.79-1.14 -> 0.45-0.56 s per scenario, the trained one's 3.77-4.01 ->
+        # 3.47-3.56 s, same locations); on an analyzer's spikes two threads stay faster (376 vs 387 ms)
+        self._one_thread_in_process = isinstance(parents[0], PeakDetector)
         load_kernels()  # compiled here, inherited by the workers the pipeline forks
         self._recording = recording
         self._parent_pid = os.getpid()
@@ -234,10 +239,11 @@ class LocalizeVae(PipelineNode):
             self._worker_device = None
         traces = traces_in_uv(self._recording, traces)
         examples = self._examples(traces, peaks, all_peaks)
-        with torch.no_grad():
+        one_thread = self._one_thread_in_process and self._device().type == "cpu" and torch.get_num_threads() > 1
+        with torch.no_grad(), torch_threads(1 if one_thread else None):
             mean, var = predict_examples(self.model, examples, self.inference_batch_size, self._device())
-        if self.config.refine_steps:
-            mean = self._refined(examples, mean)
+            if self.config.refine_steps:
+                mean = self._refined(examples, mean)
         locations, std = aggregate_locations(examples, mean, var, self.channel_locations)
         fallback = ~np.isfinite(locations).all(axis=1)
         locations[fallback, :2] = self.channel_locations[peaks["channel_index"][fallback]]

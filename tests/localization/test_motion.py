@@ -169,3 +169,43 @@ def test_multi_shank_neighbourhoods_never_cross_shanks():
     # the same channels within a shank
     same = (crossing.channel_table >= 0) & (groups[np.maximum(crossing.channel_table, 0)] == groups[:, None])
     assert same.sum() == (kept.channel_table >= 0).sum() or kept.num_slots != crossing.num_slots
+
+
+def test_under_a_detector_torch_runs_on_one_thread_in_process_and_gets_its_threads_back(drifting, monkeypatch):
+    import torch
+    from spikeinterface.core.node_pipeline import PeakRetriever
+
+    from si_amortized.localization import nodes
+
+    recording, _ = drifting
+    detector = _detector(recording)
+    kw = dict(VAE, epochs=1, max_spikes=300)
+    under_detector = LocalizeVae(recording, parents=[detector], training_chunks=3, **kw)
+    peaks = detect_peaks(recording, method="locally_exclusive", method_kwargs=dict(DETECT, noise_levels=_noise(recording)),
+                         job_kwargs=dict(n_jobs=1, progress_bar=False))
+    on_peaks = LocalizeVae(recording, parents=[PeakRetriever(recording, peaks)], prepared=under_detector.prepared)
+    seen = []
+    predict = nodes.predict_examples
+
+    def recording_threads(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return predict(*args, **kwargs)
+
+    monkeypatch.setattr(nodes, "predict_examples", recording_threads)
+    fs = int(recording.sampling_frequency)
+    traces = recording.get_traces(start_frame=0, end_frame=2 * fs)
+    local = peaks[(peaks["sample_index"] > 100) & (peaks["sample_index"] < 2 * fs - 100)]
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        a = under_detector.compute(traces, local)
+        assert torch.get_num_threads() == 2  # given back
+        b = on_peaks.compute(traces, local)
+        torch.set_num_threads(1)
+        c = under_detector.compute(traces, local)
+    finally:
+        torch.set_num_threads(previous)
+    assert seen == [1, 2, 1]  # one thread under the detector; the analyzer / given-peaks path keeps torch's
+    assert local.size > 5
+    np.testing.assert_allclose(a["y"], c["y"], atol=1e-4)  # the same locations either way
+    np.testing.assert_allclose(a["y"], b["y"], atol=1e-4)
