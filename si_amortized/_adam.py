@@ -3,8 +3,9 @@
 ``torch.optim``'s optimizers import ``torch._dynamo`` the first time one is built or stepped (their methods
 are wrapped to keep the compiler out), which took 1-2 s of the first training in a process on a 2-core CPU
 (the trained VAE under ``correct_motion`` on five minutes of a drifting recording: 12.4 s with
-``torch.optim.Adam``, 10.3-10.7 s with this one, each in a fresh process). This one does the same arithmetic, in the same order, as ``torch.optim.Adam``'s
-single-tensor path (no weight decay, no AMSGrad), so training gives the same weights (tested against it).
+``torch.optim.Adam``, 10.3-10.7 s with this one, each in a fresh process). This one does the same
+arithmetic, in the same order, as ``torch.optim.Adam``'s single-tensor path (no weight decay, no AMSGrad), so
+training gives the same weights (tested against it).
 """
 
 from __future__ import annotations

@@ -617,10 +617,10 @@ def add_reference_ratios(df, reference: str = REFERENCE_METHOD):
 def warm_up_detector(recording, preset: str = PRESET) -> None:
     """Run the preset's peak detector once on the recording's first second, so that its compiled loops exist.
 
-    SpikeInterface's detectors compile (numba) on their first call in a process (2.2 s measured here). Whichever method
-    of a benchmark ran first paid it, and the VAE under a detector pays it inside its own node (it detects its
-    training peaks when it is built), so a run of ``--methods vae`` alone charged SpikeInterface's compilation
-    to the VAE's localization time. Called once before the timed runs, it makes them independent of the
+    SpikeInterface's detectors compile (numba) on their first call in a process (2.2 s measured here).
+    Whichever method of a benchmark ran first paid it, and the VAE under a detector pays it inside its own
+    node (it detects its training peaks when it is built), so a run of ``--methods vae`` alone charged
+    SpikeInterface's compilation to the VAE's localization time. Called once before the timed runs, it makes them independent of the
     order of the methods.
 
     Parameters

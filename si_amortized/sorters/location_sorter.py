@@ -147,8 +147,8 @@ class LocationSorter(ComponentsBasedSorter):
         "(for recordings whose cells move along the probe); n_pcs, amplitude_scale and bandwidth left at None "
         "then take their motion-corrected values (0, 0, 8)",
         "motion_correction": "correct_motion settings: preset (default dredge_fast) and any of detect_kwargs, "
-        "select_kwargs, localize_peaks_kwargs (default: method vae, model auto, likelihood squared_error, refine_steps 0), estimate_motion_kwargs (default: "
-        "win_step_um and win_scale_um 150), "
+        "select_kwargs, localize_peaks_kwargs (default: method vae, model auto, likelihood squared_error, "
+        "refine_steps 0), estimate_motion_kwargs (default: win_step_um and win_scale_um 150), "
         "interpolate_motion_kwargs; features: interpolated (default: peaks and features from the interpolated "
         "traces) | peaks (from the drifting traces, locations moved back by the motion)",
         "peak_sign": "Polarity of detected peaks: neg | pos | both",
