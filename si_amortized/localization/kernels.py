@@ -11,8 +11,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["gather_windows", "finish_examples", "cut_projected", "add_terms_all_channels", "add_terms_slots",
-           "least_squares_scales", "peak_search", "load_kernels"]
+__all__ = ["gather_windows", "finish_examples", "cut_projected", "cut_projected_with_jitter", "add_terms_all_channels",
+           "add_terms_slots", "least_squares_scales", "peak_search", "peak_search_traces", "load_kernels"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -149,70 +149,85 @@ def _all_finite(values):  # pragma: no cover (compiled)
     return top != _EXPONENT
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _cut_row(traces, s0, g, channels, basis, lo, hi, spike, term_start, term_time, term_unit, term_weight,
+             templates_by_channel, nbefore, stamp, stamp_id, slot_of, source_out, source_observed, source_amplitudes,
+             q, window, todo, out, observed, amplitudes):  # pragma: no cover (compiled)
+    """One example into ``out`` / ``observed`` / ``amplitudes`` (one row each; the last two zero on entry).
+
+    A channel ``c`` with ``stamp[c] == stamp_id`` is copied from slot ``slot_of[c]`` of row ``q`` of the source
+    arrays (an example of the same spike, window and terms); the others are cut from the traces, the spike's
+    terms (``spike`` >= 0) added, the polarity ``g`` applied, and projected on ``basis``.
+    """
+    num_samples = traces.shape[0]
+    num_slots, num_times = window.shape
+    t0, t1 = max(0, -s0), min(num_times, num_samples - s0)
+    t1 = max(t1, t0)
+    for k in range(num_slots):
+        c = channels[k]
+        todo[k] = -1 if c < 0 or stamp[c] == stamp_id else c
+    for t in range(t0, t1):  # gather, one trace row at a time
+        row = traces[s0 + t]
+        for k in range(num_slots):
+            c = todo[k]
+            if c >= 0:
+                window[k, t] = row[c]
+    if spike >= 0:
+        _add_row_terms(window, spike, s0, todo, term_start, term_time, term_unit, term_weight, templates_by_channel,
+                       nbefore)
+    for k in range(num_slots):  # finish and project
+        o = out[k]
+        c = channels[k]
+        if c >= 0 and todo[k] < 0:  # the same channel, window and terms as in the source example
+            j = slot_of[c]
+            o[:] = source_out[q, j]
+            observed[k] = source_observed[q, j]
+            amplitudes[k] = source_amplitudes[q, j]
+            continue
+        o[:] = 0.0
+        if c < 0:
+            continue
+        w = window[k]
+        w[:t0] = 0.0
+        w[t1:] = 0.0
+        for t in range(num_times):
+            w[t] *= g
+        if not _all_finite(w):
+            continue
+        observed[k] = 1.0
+        low = np.inf
+        for t in range(lo, hi):
+            low = min(low, w[t])
+        amplitudes[k] = max(-low, 0.0)
+        _project(w, basis, o)
+
+
 @numba.njit(cache=True, nogil=True)
 def _cut_project(traces, starts, sign, channels, basis, lo, hi, spikes, term_start, term_time, term_unit,
-                 term_weight, templates_by_channel, nbefore, reuse_index, reuse_channels, reuse_out, reuse_observed,
-                 reuse_amplitudes, out, observed, amplitudes):  # pragma: no cover
-    num_samples = traces.shape[0]
-    num_rows, num_slots, num_components = out.shape
-    num_times = basis.shape[1]
-    window = np.zeros((num_slots, num_times), dtype=np.float32)  # one row's waveforms, reused
-    todo = np.empty(num_slots, dtype=np.int64)  # the row's channels still to cut (-1: virtual or reused)
-    stamp = np.full(traces.shape[1], -1, dtype=np.int64)  # == r: the channel is in row r's reused example
-    slot_of = np.zeros(traces.shape[1], dtype=np.int64)  # its slot there
+                 term_weight, templates_by_channel, nbefore, out, observed, amplitudes):  # pragma: no cover
+    num_rows, num_slots = channels.shape
+    window = np.zeros((num_slots, basis.shape[1]), dtype=np.float32)  # one row's waveforms, reused
+    todo = np.empty(num_slots, dtype=np.int64)  # the row's channels to cut (-1: virtual)
+    stamp = np.full(traces.shape[1], -1, dtype=np.int64)  # nothing copied: no channel is stamped -2
     for r in range(num_rows):
-        s0 = starts[r]
-        t0, t1 = max(0, -s0), min(num_times, num_samples - s0)
-        t1 = max(t1, t0)
-        q = reuse_index[r] if reuse_index.size else -1
-        if q >= 0:
-            for j in range(reuse_channels.shape[1]):
-                c = reuse_channels[q, j]
-                if c >= 0:
-                    stamp[c], slot_of[c] = r, j
-        for k in range(num_slots):
-            c = channels[r, k]
-            todo[k] = -1 if c < 0 or stamp[c] == r else c
-        for t in range(t0, t1):  # gather, one trace row at a time
-            row = traces[s0 + t]
-            for k in range(num_slots):
-                c = todo[k]
-                if c >= 0:
-                    window[k, t] = row[c]
-        if spikes.size:
-            _add_row_terms(window, spikes[r], s0, todo, term_start, term_time, term_unit, term_weight,
-                           templates_by_channel, nbefore)
-        g = np.float32(sign[r])
-        for k in range(num_slots):  # finish and project
-            o = out[r, k]
-            c = channels[r, k]
-            if c >= 0 and todo[k] < 0:  # the same channel, window and terms as in the reused example
-                j = slot_of[c]
-                o[:] = reuse_out[q, j]
-                observed[r, k] = reuse_observed[q, j]
-                amplitudes[r, k] = reuse_amplitudes[q, j]
-                continue
-            o[:] = 0.0
-            if c < 0:
-                continue
-            w = window[k]
-            w[:t0] = 0.0
-            w[t1:] = 0.0
-            for t in range(num_times):
-                w[t] *= g
-            if not _all_finite(w):
-                continue
-            observed[r, k] = 1.0
-            low = np.inf
-            for t in range(lo, hi):
-                low = min(low, w[t])
-            amplitudes[r, k] = max(-low, 0.0)
-            _project(w, basis, o)
+        _cut_row(traces, starts[r], np.float32(sign[r]), channels[r], basis, lo, hi, spikes[r] if spikes.size else -1,
+                 term_start, term_time, term_unit, term_weight, templates_by_channel, nbefore, stamp, -2, stamp,
+                 out, observed, amplitudes, 0, window, todo, out[r], observed[r], amplitudes[r])
+
+
+def _term_args(terms, spikes):
+    """The compiled loops' arguments for ``terms`` (None: no terms)."""
+    if terms is None:
+        none, weights = np.zeros(0, dtype=np.int64), np.zeros(0, dtype="float32")
+        return none, np.zeros(1, dtype=np.int64), none, none, weights, np.zeros((0, 0, 0), dtype="float32"), 0
+    if spikes is None:
+        raise ValueError("terms need the spike of each row")
+    return (np.ascontiguousarray(spikes, dtype=np.int64), terms.start, terms.time, terms.unit, terms.weight,
+            terms.templates_by_channel, terms.nbefore)
 
 
 def cut_projected(traces: np.ndarray, starts: np.ndarray, sign: np.ndarray, channels: np.ndarray,
-                  basis: np.ndarray, lo: int, hi: int, terms=None, spikes: np.ndarray | None = None,
-                  reuse=None):
+                  basis: np.ndarray, lo: int, hi: int, terms=None, spikes: np.ndarray | None = None):
     """:func:`gather_windows`, the terms, :func:`finish_examples` and a temporal projection, in one pass per row.
 
     Each row's waveforms stay in a small buffer from the read to the projection: nothing of shape
@@ -231,13 +246,6 @@ def cut_projected(traces: np.ndarray, starts: np.ndarray, sign: np.ndarray, chan
     terms : TemplateTerms | None, default: None
         Templates added to each row's samples before the rest (:mod:`~si_amortized.localization.collisions`),
         by ``spikes`` (shape (num_rows,)), the spike of each row.
-    reuse : tuple | None, default: None
-        ``(index, channels, components, observed, amplitudes)``: rows cut earlier by this function with the
-        same traces, basis, window and terms (``index`` shape (num_rows,), the earlier row of each row or -1;
-        the others that call's ``channels`` and returns). Where row ``r`` has the same start, sign and spike
-        as earlier row ``index[r]`` (the caller's promise), a channel of that row is copied from it instead of
-        cut again: the result is the same, computed once per channel (the overlapping neighbourhoods of a
-        spike's amplitude-jitter examples).
 
     Returns
     -------
@@ -250,30 +258,114 @@ def cut_projected(traces: np.ndarray, starts: np.ndarray, sign: np.ndarray, chan
     out = np.empty((channels.shape[0], channels.shape[1], basis.shape[0]), dtype="float32")
     observed = np.zeros(channels.shape, dtype="float32")
     amplitudes = np.zeros(channels.shape, dtype="float32")
-    if terms is None:
-        none, weights = np.zeros(0, dtype=np.int64), np.zeros(0, dtype="float32")
-        term_args = (none, np.zeros(1, dtype=np.int64), none, none, weights, np.zeros((0, 0, 0), dtype="float32"), 0)
-    else:
-        if spikes is None:
-            raise ValueError("terms need the spike of each row")
-        term_args = (np.ascontiguousarray(spikes, dtype=np.int64), terms.start, terms.time, terms.unit, terms.weight,
-                     terms.templates_by_channel, terms.nbefore)
-    if reuse is None:
-        reuse_args = (np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.int64),
-                      np.zeros((0, 1, basis.shape[0]), dtype="float32"), np.zeros((0, 1), dtype="float32"),
-                      np.zeros((0, 1), dtype="float32"))
-    else:
-        index, earlier_channels, earlier_out, earlier_observed, earlier_amplitudes = reuse
-        if len(index) != channels.shape[0]:
-            raise ValueError("reuse needs the earlier row (or -1) of every row")
-        reuse_args = (np.ascontiguousarray(index, dtype=np.int64), np.ascontiguousarray(earlier_channels, dtype=np.int64),
-                      np.ascontiguousarray(earlier_out, dtype="float32"),
-                      np.ascontiguousarray(earlier_observed, dtype="float32"),
-                      np.ascontiguousarray(earlier_amplitudes, dtype="float32"))
     _cut_project(np.ascontiguousarray(traces, dtype="float32"), np.ascontiguousarray(starts, dtype=np.int64),
                  np.ascontiguousarray(sign, dtype="float32"), np.ascontiguousarray(channels, dtype=np.int64),
-                 basis, int(lo), int(hi), *term_args, *reuse_args, out, observed, amplitudes)
+                 basis, int(lo), int(hi), *_term_args(terms, spikes), out, observed, amplitudes)
     return out, observed, amplitudes
+
+
+@numba.njit(cache=True, nogil=True)
+def _cut_project_jitter(traces, starts, sign, peak_channel, table, basis, lo, hi, spikes, term_start, term_time,
+                        term_unit, term_weight, templates_by_channel, nbefore, centre_slot, jitter, max_extra, out,
+                        observed, amplitudes, centres, spike_index):  # pragma: no cover (compiled)
+    num_slots = table.shape[1]
+    window = np.zeros((num_slots, basis.shape[1]), dtype=np.float32)
+    todo = np.empty(num_slots, dtype=np.int64)
+    stamp = np.full(traces.shape[1], -1, dtype=np.int64)  # == r: the channel is in spike r's first example
+    slot_of = np.zeros(traces.shape[1], dtype=np.int64)  # its slot there
+    taken = np.zeros(num_slots, dtype=np.bool_)
+    e = 0
+    for r in range(starts.size):
+        s0, g, spike = starts[r], np.float32(sign[r]), spikes[r] if spikes.size else -1
+        first, chans = e, table[peak_channel[r]]
+        _cut_row(traces, s0, g, chans, basis, lo, hi, spike, term_start, term_time, term_unit, term_weight,
+                 templates_by_channel, nbefore, stamp, -2, slot_of, out, observed, amplitudes, 0, window, todo,
+                 out[e], observed[e], amplitudes[e])
+        centres[e], spike_index[e] = peak_channel[r], r
+        e += 1
+        if max_extra == 0:
+            continue
+        top = np.float32(0.0)
+        for k in range(num_slots):
+            top = max(top, amplitudes[first, k])
+        threshold = top - jitter  # float32, as numpy's ``amps >= top - amp_jitter_uv``
+        for k in range(num_slots):
+            taken[k] = False
+            c = chans[k]
+            if c >= 0:
+                stamp[c], slot_of[c] = r, k
+        for _ in range(max_extra):  # the largest eligible amplitudes first, the lower slot on a tie
+            best, best_amplitude = -1, np.float32(-np.inf)
+            for k in range(num_slots):
+                a = amplitudes[first, k]
+                if (k != centre_slot and not taken[k] and observed[first, k] > 0 and a >= threshold and a > 0
+                        and a > best_amplitude):
+                    best, best_amplitude = k, a
+            if best < 0:
+                break
+            taken[best] = True
+            centre = chans[best]
+            _cut_row(traces, s0, g, table[centre], basis, lo, hi, spike, term_start, term_time, term_unit,
+                     term_weight, templates_by_channel, nbefore, stamp, r, slot_of, out, observed, amplitudes, first,
+                     window, todo, out[e], observed[e], amplitudes[e])
+            centres[e], spike_index[e] = centre, r
+            e += 1
+    return e
+
+
+def cut_projected_with_jitter(traces: np.ndarray, starts: np.ndarray, sign: np.ndarray, peak_channel: np.ndarray,
+                              table: np.ndarray, basis: np.ndarray, lo: int, hi: int, centre_slot: int,
+                              jitter_uv: float, max_extra: int, terms=None):
+    """Each spike's example centred on its peak channel, then its amplitude-jitter examples, projected.
+
+    One pass per spike: the extra examples are chosen on the first one's amplitudes (observed channels other
+    than the centre within ``jitter_uv`` of its largest amplitude, largest first, the lower slot on a tie, at
+    most ``max_extra``) and cut while the spike's window is still in the cache, their channels shared with
+    the first example copied from it (:func:`cut_projected` of each, in the order of
+    :func:`~si_amortized.localization.neighbourhood.compute_examples`).
+
+    Parameters
+    ----------
+    traces : np.ndarray, shape (num_samples, num_channels), float32
+    starts, sign, peak_channel : np.ndarray, shape (num_spikes,)
+        First sample of each spike's window, its polarity and its peak channel.
+    table : np.ndarray, shape (num_channels, K)
+        Channel in each slot around each centre channel, -1 for a virtual slot (``Neighbourhood.channel_table``).
+    basis : np.ndarray, shape (P, num_times)
+    lo, hi : int
+        Samples of the window the amplitude is taken over.
+    centre_slot : int
+    jitter_uv : float
+    max_extra : int
+        0: one example per spike.
+    terms : TemplateTerms | None, default: None
+        Templates added to each spike's examples (indexed by spike).
+
+    Returns
+    -------
+    components : np.ndarray, shape (num_examples, K, P), float32
+    observed, amplitudes : np.ndarray, shape (num_examples, K), float32
+    centres, spike_index : np.ndarray of int64, shape (num_examples,)
+        Centre channel and spike of each example; a spike's examples are contiguous, its first one first.
+    """
+    n, num_slots = starts.size, table.shape[1]
+    basis = np.ascontiguousarray(basis, dtype="float32")
+    table = np.ascontiguousarray(table, dtype=np.int64)
+    if not table.flags.writeable:  # a shared layout: one numba signature (load_kernels) instead of two
+        table = table.copy()
+    rows = n * (1 + max(int(max_extra), 0))
+    out = np.empty((rows, num_slots, basis.shape[0]), dtype="float32")
+    observed = np.zeros((rows, num_slots), dtype="float32")
+    amplitudes = np.zeros((rows, num_slots), dtype="float32")
+    centres, spike_index = np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64)
+    spikes = np.arange(n) if terms is not None else None
+    e = _cut_project_jitter(
+        np.ascontiguousarray(traces, dtype="float32"), np.ascontiguousarray(starts, dtype=np.int64),
+        np.ascontiguousarray(sign, dtype="float32"), np.ascontiguousarray(peak_channel, dtype=np.int64),
+        table, basis, int(lo), int(hi), *_term_args(terms, spikes),
+        int(centre_slot), np.float32(jitter_uv), max(int(max_extra), 0), out, observed, amplitudes, centres,
+        spike_index)
+    return out[:e], observed[:e], amplitudes[:e], centres[:e], spike_index[:e]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -354,28 +446,46 @@ def least_squares_scales(traces, starts, units, channels, main_templates, out): 
             out[i] = dot / norms[u]
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _search_one(local, candidates, mode):  # pragma: no cover (compiled)
+    """``(lag, channel, sign)`` of the largest deflection of one spike's ``local`` (lags, channels) values."""
+    num_lags, num_channels = local.shape
+    best_neg, best_pos = -np.inf, -np.inf
+    at_neg, at_pos = 0, 0
+    for j in range(num_lags):
+        for c in range(num_channels):
+            if not candidates[c]:
+                continue
+            v = local[j, c]
+            if not np.isfinite(v):
+                v = 0.0
+            if -v > best_neg:  # strict: the first largest in (lag, channel) order, as argmax
+                best_neg, at_neg = -v, j * num_channels + c
+            if v > best_pos:
+                best_pos, at_pos = v, j * num_channels + c
+    use_pos = mode == 1 or (mode == 2 and best_pos > best_neg)
+    at = at_pos if use_pos else at_neg
+    return at // num_channels, at % num_channels, -1.0 if use_pos else 1.0
+
+
 @numba.njit(cache=True, nogil=True)
 def _peak_search(local, rows, mask, mode, chan, lag, sign):  # pragma: no cover (compiled)
-    n, num_lags, num_channels = local.shape
-    for i in range(n):
-        row = rows[i]
-        best_neg, best_pos = -np.inf, -np.inf
-        at_neg, at_pos = 0, 0
+    for i in range(local.shape[0]):
+        lag[i], chan[i], sign[i] = _search_one(local[i], mask[rows[i]], mode)
+
+
+@numba.njit(cache=True, nogil=True)
+def _peak_search_traces(traces, times, rows, mask, mode, starts, spikes, term_start, term_time, term_unit, term_weight,
+                        templates, nbefore, chan, lag, sign):  # pragma: no cover (compiled)
+    num_lags, num_channels = times.shape[1], traces.shape[1]
+    local = np.empty((1, num_lags, num_channels), dtype=np.float32)  # one spike's rows, its terms added
+    for i in range(times.shape[0]):
         for j in range(num_lags):
-            for c in range(num_channels):
-                if not mask[row, c]:
-                    continue
-                v = local[i, j, c]
-                if not np.isfinite(v):
-                    v = 0.0
-                if -v > best_neg:  # strict: the first largest in (lag, channel) order, as argmax
-                    best_neg, at_neg = -v, j * num_channels + c
-                if v > best_pos:
-                    best_pos, at_pos = v, j * num_channels + c
-        use_pos = mode == 1 or (mode == 2 and best_pos > best_neg)
-        at = at_pos if use_pos else at_neg
-        lag[i], chan[i] = at // num_channels, at % num_channels
-        sign[i] = -1.0 if use_pos else 1.0
+            local[0, j, :] = traces[times[i, j]]
+        if spikes.size:
+            add_terms_all_channels(local, spikes[i:i + 1], starts[i:i + 1], term_start, term_time, term_unit,
+                                   term_weight, templates, nbefore)
+        lag[i], chan[i], sign[i] = _search_one(local[0], mask[rows[i]], mode)
 
 
 def peak_search(local: np.ndarray, rows: np.ndarray, mask: np.ndarray, peak_sign: str):
@@ -411,6 +521,50 @@ def peak_search(local: np.ndarray, rows: np.ndarray, mask: np.ndarray, peak_sign
     return chan, lag, sign
 
 
+def peak_search_traces(traces: np.ndarray, times: np.ndarray, rows: np.ndarray, mask: np.ndarray, peak_sign: str,
+                       terms=None, starts: np.ndarray | None = None):
+    """:func:`peak_search` of the traces' rows ``times`` (plus each spike's ``terms``), without copying them all first.
+
+    Parameters
+    ----------
+    traces : np.ndarray, shape (num_samples, num_channels), float32
+    times : np.ndarray, shape (num_spikes, num_lags)
+        Rows of the traces searched for each spike (inside the traces).
+    rows, mask, peak_sign
+        As :func:`peak_search`.
+    terms : TemplateTerms | None, default: None
+        Templates added to spike ``i``'s rows as if its row ``j`` were trace sample ``starts[i] + j``.
+    starts : np.ndarray | None, shape (num_spikes,)
+        Needed with ``terms``.
+
+    Returns
+    -------
+    channel, lag, sign
+        As :func:`peak_search` of ``traces[times]`` with the terms added (:meth:`TemplateTerms.add_to`).
+    """
+    n = times.shape[0]
+    chan, lag = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    sign = np.ones(n, dtype="float32")
+    modes = {"neg": 0, "pos": 1, "both": 2}
+    if peak_sign not in modes:
+        raise ValueError(f"peak_sign must be 'neg', 'pos' or 'both', not {peak_sign!r}")
+    if terms is None:
+        none, weights = np.zeros(0, dtype=np.int64), np.zeros(0, dtype="float32")
+        term_args = (none, none, np.zeros(1, dtype=np.int64), none, none, weights, np.zeros((0, 0, 0), "float32"), 0)
+    else:
+        if starts is None:
+            raise ValueError("terms need the start of each spike's rows")
+        term_args = (np.ascontiguousarray(starts, dtype=np.int64), np.arange(n, dtype=np.int64), terms.start,
+                     terms.time, terms.unit, terms.weight, terms.templates, terms.nbefore)
+    mask = np.ascontiguousarray(mask, dtype=np.bool_)
+    if not mask.flags.writeable:  # a shared layout: one numba signature (load_kernels) instead of two
+        mask = mask.copy()
+    _peak_search_traces(np.ascontiguousarray(traces, dtype="float32"), np.ascontiguousarray(times, dtype=np.int64),
+                        np.ascontiguousarray(rows, dtype=np.int64), mask,
+                        modes[peak_sign], *term_args, chan, lag, sign)
+    return chan, lag, sign
+
+
 def load_kernels() -> None:
     """Compile (or load from numba's cache) every loop here for the types the localizer uses.
 
@@ -435,7 +589,12 @@ def load_kernels() -> None:
         for with_terms in (None, terms):
             cut_projected(traces, rows, np.ones(1, dtype="float32"), channels, np.zeros((1, 2), dtype="float32"), 0,
                           1, with_terms, rows)
+            cut_projected_with_jitter(traces, rows, np.ones(1, dtype="float32"), rows, channels,
+                                      np.zeros((1, 2), dtype="float32"), 0, 1, 0, 10.0, 1, with_terms)
         least_squares_scales(traces, empty, empty, empty, np.zeros((1, 2), dtype="float32"), np.zeros(0))
+        for with_terms in (None, terms):
+            for mode in ("neg", "both"):
+                peak_search_traces(traces, channels, rows, np.ones((1, 1), dtype=bool), mode, with_terms, rows)
     mask = np.ones((1, 2), dtype=bool)
     for writeable in (True, False):  # the recording's candidate mask is shared read-only (recording_layout)
         mask.flags.writeable = writeable

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .config import FeatureConfig
-from .kernels import cut_projected, finish_examples, gather_windows, peak_search
+from .kernels import cut_projected_with_jitter, finish_examples, gather_windows, peak_search_traces
 
 MAX_SLOTS = 400
 
@@ -266,10 +266,8 @@ def find_peak_channels(
         return empty, empty, np.zeros(0, dtype="float32")
     lags = np.arange(-search_samples, search_samples + 1)
     times = np.clip(sample_index[:, None] + lags[None, :], 0, num_samples - 1)
-    local = traces[times].astype("float32", copy=False)  # (n, lags, channels)
-    if terms is not None:
-        terms.add_to(local, np.arange(n), sample_index - search_samples)
-    chan, lag_i, sign = peak_search(local, channel_index, candidates_mask, peak_sign)
+    chan, lag_i, sign = peak_search_traces(traces, times, channel_index, candidates_mask, peak_sign, terms,
+                                           sample_index - search_samples)
     return chan, times[np.arange(n), lag_i].astype(np.int64), sign
 
 
@@ -291,6 +289,45 @@ def _cut(traces, trough, sign, centres, table, nbefore, nafter, window, terms=No
     lo, hi = _amplitude_window(nbefore, nafter, window)
     observed, amps = finish_examples(wf, starts, sign, chans, traces.shape[0], lo, hi)
     return wf, observed, amps
+
+
+def _waveform_examples(traces, trough, sign, peak_channel, neighbourhood, nbefore, nafter, window, terms, resample,
+                       jitter_config):
+    """:func:`compute_examples`' waveforms (not projected): each spike's peak-centred example, then its jitter ones.
+
+    ``jitter_config``: the :class:`FeatureConfig` whose ``amp_jitter_uv`` and ``max_jitter_examples`` choose the
+    extra examples (:func:`~si_amortized.localization.kernels.cut_projected_with_jitter`'s rule); None: none.
+    """
+    table = neighbourhood.channel_table
+
+    def cut(spikes, centres):
+        wf, observed, amps = _cut(traces, trough[spikes], sign[spikes], centres, table, nbefore, nafter, window,
+                                  terms, spikes)
+        return (wf @ resample.T if resample is not None else wf), observed, amps
+
+    spike_index, centres = np.arange(trough.size), peak_channel
+    wf, observed, amps = cut(spike_index, centres)
+    if jitter_config is None:
+        return wf, observed, amps, centres, spike_index
+    # which channels also centre an example is decided on the peak-centred example's amplitudes
+    top = amps.max(axis=1, keepdims=True)
+    eligible = (observed > 0) & (amps >= top - jitter_config.amp_jitter_uv) & (amps > 0)
+    eligible[:, neighbourhood.centre_slot] = False
+    # keep the largest amplitudes first, at most max_jitter_examples - 1 extra per spike
+    ranked = np.where(eligible, amps, -np.inf)
+    order = np.argsort(-ranked, axis=1, kind="stable")[:, : jitter_config.max_jitter_examples - 1]
+    keep = np.take_along_axis(eligible, order, axis=1)
+    rows, cols = np.nonzero(keep)
+    if rows.size == 0:
+        return wf, observed, amps, centres, spike_index
+    extra_centres = table[peak_channel[rows], order[rows, cols]]
+    extra = cut(rows, extra_centres)
+    # those of a spike contiguous, its peak-channel example first
+    all_spikes = np.concatenate([spike_index, rows])
+    order_all = np.argsort(all_spikes, kind="stable")
+    centres = np.concatenate([peak_channel, extra_centres])[order_all]
+    wf, observed, amps = (np.concatenate([a, b])[order_all] for a, b in zip((wf, observed, amps), extra))
+    return wf, observed, amps, centres, all_spikes[order_all]
 
 
 def compute_examples(
@@ -357,40 +394,15 @@ def compute_examples(
         basis = np.asarray(temporal_basis, dtype="float32")
         if resampling:  # the components of the resampled waveform, a linear map of the traces' samples
             basis = basis @ resample
-
-    def cut(spikes, centres, reuse=None):
-        if temporal_basis is not None:
-            return cut_projected(traces, trough[spikes] - nbefore, sign[spikes], table[centres], basis, lo, hi, terms,
-                                 spikes, reuse)
-        wf, observed, amps = _cut(traces, trough[spikes], sign[spikes], centres, table, nbefore, nafter, window,
-                                  terms, spikes)
-        if resampling:
-            wf = wf @ resample.T
-        return wf, observed, amps
-
-    spike_index, centres = np.arange(n), peak_channel
-    wf, observed, amps = cut(spike_index, centres)  # the example centred on the peak channel, every spike
-    if config.amp_jitter_uv > 0 and config.max_jitter_examples > 1 and n > 0:
-        # which channels also centre an example is decided on the peak-centred example's amplitudes
-        top = amps.max(axis=1, keepdims=True)
-        eligible = (observed > 0) & (amps >= top - config.amp_jitter_uv) & (amps > 0)
-        eligible[:, neighbourhood.centre_slot] = False
-        # keep the largest amplitudes first, at most max_jitter_examples - 1 extra per spike
-        ranked = np.where(eligible, amps, -np.inf)
-        order = np.argsort(-ranked, axis=1, kind="stable")[:, : config.max_jitter_examples - 1]
-        keep = np.take_along_axis(eligible, order, axis=1)
-        rows, cols = np.nonzero(keep)
-        if rows.size:
-            # the extra examples share their spike's window: channels already cut are copied (projected path)
-            extra_centres = table[peak_channel[rows], order[rows, cols]]
-            reuse = (rows, table[peak_channel], wf, observed, amps) if temporal_basis is not None else None
-            extra = cut(rows, extra_centres, reuse)
-            # those of a spike contiguous, its peak-channel example first
-            all_spikes = np.concatenate([spike_index, rows])
-            order_all = np.argsort(all_spikes, kind="stable")
-            spike_index = all_spikes[order_all]
-            centres = np.concatenate([peak_channel, extra_centres])[order_all]
-            wf, observed, amps = (np.concatenate([a, b])[order_all] for a, b in zip((wf, observed, amps), extra))
+    jitter = config.amp_jitter_uv > 0 and config.max_jitter_examples > 1 and n > 0
+    if temporal_basis is not None:  # one compiled pass per spike, its jitter examples while its window is cached
+        wf, observed, amps, centres, spike_index = cut_projected_with_jitter(
+            traces, trough - nbefore, sign, peak_channel, table, basis, lo, hi, neighbourhood.centre_slot,
+            config.amp_jitter_uv, config.max_jitter_examples - 1 if jitter else 0, terms)
+    else:
+        wf, observed, amps, centres, spike_index = _waveform_examples(
+            traces, trough, sign, peak_channel, neighbourhood, nbefore, nafter, window, terms, resample,
+            config if jitter else None)
     first = np.ones(spike_index.size, dtype=bool)
     first[1:] = spike_index[1:] != spike_index[:-1]
     valid = np.zeros(n, dtype=bool)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from si_amortized.localization.collisions import TemplateTerms
-from si_amortized.localization.kernels import _gather, cut_projected, finish_examples, gather_windows, peak_search
+from si_amortized.localization.kernels import (_gather, cut_projected, cut_projected_with_jitter, finish_examples,
+                                               gather_windows, peak_search, peak_search_traces)
 
 
 def _numpy_gather(traces, starts, channels, num_times):
@@ -143,57 +144,123 @@ def test_peak_search_matches_numpy_with_ties_nan_inf_and_empty_candidates(peak_s
         assert got[2][9] == -1 and (got[2] == 1).any()
 
 
+@pytest.mark.parametrize("peak_sign", ["neg", "pos", "both"])
+@pytest.mark.parametrize("with_terms", [False, True])
+def test_peak_search_traces_is_peak_search_of_the_copied_rows_plus_terms(peak_sign, with_terms):
+    rng = np.random.default_rng(4)
+    num_channels = 10
+    traces = rng.normal(0, 30, (200, num_channels)).round().astype("float32")  # ties
+    traces[50, 3] = np.nan
+    times = np.clip(np.array([0, 30, 50, 51, 120, 199])[:, None] + np.arange(-1, 2)[None, :], 0, 199)
+    mask = rng.random((num_channels, num_channels)) < 0.5
+    mask[np.arange(num_channels), np.arange(num_channels)] = True
+    mask.flags.writeable = False  # as the shared layout's
+    rows = rng.integers(0, num_channels, times.shape[0])
+    terms, starts = None, times[:, 0] - 0
+    local = traces[times]
+    if with_terms:
+        templates = rng.normal(0, 40, (2, 20, num_channels)).astype("float32")
+        terms = TemplateTerms.from_pairs(6, np.array([1, 2, 2, 5]), np.array([28, 45, 60, 190]), np.array([0, 1, 0, 1]),
+                                         np.array([-1.0, -0.5, -2.0, -1.0]), templates, 8)
+        terms.add_to(local, np.arange(times.shape[0]), starts)
+        assert not np.array_equal(local, traces[times])
+    got = peak_search_traces(traces, times, rows, mask, peak_sign, terms, starts)
+    want = peak_search(local, rows, mask, peak_sign)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    with pytest.raises(ValueError, match="start"):
+        peak_search_traces(traces, times, rows, mask, peak_sign, TemplateTerms.from_pairs(
+            6, np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), np.zeros(0), np.zeros((1, 20, num_channels)), 8))
+
+
 def test_peak_search_refuses_an_unknown_peak_sign():
     with pytest.raises(ValueError, match="peak_sign"):
         peak_search(np.zeros((1, 1, 2), "float32"), np.zeros(1, np.int64), np.ones((1, 2), bool), "negative")
 
 
+def _naive_jitter_examples(traces, starts, sign, peak_channel, table, basis, centre_slot, jitter, max_extra, terms):
+    """Each spike's examples cut one by one with :func:`cut_projected`, the extra centres chosen by numpy."""
+    parts, centres, spike_index = [], [], []
+    for r in range(starts.size):
+        one = np.array([r])
+        first = cut_projected(traces, starts[one], sign[one], table[peak_channel[one]], basis, 8, 13, terms, one)
+        parts.append(first)
+        centres.append(peak_channel[r])
+        spike_index.append(r)
+        _, observed, amps = (a[0] for a in first)
+        eligible = (observed > 0) & (amps >= amps.max() - np.float32(jitter)) & (amps > 0)
+        eligible[centre_slot] = False
+        order = np.argsort(-np.where(eligible, amps, -np.inf), kind="stable")[:max_extra]
+        for slot in order[eligible[order]]:
+            centre = table[peak_channel[r], slot]
+            parts.append(cut_projected(traces, starts[one], sign[one], table[[centre]], basis, 8, 13, terms, one))
+            centres.append(centre)
+            spike_index.append(r)
+    return (*(np.concatenate([p[i] for p in parts]) for i in range(3)), np.array(centres), np.array(spike_index))
+
+
 @pytest.mark.parametrize("with_terms", [False, True])
-def test_cut_projected_reusing_earlier_rows_gives_what_cutting_again_gives(with_terms):
-    """Rows sharing an earlier row's start, sign and spike copy its channels: the same result as cutting them."""
+@pytest.mark.parametrize("max_extra", [0, 1, 3])
+def test_cut_projected_with_jitter_is_each_example_cut_on_its_own(with_terms, max_extra):
+    """The fused pass (extra examples chosen on the first one's amplitudes, shared channels copied from it)
+    gives exactly what cutting every example on its own with the numpy selection rule gives."""
     rng = np.random.default_rng(3)
-    traces = rng.normal(0, 20, (300, 12)).astype("float32")
+    num_channels = 16
+    traces = rng.normal(0, 20, (300, num_channels)).round().astype("float32")  # rounding makes amplitude ties
     traces[100:104, 5] = np.nan
-    first_starts = np.array([-6, 90, 150, 280])
-    first_channels = rng.integers(-1, 12, (4, 6))
-    first_channels[1, 0] = 5  # a channel made unobserved by its NaN samples, to be copied as unobserved
-    sign = np.array([1.0, -1.0, 1.0, 1.0], dtype="float32")
+    table = rng.integers(-1, num_channels, (num_channels, 7))
+    table[:, 2] = np.arange(num_channels)  # the centre slot
+    table[9, 4] = 5  # a channel made unobserved by its NaN samples
+    starts = np.array([-6, 90, 92, 150, 280, 295])
+    peak_channel = np.array([3, 9, 5, 12, 0, 9])
+    sign = np.array([1.0, -1.0, 1.0, 1.0, -1.0, 1.0], dtype="float32")
     basis = rng.normal(size=(3, 24)).astype("float32")
-    spikes = np.arange(4)
     terms = None
     if with_terms:
-        templates = rng.normal(0, 30, (2, 30, 12)).astype("float32")
-        terms = TemplateTerms.from_pairs(4, np.array([0, 1, 3]), np.array([5, 100, 290]), np.array([0, 1, 0]),
-                                         np.array([-1.0, -0.7, -1.3]), templates, 10)
-    earlier = cut_projected(traces, first_starts, sign, first_channels, basis, 8, 13, terms, spikes)
-    rows = np.array([0, 1, 1, 3])  # extra rows: spike 1 twice, spike 2 none
-    channels = rng.integers(-1, 12, (rows.size, 6))
-    channels[:, :3] = first_channels[rows, 3:]  # half of each overlaps the earlier example, in other slots
-    channels[1, 3] = 5
-    got = cut_projected(traces, first_starts[rows], sign[rows], channels, basis, 8, 13, terms, rows,
-                        reuse=(rows, first_channels, *earlier))
-    want = cut_projected(traces, first_starts[rows], sign[rows], channels, basis, 8, 13, terms, rows)
+        templates = rng.normal(0, 30, (2, 30, num_channels)).astype("float32")
+        terms = TemplateTerms.from_pairs(6, np.array([0, 1, 3, 5]), np.array([5, 100, 160, 290]),
+                                         np.array([0, 1, 0, 1]), np.array([-1.0, -0.7, -1.3, -0.5]), templates, 10)
+    got = cut_projected_with_jitter(traces, starts, sign, peak_channel, table, basis, 8, 13, 2, 25.0, max_extra,
+                                    terms)
+    want = _naive_jitter_examples(traces, starts, sign, peak_channel, table, basis, 2, 25.0, max_extra, terms)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
-    assert got[1][1, 3] == 0  # the NaN channel stayed unobserved
-    # the overlapping channels are copied, not cut again: marked earlier components come through there only
-    marked = cut_projected(traces, first_starts[rows], sign[rows], channels, basis, 8, 13, terms, rows,
-                           reuse=(rows, first_channels, earlier[0] + 1000.0, *earlier[1:]))
-    shared = np.array([[c >= 0 and c in first_channels[q] for c in row] for q, row in zip(rows, channels)])
-    assert shared.sum() >= rows.size * 3
-    np.testing.assert_array_equal(marked[0][shared], got[0][shared] + 1000.0)
-    np.testing.assert_array_equal(marked[0][~shared], got[0][~shared])
-    with pytest.raises(ValueError, match="earlier row"):
-        cut_projected(traces, first_starts[rows], sign[rows], channels, basis, 8, 13, terms, rows,
-                      reuse=(rows[:2], first_channels, *earlier))
+    assert got[4].size == starts.size if max_extra == 0 else got[4].size > starts.size + 2
+    assert np.all(np.diff(got[4]) >= 0)  # a spike's examples contiguous, in spike order
 
 
 def test_load_kernels_compiles_the_signatures_workers_meet():
-    """Workers forked from a built node must not compile: the shared read-only layout and memory-mapped traces
-    are other numba signatures than writeable arrays, so load_kernels compiles both."""
+    """Workers forked from a built node must not compile: after load_kernels, cutting examples as the node does
+    (the shared read-only layout, writeable or memory-mapped traces, with and without overlap terms, raw or
+    projected) adds no signature to any compiled loop."""
+    import numba
+
+    from si_amortized.localization import FeatureConfig, compute_examples, kernels
+    from si_amortized.localization.collisions import TemplateTerms
+    from si_amortized.localization.extraction import _layout
     from si_amortized.localization.kernels import _cut_project, _peak_search, load_kernels
 
     load_kernels()
     masks = {sig[2] for sig in _peak_search.signatures}
     assert {m.mutable for m in masks} == {True, False}
     assert {sig[0].mutable for sig in _cut_project.signatures} == {True, False}
+    dispatchers = [v for v in vars(kernels).values() if isinstance(v, numba.core.registry.CPUDispatcher)]
+    before = {d: len(d.signatures) for d in dispatchers}
+    config = FeatureConfig()
+    locations = np.array([[x, y] for y in range(0, 90, 15) for x in range(0, 90, 15)], dtype="float64")
+    neighbourhood, candidates = _layout(locations.shape, locations.tobytes(), None, config)
+    assert not neighbourhood.channel_table.flags.writeable
+    rng = np.random.default_rng(0)
+    traces = rng.normal(0, 10, (400, locations.shape[0])).astype("float32")
+    times, channels = np.array([100, 130, 300]), np.array([7, 8, 20])
+    templates = rng.normal(0, 10, (2, 40, locations.shape[0])).astype("float32")
+    terms = TemplateTerms.from_pairs(3, np.array([0, 1]), np.array([130, 100]), np.array([1, 0]),
+                                     np.array([-1.0, -1.0]), templates, 15)
+    basis = rng.normal(size=(4, 64)).astype("float32")
+    for writeable in (True, False):
+        traces.flags.writeable = writeable
+        for with_terms in (None, terms):
+            for projected in (None, basis):
+                compute_examples(traces, times, channels, neighbourhood, candidates, config, 32000.0,
+                                 terms=with_terms, temporal_basis=projected)
+    assert {d.py_func.__name__: len(d.signatures) - before[d] for d in dispatchers if len(d.signatures) > before[d]} == {}
