@@ -11,10 +11,18 @@ the RMS error of the estimated displacement per (recording, method, value) as it
 value the mean over seeds and each method's paired difference to ``monopolar_triangulation`` with a 95 %
 bootstrap interval over seeds and its number of seeds at or below it.
 
+The method ``oracle`` places each detected peak at its ground-truth cell's true position at that time, and
+``oracle+S`` adds S um of seeded Gaussian scatter per axis (``si_amortized.evaluation.motion_oracle``; the peaks
+no cell explains are left out): the same estimator on the same peaks then shows the error that no localizer
+can remove, and how it changes with the locations' precision. ``--mearec``: MEArec recordings of biophysical
+cells (as ``benchmarks/motion.py --mearec``) instead of ``spikeinterface.generation``'s.
+
 Examples
 --------
 python benchmarks/motion_shared_peaks.py --seeds 4 5 6 7 8 --values 1 3 5
 python benchmarks/motion_shared_peaks.py --seeds 1 --scenarios nonrigid --setting bin_um --values 5 10
+python benchmarks/motion_shared_peaks.py --mearec --num-units 16 --seeds 1 2 3 4 5 --scenarios nonrigid \
+    --methods monopolar_triangulation vae_pretrained oracle oracle+5 --values 1
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -31,26 +40,52 @@ from si_amortized.evaluation.motion import (
     REFERENCE_METHOD,
     _localize_kwargs,
     drift_scenarios,
-    generate_scenario_recording,
+    generate_scenario_ground_truth,
+    mearec_scenario_path,
     motion_errors,
     seed_noise_levels,
 )
+from si_amortized.evaluation.motion_oracle import oracle_peak_locations, oracle_scatter_um
 from si_amortized.evaluation.seed_summary import paired_over_seeds
 
 METHODS = ("monopolar_triangulation", "grid_convolution", "vae", "vae_pretrained")
 
 
-def localize_all(recording, peaks, methods, vae_seed: int, job: dict) -> dict:
-    """Locations of ``peaks`` by each method (structured arrays, SpikeInterface's)."""
+def localize_all(recording, peaks, methods, vae_seed: int, job: dict, sorting=None, info=None) -> dict:
+    """``(peaks, locations)`` of each method: SpikeInterface's structured locations of every peak, or for an
+    oracle method (:func:`~si_amortized.evaluation.motion_oracle.oracle_scatter_um`) the matched peaks at their
+    cells' true positions."""
     from spikeinterface.sortingcomponents.peak_localization import localize_peaks
 
     vae = dict(half_width_um=40.0, seed=vae_seed)
-    return {m: localize_peaks(recording, peaks, method_kwargs=_localize_kwargs(m, vae), job_kwargs=job)
-            for m in methods}
+    out = {}
+    for m in methods:
+        scatter = oracle_scatter_um(m)
+        if scatter is None:
+            out[m] = peaks, localize_peaks(recording, peaks, method_kwargs=_localize_kwargs(m, vae), job_kwargs=job)
+        else:
+            locations, matched = oracle_peak_locations(peaks, recording.get_channel_locations(), sorting, info,
+                                                       scatter_um=scatter, seed=vae_seed)
+            out[m] = peaks[matched], locations[matched]
+    return out
+
+
+def scenario_ground_truth(scenario, duration: float, num_channels: int, num_units: int, seed: int,
+                          mearec_templates=None):
+    """``(recording, sorting, info)`` of a scenario: ``spikeinterface.generation``'s, or MEArec's with templates."""
+    if mearec_templates is None:
+        return generate_scenario_ground_truth(scenario, duration, num_channels, num_units, seed)
+    from si_amortized.datasets.mearec import load_mearec
+    from si_amortized.datasets.mearec_drift import drifting_ground_truth
+
+    path = mearec_scenario_path(scenario, mearec_templates, duration, num_units - num_units // 2, num_units // 2,
+                                seed=seed)
+    recording, sorting = load_mearec(path)
+    return recording, sorting, drifting_ground_truth(path)
 
 
 def run(seeds, scenario_names, methods, setting: str, values, preset: str, duration: float, num_channels: int,
-        num_units: int, noise_seed: int, vae_seed: int, out=sys.stdout) -> dict:
+        num_units: int, noise_seed: int, vae_seed: int, out=sys.stdout, mearec_templates=None) -> dict:
     """``errors[(scenario, method, value, seed)]``: RMS error (um) of the motion estimated from each localization."""
     from spikeinterface.preprocessing.motion import motion_options_preset
     from spikeinterface.sortingcomponents.motion import estimate_motion
@@ -64,15 +99,16 @@ def run(seeds, scenario_names, methods, setting: str, values, preset: str, durat
     errors = {}
     for seed in seeds:
         for name in scenario_names:
-            recording, info = generate_scenario_recording(scenarios[name], duration, num_channels, num_units, seed)
+            recording, sorting, info = scenario_ground_truth(scenarios[name], duration, num_channels, num_units, seed,
+                                                             mearec_templates)
             noise = seed_noise_levels(recording, noise_seed)
             peaks = detect_peaks(recording, method_kwargs=dict(detect, noise_levels=noise), job_kwargs=job)
-            locations = localize_all(recording, peaks, methods, vae_seed, job)
+            located = localize_all(recording, peaks, methods, vae_seed, job, sorting, info)
             print(f"seed {seed} {name}: {peaks.size} peaks; RMS (um) per {setting}", file=out)
-            for method, loc in locations.items():
+            for method, (used, loc) in located.items():
                 line = []
                 for value in values:
-                    motion = estimate_motion(recording, peaks, loc, progress_bar=False, **{**estimate, setting: value})
+                    motion = estimate_motion(recording, used, loc, progress_bar=False, **{**estimate, setting: value})
                     errors[(name, method, value, seed)] = motion_errors(motion, info)["rms_um"]
                     line.append(f"{value:g}: {errors[(name, method, value, seed)]:5.2f}")
                 print(f"    {method:25s} " + "  ".join(line), file=out, flush=True)
@@ -126,7 +162,11 @@ def main(argv=None):
     parser.add_argument("--num-channels", type=int, default=64)
     parser.add_argument("--num-units", type=int, default=20)
     parser.add_argument("--noise-seed", type=int, default=0, help="seed of the chunks the noise levels come from")
-    parser.add_argument("--vae-seed", type=int, default=0)
+    parser.add_argument("--vae-seed", type=int, default=0, help="seed of the VAE's training and of the oracle's scatter")
+    parser.add_argument("--mearec", action="store_true",
+                        help="MEArec recordings of biophysical cells (Neuropixels-64; needs the simulation extra)")
+    parser.add_argument("--mearec-templates", type=Path, default=None,
+                        help="drifting MEArec templates .h5 (default: simulate_drifting_templates(), cached)")
     parser.add_argument("--summarize", nargs="+", default=None, metavar="LOG",
                         help="only summarise the printed output of earlier runs")
     args = parser.parse_args(argv)
@@ -138,8 +178,13 @@ def main(argv=None):
     else:
         if REFERENCE_METHOD not in args.methods:
             parser.error(f"--methods needs {REFERENCE_METHOD}, the reference of the paired differences")
+        templates = None
+        if args.mearec:
+            from si_amortized.datasets.mearec_drift import simulate_drifting_templates
+
+            templates = args.mearec_templates or simulate_drifting_templates("Neuropixels-64", n_per_cell=3, seed=1)
         errors = run(args.seeds, args.scenarios, args.methods, args.setting, args.values, args.preset, args.duration,
-                     args.num_channels, args.num_units, args.noise_seed, args.vae_seed)
+                     args.num_channels, args.num_units, args.noise_seed, args.vae_seed, mearec_templates=templates)
     print("\nmean RMS over seeds; paired difference to the reference [95 % bootstrap over seeds], seeds at or below:")
     print("\n".join(paired_summary(errors)))
 
