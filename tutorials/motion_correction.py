@@ -2,13 +2,14 @@
 
 1. a drifting Neuropixels-1.0-like recording with a known drift (``spikeinterface.generation``, 30 kHz, a
    30 um zigzag), built offline;
-2. ``correct_motion(..., localize_peaks_kwargs=dict(method="vae"))``: the localizer trains on the peaks the
-   pipeline's own detector finds in random chunks (seeded), then localizes every peak, each location refined
-   to its posterior mode (under a detector the node defaults to ``likelihood="gaussian"``, ``refine_steps=5``:
-   the settings that follow drift best; analyzers keep ``refine_steps=0``);
-3. the same with the shipped localizer (``model="pretrained"``: simulated at 32 kHz on this layout, the
-   30 kHz waveforms resampled onto its grid; no training), and with SpikeInterface's
-   ``monopolar_triangulation``;
+2. ``correct_motion(..., localize_peaks_kwargs=dict(method="vae"))``: under the pipeline's peak detector the
+   node takes the shipped localizer that fits this layout (simulated at 32 kHz on it, the 30 kHz waveforms
+   resampled onto its grid; no training) and localizes every peak, each location refined to its posterior
+   mode (under a detector the node defaults to ``refine_steps=5``, the setting that follows drift best;
+   analyzers keep ``refine_steps=0``);
+3. the same with a localizer trained on this recording (``model=None``: on the peaks the pipeline's own
+   detector finds in random chunks, seeded; also what happens when no shipped localizer fits the layout), and
+   with SpikeInterface's ``monopolar_triangulation``;
 4. each estimated displacement against the truth (RMS error over time bins and depths), and the localizer's
    own time;
 5. a figure of estimated vs true displacement;
@@ -56,8 +57,8 @@ print(f"{recording.get_num_channels()} channels, {recording.sampling_frequency:g
 seed_noise_levels(recording, seed=0)
 job_kwargs = dict(n_jobs=1, chunk_duration="1s", progress_bar=False)
 localizers = {
-    "vae": dict(method="vae", seed=0),                              # trained on peaks of 20 random chunks, refined
-    "vae pretrained": dict(method="vae", model="pretrained"),        # shipped, no training, refined
+    "vae": dict(method="vae"),                                      # the shipped localizer, no training, refined
+    "vae trained": dict(method="vae", model=None, seed=0),          # trained on peaks of 20 random chunks, refined
     "monopolar_triangulation": dict(method="monopolar_triangulation"),
 }
 motions = {}

@@ -458,9 +458,11 @@ def _localize_kwargs(method: str, vae_kwargs: dict | None) -> dict:
     """``localize_peaks_kwargs`` of ``correct_motion`` for ``method``: the preset's own settings, or the VAE's.
 
     ``"vae_pretrained"`` is the ``"vae"`` method with the shipped localizer (``model="pretrained"``, no training);
-    a variant that trains (no ``model``) takes ``vae_kwargs`` under its own settings.
+    ``"vae"`` and the variants that train (``model=None``, given explicitly: under a peak detector the node's own
+    default is the shipped localizer) take ``vae_kwargs`` under their own settings.
     """
-    vae_settings = dict(half_width_um=40.0) if vae_kwargs is None else dict(vae_kwargs)
+    # the variants that train say so (model=None): under a detector the node's default is the shipped localizer
+    vae_settings = dict(model=None, **(dict(half_width_um=40.0) if vae_kwargs is None else dict(vae_kwargs)))
     if method in METHOD_VARIANTS:
         name, settings = METHOD_VARIANTS[method]
         if name == "vae" and "model" not in settings:

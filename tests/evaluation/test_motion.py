@@ -204,13 +204,14 @@ def test_vae_pretrained_is_the_vae_method_with_the_shipped_model():
     from si_amortized.evaluation.motion import _localize_kwargs
 
     assert _localize_kwargs("vae_pretrained", dict(half_width_um=40.0)) == dict(method="vae", model="pretrained")
-    assert _localize_kwargs("vae", None) == dict(method="vae", half_width_um=40.0)
+    # the trained rows say model=None: under a detector the node would otherwise take the shipped localizer
+    assert _localize_kwargs("vae", None) == dict(method="vae", model=None, half_width_um=40.0)
     assert _localize_kwargs("grid_convolution", None) == dict(method="grid_convolution")
     # a variant that trains keeps the benchmark's VAE settings (window, seed) under its own
     assert _localize_kwargs("vae_gaussian", dict(half_width_um=40.0, seed=3, likelihood="squared_error")) == dict(
-        method="vae", half_width_um=40.0, seed=3, likelihood="gaussian", refine_steps=0)
+        method="vae", model=None, half_width_um=40.0, seed=3, likelihood="gaussian", refine_steps=0)
     # the variants pin the settings the node's detector defaults would otherwise fill in
-    assert _localize_kwargs("vae_analyzer_defaults", None) == dict(method="vae", half_width_um=40.0,
+    assert _localize_kwargs("vae_analyzer_defaults", None) == dict(method="vae", model=None, half_width_um=40.0,
                                                                    likelihood="squared_error", refine_steps=0)
 
 

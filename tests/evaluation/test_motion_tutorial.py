@@ -17,14 +17,15 @@ def test_motion_tutorial_runs_quick_and_every_localizer_follows_the_drift(tmp_pa
     proc = subprocess.run([sys.executable, str(TUTORIAL)], env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     errors = dict(re.findall(r"^(.+?): RMS error of the displacement ([0-9.]+) um", proc.stdout, flags=re.M))
-    assert set(errors) == {"vae", "vae pretrained", "monopolar_triangulation"}
+    assert set(errors) == {"vae", "vae trained", "monopolar_triangulation"}
     flat = float(re.search(r"a flat estimate\): RMS error ([0-9.]+) um", proc.stdout).group(1))
     assert flat > 5.0  # the zigzag spans 30 um
-    # trained on this recording's peaks, the VAE follows the drift at least as well as monopolar_triangulation
-    # here (1.5 vs 2.6 um); the shipped localizer, trained on biophysical templates, is further off on the
-    # generator's templates (5.3 um) but still corrects most of the drift
-    assert float(errors["vae"]) < 0.5 * flat and float(errors["monopolar_triangulation"]) < 0.5 * flat, errors
-    assert float(errors["vae pretrained"]) < 0.75 * flat, errors
+    # the default (the shipped localizer, trained on biophysical templates) and the one trained on this
+    # recording's peaks follow the drift at least as well as monopolar_triangulation here (1.50 and 1.27 um
+    # against 2.56; flat 8.44)
+    for name in ("vae", "vae trained", "monopolar_triangulation"):
+        assert float(errors[name]) < 0.5 * flat, errors
+    assert float(errors["vae"]) < float(errors["monopolar_triangulation"]), errors
     assert (tmp_path / "motion_correction.png").stat().st_size > 10_000
     # the location sorter: motion correction recovers cells that the drift smears over several units
     well = dict(re.findall(r"motion correction (on|off): \d+ units, (\d+) of", proc.stdout))

@@ -7,7 +7,7 @@ import pytest
 
 import si_amortized  # noqa: F401  (registers "vae")
 from spikeinterface.core import get_noise_levels
-from spikeinterface.core.node_pipeline import ExtractDenseWaveforms, run_node_pipeline
+from spikeinterface.core.node_pipeline import ExtractDenseWaveforms, PeakRetriever, run_node_pipeline
 from spikeinterface.sortingcomponents.peak_detection import detect_peaks
 from spikeinterface.sortingcomponents.peak_detection.method_list import detect_peak_methods
 
@@ -131,6 +131,42 @@ def test_under_a_detector_the_motion_defaults_apply_and_given_settings_win(drift
     retrieved = LocalizeVae(recording, parents=[PeakRetriever(recording, peaks)], **kw)
     assert retrieved.config.refine_steps == 0
     assert retrieved.model.metadata["model_config"]["likelihood"] == "squared_error"
+
+
+def test_under_a_detector_the_default_model_is_the_shipped_one_unless_training_is_asked_for(drifting):
+    """correct_motion(..., method="vae") with no model: the shipped localizer when one fits the layout and the
+    settings (no training); training settings, a window it was not made with, or an explicit model=None train."""
+    import torch
+
+    from si_amortized.localization.nodes import detector_model
+    from si_amortized.localization.pretrained import pretrained_localizer
+
+    recording, _ = drifting
+    shipped = pretrained_localizer(recording)
+
+    def same_weights(a, b):
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+    assert same_weights(detector_model(recording, {}), shipped)
+    # inference settings and the seed keep it; training or another window does not
+    assert same_weights(detector_model(recording, dict(seed=3, refine_steps=2, amp_jitter_uv=5.0)), shipped)
+    assert detector_model(recording, dict(epochs=3)) is None
+    assert detector_model(recording, dict(likelihood="squared_error")) is None
+    assert detector_model(recording, dict(lr=1e-3)) is None  # an old name of a training setting
+    assert detector_model(recording, dict(half_width_um=60.0)) is None
+    # the node: no training under a detector (the shipped weights, the detector's refinement defaults)
+    detector = _detector(recording)
+    node = LocalizeVae(recording, parents=[detector])
+    assert same_weights(node.model, shipped) and node.config.refine_steps == 5
+    trained = LocalizeVae(recording, parents=[detector], model=None, training_chunks=3, **dict(VAE, epochs=1,
+                                                                                              max_spikes=300))
+    assert not same_weights(trained.model, shipped)
+    # on given peaks the default still trains
+    peaks = detect_peaks(recording, method="locally_exclusive", method_kwargs=dict(DETECT, noise_levels=_noise(recording)),
+                         job_kwargs=dict(n_jobs=1, progress_bar=False))
+    on_peaks = LocalizeVae(recording, parents=[PeakRetriever(recording, peaks)], epochs=1, max_spikes=300,
+                           half_width_um=40.0)
+    assert not same_weights(on_peaks.model, shipped)
 
 
 @pytest.mark.slow
