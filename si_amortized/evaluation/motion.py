@@ -442,6 +442,8 @@ def motion_errors(motion, info: dict, segment_index: int = 0) -> dict:
 METHOD_VARIANTS = {
     # as a user calls it: under correct_motion's detector the node refines it (DETECTOR_DEFAULTS)
     "vae_pretrained": ("vae", dict(model="pretrained")),
+    # as a user calls it without a model: under a detector the shipped localizer when one fits, else trained
+    "vae_default": ("vae", dict(model="default")),
     # the node's analyzer defaults (this package's "vae" under a detector before the motion defaults)
     "vae_analyzer_defaults": ("vae", dict(likelihood="squared_error", refine_steps=0)),
     # trained on the recording, channels weighted by their inverse variance in the decoder's error

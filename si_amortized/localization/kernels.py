@@ -509,16 +509,18 @@ def peak_search(local: np.ndarray, rows: np.ndarray, mask: np.ndarray, peak_sign
     sign : np.ndarray of float32, shape (num_spikes,)
         +1 when the peak is negative, -1 when positive.
     """
-    n = local.shape[0]
-    chan, lag = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    sign = np.ones(n, dtype="float32")
-    modes = {"neg": 0, "pos": 1, "both": 2}
-    if peak_sign not in modes:
-        raise ValueError(f"peak_sign must be 'neg', 'pos' or 'both', not {peak_sign!r}")
-    mode = modes[peak_sign]
+    mode, chan, lag, sign = _search_outputs(local.shape[0], peak_sign)
     _peak_search(np.ascontiguousarray(local, dtype="float32"), np.ascontiguousarray(rows, dtype=np.int64),
                  np.ascontiguousarray(mask, dtype=np.bool_), mode, chan, lag, sign)
     return chan, lag, sign
+
+
+def _search_outputs(n: int, peak_sign: str):
+    """The compiled searches' mode for ``peak_sign`` and their (zeroed) channel, lag and sign outputs."""
+    modes = {"neg": 0, "pos": 1, "both": 2}
+    if peak_sign not in modes:
+        raise ValueError(f"peak_sign must be 'neg', 'pos' or 'both', not {peak_sign!r}")
+    return modes[peak_sign], np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.ones(n, dtype="float32")
 
 
 def peak_search_traces(traces: np.ndarray, times: np.ndarray, rows: np.ndarray, mask: np.ndarray, peak_sign: str,
@@ -543,11 +545,7 @@ def peak_search_traces(traces: np.ndarray, times: np.ndarray, rows: np.ndarray, 
         As :func:`peak_search` of ``traces[times]`` with the terms added (:meth:`TemplateTerms.add_to`).
     """
     n = times.shape[0]
-    chan, lag = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    sign = np.ones(n, dtype="float32")
-    modes = {"neg": 0, "pos": 1, "both": 2}
-    if peak_sign not in modes:
-        raise ValueError(f"peak_sign must be 'neg', 'pos' or 'both', not {peak_sign!r}")
+    mode, chan, lag, sign = _search_outputs(n, peak_sign)
     if terms is None:
         none, weights = np.zeros(0, dtype=np.int64), np.zeros(0, dtype="float32")
         term_args = (none, none, np.zeros(1, dtype=np.int64), none, none, weights, np.zeros((0, 0, 0), "float32"), 0)
@@ -560,8 +558,7 @@ def peak_search_traces(traces: np.ndarray, times: np.ndarray, rows: np.ndarray, 
     if not mask.flags.writeable:  # a shared layout: one numba signature (load_kernels) instead of two
         mask = mask.copy()
     _peak_search_traces(np.ascontiguousarray(traces, dtype="float32"), np.ascontiguousarray(times, dtype=np.int64),
-                        np.ascontiguousarray(rows, dtype=np.int64), mask,
-                        modes[peak_sign], *term_args, chan, lag, sign)
+                        np.ascontiguousarray(rows, dtype=np.int64), mask, mode, *term_args, chan, lag, sign)
     return chan, lag, sign
 
 

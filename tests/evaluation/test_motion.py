@@ -207,6 +207,10 @@ def test_vae_pretrained_is_the_vae_method_with_the_shipped_model():
     # the trained rows say model=None: under a detector the node would otherwise take the shipped localizer
     assert _localize_kwargs("vae", None) == dict(method="vae", model=None, half_width_um=40.0)
     assert _localize_kwargs("grid_convolution", None) == dict(method="grid_convolution")
+    # the user's call without a model: the node's own default (LocalizeVae's "default")
+    from si_amortized.localization.nodes import DEFAULT_MODEL
+
+    assert _localize_kwargs("vae_default", None) == dict(method="vae", model=DEFAULT_MODEL)
     # a variant that trains keeps the benchmark's VAE settings (window, seed) under its own
     assert _localize_kwargs("vae_gaussian", dict(half_width_um=40.0, seed=3, likelihood="squared_error")) == dict(
         method="vae", model=None, half_width_um=40.0, seed=3, likelihood="gaussian", refine_steps=0)
