@@ -41,7 +41,7 @@ from si_amortized.evaluation.motion import (
     _localize_kwargs,
     drift_scenarios,
     generate_scenario_ground_truth,
-    mearec_scenario_path,
+    mearec_scenario_ground_truth,
     motion_errors,
     seed_noise_levels,
 )
@@ -75,13 +75,8 @@ def scenario_ground_truth(scenario, duration: float, num_channels: int, num_unit
     """``(recording, sorting, info)`` of a scenario: ``spikeinterface.generation``'s, or MEArec's with templates."""
     if mearec_templates is None:
         return generate_scenario_ground_truth(scenario, duration, num_channels, num_units, seed)
-    from si_amortized.datasets.mearec import load_mearec
-    from si_amortized.datasets.mearec_drift import drifting_ground_truth
-
-    path = mearec_scenario_path(scenario, mearec_templates, duration, num_units - num_units // 2, num_units // 2,
-                                seed=seed)
-    recording, sorting = load_mearec(path)
-    return recording, sorting, drifting_ground_truth(path)
+    return mearec_scenario_ground_truth(scenario, mearec_templates, duration, num_units - num_units // 2,
+                                        num_units // 2, seed=seed)
 
 
 def run(seeds, scenario_names, methods, setting: str, values, preset: str, duration: float, num_channels: int,

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .formatting import format_number, markdown_table
+from .motion_oracle import estimate_motion_oracle, oracle_scatter_um
 
 __all__ = [
     "MOTION_METHODS",
@@ -37,6 +38,7 @@ __all__ = [
     "format_motion_table",
     "generate_scenario_recording",
     "generate_scenario_ground_truth",
+    "mearec_scenario_ground_truth",
     "mearec_scenario_path",
     "mearec_scenario_recording",
     "motion_errors",
@@ -271,12 +273,19 @@ def mearec_scenario_recording(scenario: DriftScenario, templates, duration: floa
         Its true displacement, in the form :func:`true_displacement_at` reads
         (:func:`si_amortized.datasets.mearec_drift.drifting_ground_truth`).
     """
+    recording, _, info = mearec_scenario_ground_truth(scenario, templates, duration, n_exc, n_inh, noise_level, seed)
+    return recording, info
+
+
+def mearec_scenario_ground_truth(scenario: DriftScenario, templates, duration: float = 60.0, n_exc: int = 10,
+                                 n_inh: int = 10, noise_level: float = 10.0, seed: int = 0):
+    """:func:`mearec_scenario_recording` with the ground-truth sorting: ``(recording, sorting, info)``."""
     from ..datasets.mearec import load_mearec
     from ..datasets.mearec_drift import drifting_ground_truth
 
     path = mearec_scenario_path(scenario, templates, duration, n_exc, n_inh, noise_level, seed)
-    recording, _ = load_mearec(path)
-    return recording, drifting_ground_truth(path)
+    recording, sorting = load_mearec(path)
+    return recording, sorting, drifting_ground_truth(path)
 
 
 def _truth_times(info: dict) -> np.ndarray:
@@ -688,8 +697,9 @@ def run_motion_benchmark(
     scenarios : dict of str to DriftScenario | list of DriftScenario
         E.g. :func:`drift_scenarios` or a selection of it.
     methods : sequence of str, default: MOTION_METHODS
-        ``localize_peaks`` methods (center_of_mass, monopolar_triangulation, grid_convolution, vae), or a
-        name of ``METHOD_VARIANTS`` (``"vae_pretrained"``).
+        ``localize_peaks`` methods (center_of_mass, monopolar_triangulation, grid_convolution, vae), a
+        name of ``METHOD_VARIANTS`` (``"vae_pretrained"``), or ``"oracle"`` / ``"oracle+S"``: the detected peaks
+        at their cells' true positions (plus S um of scatter; :mod:`si_amortized.evaluation.motion_oracle`).
     duration : float, default: 60.0
         Seconds per recording.
     num_channels : int, default: 64
@@ -727,17 +737,24 @@ def run_motion_benchmark(
     rows, motions, infos = [], {}, {}
     for scenario in scenario_list:
         if mearec_templates is None:
-            recording, info = generate_scenario_recording(scenario, duration, num_channels, num_units, seed)
+            recording, sorting, info = generate_scenario_ground_truth(scenario, duration, num_channels, num_units,
+                                                                      seed)
         else:
-            recording, info = mearec_scenario_recording(scenario, mearec_templates, duration, seed=seed,
-                                                        n_exc=num_units - num_units // 2, n_inh=num_units // 2)
+            recording, sorting, info = mearec_scenario_ground_truth(
+                scenario, mearec_templates, duration, seed=seed, n_exc=num_units - num_units // 2,
+                n_inh=num_units // 2)
         infos[scenario.name], motions[scenario.name] = info, {}
         seed_noise_levels(recording, seed)
         if scenario is scenario_list[0]:
             warm_up_detector(recording, preset)
         for method in methods:
-            motion, run = estimate_motion_with(recording, method, vae_kwargs, job_kwargs, preset=preset,
-                                               estimate_motion_kwargs=estimate_motion_kwargs)
+            scatter = oracle_scatter_um(method)
+            if scatter is None:
+                motion, run = estimate_motion_with(recording, method, vae_kwargs, job_kwargs, preset=preset,
+                                                   estimate_motion_kwargs=estimate_motion_kwargs)
+            else:  # the same peaks at their cells' true positions
+                motion, run = estimate_motion_oracle(recording, sorting, info, scatter, job_kwargs, preset,
+                                                     estimate_motion_kwargs, seed=seed)
             row = dict(scenario=scenario.name, method=method, **motion_errors(motion, info), **run)
             rows.append(row)
             motions[scenario.name][method] = motion

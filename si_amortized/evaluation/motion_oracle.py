@@ -4,18 +4,21 @@ A motion estimate's error mixes what the localizer gets wrong with what the esti
 locations it is given. Placing every detected peak where its cell truly was at that time (optionally with a
 known Gaussian scatter) and running the same estimator on the same peaks separates the two: what remains is
 the estimator's (and the ground truth's) share. ``benchmarks/motion_shared_peaks.py`` reports it beside the
-localizers as the methods ``oracle`` and ``oracle+S`` (S um of scatter).
+localizers as the methods ``oracle`` and ``oracle+S`` (S um of scatter), ``benchmarks/motion.py`` on the peaks
+``correct_motion`` detects (:func:`estimate_motion_oracle`).
 """
 
 from __future__ import annotations
 
 import re
+import time
 
 import numpy as np
 
 from ..localization.collisions import overlap_pairs
 
-__all__ = ["ORACLE_PATTERN", "oracle_scatter_um", "true_spike_positions", "oracle_peak_locations"]
+__all__ = ["ORACLE_PATTERN", "oracle_scatter_um", "true_spike_positions", "oracle_peak_locations",
+           "estimate_motion_oracle"]
 
 #: Method names of the oracle: ``oracle`` (exact positions) or ``oracle+S`` (S um of Gaussian scatter per axis).
 ORACLE_PATTERN = re.compile(r"^oracle(?:\+(\d+(?:\.\d*)?))?$")
@@ -113,3 +116,56 @@ def oracle_peak_locations(peaks: np.ndarray, channel_locations: np.ndarray, sort
         locations["x"] += noise[0]
         locations["y"] += noise[1]
     return locations, matched
+
+
+def estimate_motion_oracle(recording, sorting, info: dict, scatter_um: float = 0.0, job_kwargs: dict | None = None,
+                           preset: str | None = None, estimate_motion_kwargs: dict | None = None, seed: int = 0):
+    """The motion ``correct_motion``'s estimator gives from its own detected peaks placed at their true positions.
+
+    ``correct_motion`` runs once (with ``center_of_mass``: the peaks do not depend on the localizer), then its
+    estimator, with the settings it used, on the matched peaks at their cells' true positions
+    (:func:`oracle_peak_locations`).
+
+    Parameters
+    ----------
+    recording : BaseRecording
+    sorting, info
+        Ground truth (see :func:`true_spike_positions`).
+    scatter_um : float, default: 0.0
+    job_kwargs : dict | None, default: None
+        None: one job, 1 s chunks, no progress bar.
+    preset : str | None, default: None
+        None: the motion benchmark's (:data:`si_amortized.evaluation.motion.PRESET`).
+    estimate_motion_kwargs : dict | None, default: None
+        Estimator settings over the preset's.
+    seed : int, default: 0
+        Of the scatter.
+
+    Returns
+    -------
+    motion : spikeinterface.core.motion.Motion
+    run : dict
+        As :func:`si_amortized.evaluation.motion.estimate_motion_with`'s, ``num_peaks`` the matched peaks and
+        ``localize_s`` NaN.
+    """
+    from spikeinterface.preprocessing import correct_motion
+    from spikeinterface.sortingcomponents.motion import estimate_motion
+
+    from .motion import PRESET
+
+    job_kwargs = dict(n_jobs=1, chunk_duration="1s", progress_bar=False) if job_kwargs is None else job_kwargs
+    t0 = time.perf_counter()
+    _, _, motion_info = correct_motion(
+        recording, preset=preset or PRESET, localize_peaks_kwargs=dict(method="center_of_mass"),
+        estimate_motion_kwargs=dict(estimate_motion_kwargs or {}), output_motion=True, output_motion_info=True,
+        **job_kwargs,
+    )
+    peaks = motion_info["peaks"]
+    locations, matched = oracle_peak_locations(peaks, recording.get_channel_locations(), sorting, info,
+                                               scatter_um=scatter_um, seed=seed)
+    t1 = time.perf_counter()
+    motion = estimate_motion(recording, peaks[matched], locations[matched],
+                             **dict(motion_info["parameters"]["estimate_motion_kwargs"]))
+    run = dict(wall_s=time.perf_counter() - t0, detect_localize_s=np.nan, estimate_s=time.perf_counter() - t1,
+               num_peaks=int(matched.sum()), localize_s=np.nan)
+    return motion, run

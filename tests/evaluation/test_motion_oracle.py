@@ -75,3 +75,21 @@ def test_a_sorting_of_other_units_is_refused():
     info = dict(info, unit_displacements=info["unit_displacements"][:, :1])
     with pytest.raises(ValueError, match="units"):
         true_spike_positions(sorting, info)
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_the_oracle_on_correct_motions_peaks_and_it_follows_the_drift():
+    from si_amortized.evaluation.motion import drift_scenarios, motion_errors, run_motion_benchmark
+
+    result = run_motion_benchmark([drift_scenarios()["zigzag"]], methods=["center_of_mass", "oracle", "oracle+5"],
+                                  duration=12.0, num_channels=32, num_units=8)
+    table = result.table.set_index("method")
+    info = result.infos["zigzag"]
+    motion = result.motions["zigzag"]["oracle"]
+    flat = motion.__class__([0.0 * d for d in motion.displacement], motion.temporal_bins_s, motion.spatial_bins_um)
+    assert table.loc["oracle", "rms_um"] < 0.5 * motion_errors(flat, info)["rms_um"]  # 3.2 against 8.3 here
+    # the matched peaks are those correct_motion detected (the same for every method), minus noise peaks
+    assert 0.8 * table.loc["center_of_mass", "num_peaks"] < table.loc["oracle", "num_peaks"] <= \
+        table.loc["center_of_mass", "num_peaks"]
+    assert table.loc["oracle+5", "num_peaks"] == table.loc["oracle", "num_peaks"]
+    assert table.loc["oracle+5", "rms_um"] != table.loc["oracle", "rms_um"]
