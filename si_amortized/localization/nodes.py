@@ -71,8 +71,9 @@ DEFAULT_MODEL = "default"
 def detector_model(recording, settings: dict):
     """The localizer the node uses under a peak detector when ``model`` is not given.
 
-    The shipped localizer fitting the recording's layout (``model="auto"``: no training; on the motion benchmark
-    it was at or ahead of the recording-trained one on every scenario, at 44x monopolar's speed against 6-14x),
+    The shipped localizer fitting the recording's layout (``model="auto"``: no training; on the motion benchmark's
+    preset it was at or ahead of the recording-trained one on every scenario, level with ``dredge_fast``, at 44x
+    monopolar's speed against 6-14x),
     unless ``settings`` ask for training (any model or training field other than ``seed`` and ``device``) or
     name feature settings the shipped localizer was not made with (e.g. another ``half_width_um``): then None,
     and the node trains on the detector's peaks in random chunks.
