@@ -473,7 +473,7 @@ def _localize_kwargs(method: str, vae_kwargs: dict | None) -> dict:
     default is the shipped localizer) take ``vae_kwargs`` under their own settings.
     """
     # the variants that train say so (model=None): under a detector the node's default is the shipped localizer
-    vae_settings = dict(model=None, **(dict(half_width_um=40.0) if vae_kwargs is None else dict(vae_kwargs)))
+    vae_settings = {"model": None, **(dict(half_width_um=40.0) if vae_kwargs is None else dict(vae_kwargs))}
     if method in METHOD_VARIANTS:
         name, settings = METHOD_VARIANTS[method]
         if name == "vae" and "model" not in settings:

@@ -211,6 +211,8 @@ def test_vae_pretrained_is_the_vae_method_with_the_shipped_model():
     from si_amortized.localization.nodes import DEFAULT_MODEL
 
     assert _localize_kwargs("vae_default", None) == dict(method="vae", model=DEFAULT_MODEL)
+    # a model given in the VAE settings (--vae-kwargs) wins over the trained rows' model=None
+    assert _localize_kwargs("vae", dict(model="pretrained", seed=1)) == dict(method="vae", model="pretrained", seed=1)
     # a variant that trains keeps the benchmark's VAE settings (window, seed) under its own
     assert _localize_kwargs("vae_gaussian", dict(half_width_um=40.0, seed=3, likelihood="squared_error")) == dict(
         method="vae", model=None, half_width_um=40.0, seed=3, likelihood="gaussian", refine_steps=0)
