@@ -40,9 +40,8 @@ from si_amortized.evaluation.motion import (
     REFERENCE_METHOD,
     _localize_kwargs,
     drift_scenarios,
-    generate_scenario_ground_truth,
-    mearec_scenario_ground_truth,
     motion_errors,
+    scenario_ground_truth,
     seed_noise_levels,
 )
 from si_amortized.evaluation.motion_oracle import oracle_peak_locations, oracle_scatter_um
@@ -68,15 +67,6 @@ def localize_all(recording, peaks, methods, vae_seed: int, job: dict, sorting=No
                                                        scatter_um=scatter, seed=vae_seed)
             out[m] = peaks[matched], locations[matched]
     return out
-
-
-def scenario_ground_truth(scenario, duration: float, num_channels: int, num_units: int, seed: int,
-                          mearec_templates=None):
-    """``(recording, sorting, info)`` of a scenario: ``spikeinterface.generation``'s, or MEArec's with templates."""
-    if mearec_templates is None:
-        return generate_scenario_ground_truth(scenario, duration, num_channels, num_units, seed)
-    return mearec_scenario_ground_truth(scenario, mearec_templates, duration, num_units - num_units // 2,
-                                        num_units // 2, seed=seed)
 
 
 def run(seeds, scenario_names, methods, setting: str, values, preset: str, duration: float, num_channels: int,

@@ -106,7 +106,9 @@ def predict_in_batches(
         outputs.append(tuple(o.detach().cpu().numpy() for o in out))
         if n == 0:
             break
-    result = tuple(np.concatenate([o[i] for o in outputs], axis=0) for i in range(len(outputs[0])))
+    # one batch (a pipeline's chunk): its outputs as they are, without a concatenation's copy
+    result = outputs[0] if len(outputs) == 1 else tuple(
+        np.concatenate([o[i] for o in outputs], axis=0) for i in range(len(outputs[0])))
     return result[0] if len(result) == 1 else result
 
 

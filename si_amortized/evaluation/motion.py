@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .formatting import format_number, markdown_table
-from .motion_oracle import estimate_motion_oracle, oracle_scatter_um
+from .motion_oracle import correct_motion_peaks, estimate_motion_oracle, oracle_scatter_um
 
 __all__ = [
     "MOTION_METHODS",
@@ -46,6 +46,7 @@ __all__ = [
     "plot_motion",
     "run_motion_benchmark",
     "scenario_drift_vector",
+    "scenario_ground_truth",
     "step_bins",
     "timed_localization",
     "true_displacement_at",
@@ -286,6 +287,17 @@ def mearec_scenario_ground_truth(scenario: DriftScenario, templates, duration: f
     path = mearec_scenario_path(scenario, templates, duration, n_exc, n_inh, noise_level, seed)
     recording, sorting = load_mearec(path)
     return recording, sorting, drifting_ground_truth(path)
+
+
+def scenario_ground_truth(scenario: DriftScenario, duration: float, num_channels: int, num_units: int, seed: int,
+                          mearec_templates=None):
+    """``(recording, sorting, info)`` of a scenario: ``spikeinterface.generation``'s
+    (:func:`generate_scenario_ground_truth`), or with ``mearec_templates`` MEArec's (``num_units`` cells, half of
+    them inhibitory; :func:`mearec_scenario_ground_truth`)."""
+    if mearec_templates is None:
+        return generate_scenario_ground_truth(scenario, duration, num_channels, num_units, seed)
+    return mearec_scenario_ground_truth(scenario, mearec_templates, duration, n_exc=num_units - num_units // 2,
+                                        n_inh=num_units // 2, seed=seed)
 
 
 def _truth_times(info: dict) -> np.ndarray:
@@ -736,14 +748,10 @@ def run_motion_benchmark(
         vae_kwargs = dict(half_width_um=40.0, seed=seed)
     rows, motions, infos = [], {}, {}
     for scenario in scenario_list:
-        if mearec_templates is None:
-            recording, sorting, info = generate_scenario_ground_truth(scenario, duration, num_channels, num_units,
-                                                                      seed)
-        else:
-            recording, sorting, info = mearec_scenario_ground_truth(
-                scenario, mearec_templates, duration, seed=seed, n_exc=num_units - num_units // 2,
-                n_inh=num_units // 2)
+        recording, sorting, info = scenario_ground_truth(scenario, duration, num_channels, num_units, seed,
+                                                         mearec_templates)
         infos[scenario.name], motions[scenario.name] = info, {}
+        detected = None  # correct_motion's peaks, once for every oracle method
         seed_noise_levels(recording, seed)
         if scenario is scenario_list[0]:
             warm_up_detector(recording, preset)
@@ -753,8 +761,9 @@ def run_motion_benchmark(
                 motion, run = estimate_motion_with(recording, method, vae_kwargs, job_kwargs, preset=preset,
                                                    estimate_motion_kwargs=estimate_motion_kwargs)
             else:  # the same peaks at their cells' true positions
-                motion, run = estimate_motion_oracle(recording, sorting, info, scatter, job_kwargs, preset,
-                                                     estimate_motion_kwargs, seed=seed)
+                if detected is None:
+                    detected = correct_motion_peaks(recording, job_kwargs, preset, estimate_motion_kwargs)
+                motion, run = estimate_motion_oracle(recording, sorting, info, detected, scatter, seed=seed)
             row = dict(scenario=scenario.name, method=method, **motion_errors(motion, info), **run)
             rows.append(row)
             motions[scenario.name][method] = motion

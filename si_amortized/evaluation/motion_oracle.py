@@ -5,7 +5,7 @@ locations it is given. Placing every detected peak where its cell truly was at t
 known Gaussian scatter) and running the same estimator on the same peaks separates the two: what remains is
 the estimator's (and the ground truth's) share. ``benchmarks/motion_shared_peaks.py`` reports it beside the
 localizers as the methods ``oracle`` and ``oracle+S`` (S um of scatter), ``benchmarks/motion.py`` on the peaks
-``correct_motion`` detects (:func:`estimate_motion_oracle`).
+``correct_motion`` detects (:func:`correct_motion_peaks`, :func:`estimate_motion_oracle`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from ..localization.collisions import overlap_pairs
 
 __all__ = ["ORACLE_PATTERN", "oracle_scatter_um", "true_spike_positions", "oracle_peak_locations",
-           "estimate_motion_oracle"]
+           "correct_motion_peaks", "estimate_motion_oracle"]
 
 #: Method names of the oracle: ``oracle`` (exact positions) or ``oracle+S`` (S um of Gaussian scatter per axis).
 ORACLE_PATTERN = re.compile(r"^oracle(?:\+(\d+(?:\.\d*)?))?$")
@@ -118,38 +118,29 @@ def oracle_peak_locations(peaks: np.ndarray, channel_locations: np.ndarray, sort
     return locations, matched
 
 
-def estimate_motion_oracle(recording, sorting, info: dict, scatter_um: float = 0.0, job_kwargs: dict | None = None,
-                           preset: str | None = None, estimate_motion_kwargs: dict | None = None, seed: int = 0):
-    """The motion ``correct_motion``'s estimator gives from its own detected peaks placed at their true positions.
+def correct_motion_peaks(recording, job_kwargs: dict | None = None, preset: str | None = None,
+                         estimate_motion_kwargs: dict | None = None) -> dict:
+    """The peaks ``correct_motion`` detects and the estimator settings it uses (the same for every localizer).
 
-    ``correct_motion`` runs once (with ``center_of_mass``: the peaks do not depend on the localizer), then its
-    estimator, with the settings it used, on the matched peaks at their cells' true positions
-    (:func:`oracle_peak_locations`).
+    ``correct_motion`` runs once, with ``center_of_mass`` (the peaks do not depend on the localizer).
 
     Parameters
     ----------
     recording : BaseRecording
-    sorting, info
-        Ground truth (see :func:`true_spike_positions`).
-    scatter_um : float, default: 0.0
     job_kwargs : dict | None, default: None
         None: one job, 1 s chunks, no progress bar.
     preset : str | None, default: None
         None: the motion benchmark's (:data:`si_amortized.evaluation.motion.PRESET`).
     estimate_motion_kwargs : dict | None, default: None
         Estimator settings over the preset's.
-    seed : int, default: 0
-        Of the scatter.
 
     Returns
     -------
-    motion : spikeinterface.core.motion.Motion
-    run : dict
-        As :func:`si_amortized.evaluation.motion.estimate_motion_with`'s, ``num_peaks`` the matched peaks and
-        ``localize_s`` NaN.
+    dict
+        ``peaks``, ``estimate_motion_kwargs`` (as ``correct_motion`` passed them to ``estimate_motion``) and
+        ``seconds`` (the call's wall time).
     """
     from spikeinterface.preprocessing import correct_motion
-    from spikeinterface.sortingcomponents.motion import estimate_motion
 
     from .motion import PRESET
 
@@ -160,12 +151,42 @@ def estimate_motion_oracle(recording, sorting, info: dict, scatter_um: float = 0
         estimate_motion_kwargs=dict(estimate_motion_kwargs or {}), output_motion=True, output_motion_info=True,
         **job_kwargs,
     )
-    peaks = motion_info["peaks"]
+    settings = dict(motion_info["parameters"]["estimate_motion_kwargs"])
+    return dict(peaks=motion_info["peaks"], estimate_motion_kwargs=settings,
+                seconds=time.perf_counter() - t0)
+
+
+def estimate_motion_oracle(recording, sorting, info: dict, detected: dict, scatter_um: float = 0.0, seed: int = 0):
+    """The motion ``correct_motion``'s estimator gives from its detected peaks placed at their true positions.
+
+    Parameters
+    ----------
+    recording : BaseRecording
+    sorting, info
+        Ground truth (see :func:`true_spike_positions`).
+    detected : dict
+        :func:`correct_motion_peaks` of the recording (one call serves every oracle method).
+    scatter_um : float, default: 0.0
+    seed : int, default: 0
+        Of the scatter.
+
+    Returns
+    -------
+    motion : spikeinterface.core.motion.Motion
+    run : dict
+        As :func:`si_amortized.evaluation.motion.estimate_motion_with`'s: ``detect_localize_s`` the shared
+        ``correct_motion`` call's time, ``wall_s`` that plus the matching and the estimation, ``num_peaks`` the
+        matched peaks, ``localize_s`` NaN.
+    """
+    from spikeinterface.sortingcomponents.motion import estimate_motion
+
+    t0 = time.perf_counter()
+    peaks = detected["peaks"]
     locations, matched = oracle_peak_locations(peaks, recording.get_channel_locations(), sorting, info,
                                                scatter_um=scatter_um, seed=seed)
     t1 = time.perf_counter()
-    motion = estimate_motion(recording, peaks[matched], locations[matched],
-                             **dict(motion_info["parameters"]["estimate_motion_kwargs"]))
-    run = dict(wall_s=time.perf_counter() - t0, detect_localize_s=np.nan, estimate_s=time.perf_counter() - t1,
+    motion = estimate_motion(recording, peaks[matched], locations[matched], **detected["estimate_motion_kwargs"])
+    t2 = time.perf_counter()
+    run = dict(wall_s=detected["seconds"] + t2 - t0, detect_localize_s=detected["seconds"], estimate_s=t2 - t1,
                num_peaks=int(matched.sum()), localize_s=np.nan)
     return motion, run

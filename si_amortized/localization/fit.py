@@ -242,18 +242,11 @@ def predict_examples(
     """
     if model.training:
         model.eval()
-    n = examples.waveforms.shape[0]
-    if n == 0:
+    if examples.waveforms.shape[0] == 0:
         return np.zeros((0, 3), "float32"), np.zeros((0, 3), "float32")
     device = resolve_device(device)
     if model.offsets.device != device:
         model.to(device)
-    arrays = (examples.waveforms, examples.observed, examples.amplitudes)
-    if device.type == "cpu" and n <= batch_size and all(a.dtype == np.float32 for a in arrays):
-        # one batch on the CPU (a pipeline's chunk): the arrays as they are, without the batching's copies
-        with torch.no_grad():
-            mean, var = model(*(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays), projected=examples.projected)
-        return mean.numpy(), var.numpy()
     fn = functools.partial(model, projected=True) if examples.projected else model
     return predict_in_batches(
         fn, examples.waveforms, examples.observed, examples.amplitudes, batch_size=batch_size, device=device

@@ -189,9 +189,9 @@ class LocalizeVae(PipelineNode):
             templates = np.asarray(templates, dtype="float32")
             if templates.ndim != 3 or templates.shape[2] != recording.get_num_channels() or template_nbefore is None:
                 raise ValueError("templates must be (num_units, num_samples, num_channels) with template_nbefore")
+        under_detector = isinstance(parents[0], PeakDetector)
         if prepared is None:
             settings = self._drop_other_methods_settings(settings)
-            under_detector = isinstance(parents[0], PeakDetector)
             if isinstance(model, str) and model == DEFAULT_MODEL:
                 model = detector_model(recording, settings) if under_detector else None
             if under_detector:  # motion estimation: the settings that follow drift best
@@ -233,7 +233,7 @@ class LocalizeVae(PipelineNode):
         # same chunks competes with torch's idle threads (correct_motion, n_jobs=1, generator seed 10, 90 s:
         # the shipped localizer's time 0.79-1.14 -> 0.45-0.56 s per scenario, the trained one's 3.77-4.01 ->
         # 3.47-3.56 s, same locations); on an analyzer's spikes two threads stay faster (376 vs 387 ms)
-        self._one_thread_in_process = isinstance(parents[0], PeakDetector)
+        self._one_thread_in_process = under_detector
         load_kernels()  # compiled here, inherited by the workers the pipeline forks
         self._recording = recording
         self._parent_pid = os.getpid()
