@@ -140,7 +140,7 @@ def localization_section(args, cuda: bool, folder: Path) -> dict:
         print(f"{name:40s} failed: {error}")
     for name, diff in agreement.items():
         print(f"max |{name} - cpu| = {diff:.2e} um")
-    print(f"training + inference (model=None, max_spikes=20000): "
+    print("training + inference (model=None, max_spikes=20000): "
           + ", ".join(f"{k} {v['train_and_infer_s']:.1f} s" for k, v in training.items()))
     for key in ("cuda_repeat_max_abs_um", "cuda_vs_cpu_median_abs_um"):
         if key in summary:

@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ __all__ = [
     "DriftScenario",
     "MotionBenchmarkResult",
     "METHOD_VARIANTS",
+    "parse_method_settings",
     "add_reference_ratios",
     "drift_scenarios",
     "estimate_motion_with",
@@ -477,15 +479,53 @@ METHOD_VARIANTS = {
 }
 
 
+def parse_method_settings(method: str) -> tuple[str, dict] | None:
+    """A method name with settings, ``"name:key=value,key=value"`` (e.g. ``"vae:amplitude_model=monopole"``).
+
+    Values are read as JSON where they parse (numbers, ``true``/``false``/``null``), else kept as strings.
+
+    Returns
+    -------
+    tuple of (str, dict) | None
+        The method and its settings, or None for a name without ``":"``.
+
+    Raises
+    ------
+    ValueError
+        A setting without ``=``, or an empty name.
+    """
+    if ":" not in method:
+        return None
+    name, _, text = method.partition(":")
+    if not name:
+        raise ValueError(f"method {method!r}: no name before ':'")
+    settings = {}
+    for item in filter(None, text.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"method {method!r}: settings are key=value pairs separated by commas, not {item!r}")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return name, settings
+
+
 def _localize_kwargs(method: str, vae_kwargs: dict | None) -> dict:
     """``localize_peaks_kwargs`` of ``correct_motion`` for ``method``: the preset's own settings, or the VAE's.
 
     ``"vae_pretrained"`` is the ``"vae"`` method with the shipped localizer (``model="pretrained"``, no training);
     ``"vae"`` and the variants that train (``model=None``, given explicitly: under a peak detector the node's own
-    default is the shipped localizer) take ``vae_kwargs`` under their own settings.
+    default is the shipped localizer) take ``vae_kwargs`` under their own settings. ``"name:key=value,..."``
+    (:func:`parse_method_settings`) is a method with settings, e.g. ``"vae:amplitude_model=monopole"`` (over
+    ``vae_kwargs``) or ``"monopolar_triangulation:radius_um=50"``.
     """
     # the variants that train say so (model=None): under a detector the node's default is the shipped localizer
     vae_settings = {"model": None, **(dict(half_width_um=40.0) if vae_kwargs is None else dict(vae_kwargs))}
+    parsed = parse_method_settings(method)
+    if parsed is not None:
+        name, settings = parsed
+        return dict(method=name, **({**vae_settings, **settings} if name == "vae" else settings))
     if method in METHOD_VARIANTS:
         name, settings = METHOD_VARIANTS[method]
         if name == "vae" and "model" not in settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import fields
 
 import numpy as np
 import torch
@@ -11,13 +12,13 @@ import torch
 from spikeinterface.core.node_pipeline import PeakDetector, PeakRetriever, PipelineNode, SpikeRetriever
 
 from .._torch import resolve_device, torch_threads
-from .config import ModelConfig, setting_names
+from .config import ModelConfig, TrainingConfig, renamed_settings, setting_names
 from .extraction import model_sampling_frequency, traces_in_uv
 from .fit import aggregate_locations, predict_examples
 from .kernels import load_kernels
 from .collisions import TemplateTerms, overlap_pairs, template_scales
 from .neighbourhood import compute_examples, margin_samples
-from .prepare import PreparedLocalizer, prepare_localizer
+from .prepare import PreparedLocalizer, check_given_settings, prepare_localizer
 from .pretrained import AUTO_NAME, resolve_auto
 from .refine import refine_locations
 from .training_peaks import DetectorTrainingSpikes, peak_dtype
@@ -88,11 +89,6 @@ def detector_model(recording, settings: dict):
     -------
     VaeLocalizer | None
     """
-    from dataclasses import fields
-
-    from .config import ModelConfig, TrainingConfig, renamed_settings
-    from .prepare import _check_given_settings
-
     training = {f.name for cls in (ModelConfig, TrainingConfig) for f in fields(cls)} - {"seed", "device"}
     settings = renamed_settings(settings, warn=False)
     if training & set(settings):
@@ -100,7 +96,7 @@ def detector_model(recording, settings: dict):
     shipped = resolve_auto(AUTO_NAME, recording)
     if shipped is not None:
         try:
-            _check_given_settings(shipped, settings)
+            check_given_settings(shipped, settings)
         except ValueError:
             return None
     return shipped

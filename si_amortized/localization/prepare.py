@@ -21,7 +21,7 @@ from .neighbourhood import Neighbourhood, compute_examples, margin_samples
 from .pretrained import PRETRAINED_NAME, pretrained_localizer, resolve_auto
 from .training_peaks import DetectorTrainingSpikes
 
-__all__ = ["PreparedLocalizer", "prepare_localizer", "feature_config_of"]
+__all__ = ["PreparedLocalizer", "prepare_localizer", "feature_config_of", "check_given_settings"]
 
 
 def feature_config_of(model: VaeLocalizer) -> FeatureConfig:
@@ -57,8 +57,26 @@ class PreparedLocalizer:
     noise_uv: float | None = None
 
 
-def _check_given_settings(model: VaeLocalizer, settings: dict) -> FeatureConfig:
-    """The model's feature config with the inference settings of ``settings``; other differences raise."""
+def check_given_settings(model: VaeLocalizer, settings: dict) -> FeatureConfig:
+    """The model's feature config with the inference settings of ``settings``; other differences raise.
+
+    Parameters
+    ----------
+    model : VaeLocalizer
+    settings : dict
+        Localization settings given beside the model (feature settings and others; only the feature settings
+        are checked).
+
+    Returns
+    -------
+    FeatureConfig
+        What the model was trained with, its inference fields (``INFERENCE_FIELDS``) replaced by ``settings``'.
+
+    Raises
+    ------
+    ValueError
+        A feature setting that is not an inference setting differs from the model's.
+    """
     trained = feature_config_of(model)
     feature_names = {f.name for f in fields(FeatureConfig)}
     conflicts = sorted(
@@ -104,7 +122,7 @@ def prepare_localizer(
     trained_here = model is None
     if model is not None:
         model = load_localizer(model)
-        config = _check_given_settings(model, settings)
+        config = check_given_settings(model, settings)
         neighbourhood, candidates = recording_layout(recording, config)
         check_layout(model, recording, config, neighbourhood=neighbourhood)
     else:

@@ -221,6 +221,24 @@ def test_vae_pretrained_is_the_vae_method_with_the_shipped_model():
                                                                    likelihood="squared_error", refine_steps=0)
 
 
+def test_method_names_with_settings():
+    from si_amortized.evaluation.motion import _localize_kwargs, parse_method_settings
+
+    assert parse_method_settings("vae") is None
+    assert parse_method_settings("vae:amplitude_model=monopole,half_width_um=30,learn_decay_length=true") == (
+        "vae", dict(amplitude_model="monopole", half_width_um=30, learn_decay_length=True))
+    assert parse_method_settings("vae:model=null,") == ("vae", dict(model=None))
+    # a VAE with settings trains under the benchmark's VAE settings, its own winning
+    assert _localize_kwargs("vae:amplitude_model=dipole,half_width_um=30", dict(half_width_um=40.0, seed=2)) == dict(
+        method="vae", model=None, half_width_um=30, seed=2, amplitude_model="dipole")
+    # another method takes only its own settings
+    assert _localize_kwargs("monopolar_triangulation:radius_um=50", dict(seed=2)) == dict(
+        method="monopolar_triangulation", radius_um=50)
+    for bad in (":x=1", "vae:half_width_um", "vae:=3"):
+        with pytest.raises(ValueError, match="method"):
+            parse_method_settings(bad)
+
+
 def test_reference_ratios_are_taken_within_each_scenario():
     df = add_reference_ratios(benchmark_table())
     np.testing.assert_allclose(df["speedup_vs_monopolar"].iloc[:2], [1.0, 5.0])
