@@ -40,6 +40,36 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device(device_str)
 
 
+def forked_workers_lose_cuda(device, n_jobs: int, pool_engine: str = "process", mp_context: str | None = None) -> bool:
+    """Whether process workers would be forked from a process that has already started CUDA, with ``device`` on it.
+
+    CUDA cannot start again in a forked child: such a worker has no GPU (the localizer's node then runs on the
+    CPU there). Spawned or forkserver workers, threads and one job are not affected.
+
+    Parameters
+    ----------
+    device : str | torch.device | None
+        The device asked for (``"auto"``: CUDA when present).
+    n_jobs : int
+        Resolved number of workers.
+    pool_engine : "process" | "thread", default: "process"
+    mp_context : str | None, default: None
+        None: the platform's default start method.
+
+    Returns
+    -------
+    bool
+    """
+    import multiprocessing
+
+    if n_jobs <= 1 or pool_engine != "process" or not torch.cuda.is_available():
+        return False
+    if resolve_device(device).type != "cuda":
+        return False
+    method = mp_context or multiprocessing.get_start_method(allow_none=False)
+    return method == "fork" and torch.cuda.is_initialized()
+
+
 def seed_everything(seed: int | None) -> torch.Generator:
     """Seed python, numpy and torch and return a torch generator seeded with ``seed``.
 

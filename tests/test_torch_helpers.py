@@ -40,3 +40,20 @@ def test_predict_in_batches_equals_one_call(batch_size):
     np.testing.assert_allclose(out, expected.numpy(), rtol=1e-6)
     np.testing.assert_array_equal(doubled, idx * 2)
     assert out.dtype == np.float32 and doubled.dtype == idx.dtype
+
+
+def test_forked_workers_lose_cuda_only_when_fork_follows_cuda(monkeypatch):
+    from si_amortized._torch import forked_workers_lose_cuda
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    assert forked_workers_lose_cuda("cuda", 2, "process", "fork")
+    assert forked_workers_lose_cuda("auto", 4, "process", "fork")
+    assert not forked_workers_lose_cuda("cuda", 1, "process", "fork")  # no workers
+    assert not forked_workers_lose_cuda("cuda", 2, "thread", None)  # threads share the process's CUDA
+    assert not forked_workers_lose_cuda("cuda", 2, "process", "spawn")  # a fresh process starts CUDA
+    assert not forked_workers_lose_cuda(None, 2, "process", "fork")  # the CPU was asked for
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)  # workers forked before CUDA started
+    assert not forked_workers_lose_cuda("cuda", 2, "process", "fork")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not forked_workers_lose_cuda("auto", 2, "process", "fork")

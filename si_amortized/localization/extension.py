@@ -10,6 +10,7 @@ import numpy as np
 from spikeinterface.core.analyzer_extension_core import BaseSpikeVectorExtension
 from spikeinterface.core.node_pipeline import SpikeRetriever
 
+from .._torch import forked_workers_lose_cuda
 from ..model_store import json_native
 from ..extension_support import StoredModelExtension, register_extension, resolve_model
 from .config import INFERENCE_FIELDS, ModelConfig, renamed_settings, split_config_kwargs
@@ -144,6 +145,19 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
             warnings.warn("vae_locations: the templates extension is gone, overlapping spikes are not subtracted")
             return {}
         return dict(templates=ext.get_data(operator="average"), template_nbefore=ext.nbefore)
+
+    def _run(self, verbose=False, **job_kwargs):
+        from spikeinterface.core.job_tools import fix_job_kwargs
+
+        job = fix_job_kwargs(job_kwargs)
+        if forked_workers_lose_cuda(self.params["training_config"]["device"], job["n_jobs"],
+                                    job.get("pool_engine", "process"), job.get("mp_context")):
+            warnings.warn(
+                "vae_locations: CUDA is already in use in this process, and forked workers cannot start it again: "
+                f"the {job['n_jobs']} workers localize on the CPU. For the GPU, use n_jobs=1 (the GPU is the "
+                "parallelism) or mp_context='spawn'."
+            )
+        return super()._run(verbose=verbose, **job_kwargs)
 
     def _get_pipeline_nodes(self):
         overlap = self._overlap_templates()

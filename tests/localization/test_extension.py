@@ -1,5 +1,7 @@
 """SortingAnalyzer integration: vae_locations, spike_locations(method="vae"), localize_peaks(method="vae")."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -169,3 +171,23 @@ def test_refinement_moves_towards_the_sources_is_stored_and_ignores_n_jobs(analy
                              **job).get_data()
     for name in FIELDS:
         np.testing.assert_allclose(other[name], refined[name], atol=1e-3, rtol=1e-5)
+
+
+def test_cuda_lost_in_forked_workers_is_said_in_the_parent(analyzer, toy_model, monkeypatch):
+    """Workers' warnings do not reach the user: the parent says when forked workers will run on the CPU."""
+    import si_amortized.localization.extension as extension
+
+    seen = []
+
+    def lose(device, n_jobs, pool_engine, mp_context):
+        seen.append((device, n_jobs, pool_engine))
+        return n_jobs > 1
+
+    monkeypatch.setattr(extension, "forked_workers_lose_cuda", lose)
+    job = dict(chunk_duration="1s", progress_bar=False)
+    with pytest.warns(UserWarning, match="forked workers cannot start it again.*n_jobs=1"):
+        analyzer.compute("vae_locations", model=toy_model, n_jobs=2, **job)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        analyzer.compute("vae_locations", model=toy_model, n_jobs=1, **job)
+    assert seen == [(None, 2, "process"), (None, 1, "process")]
