@@ -161,45 +161,57 @@ def _paired_units(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return acg.astype(np.float32), wf[:, None, :].astype(np.float32)
 
 
+def _cpu_and_cuda(cuda: bool, fit_and_embed) -> tuple[dict, dict]:
+    """``fit_and_embed(device) -> (figures, embeddings)`` on the CPU, then twice on CUDA (the second: warm, and
+    the seeded repeat); the figures per run get ``seconds``, and ``cuda_repeat_max_abs`` compares the repeats."""
+    out, embeddings = {}, {}
+    for name, device in [("cpu", "cpu")] + ([("cuda", "cuda"), ("cuda (again)", "cuda")] if cuda else []):
+        t0 = time.perf_counter()
+        figures, embeddings[name] = fit_and_embed(device)
+        out[name] = dict(seconds=time.perf_counter() - t0, **figures)
+    if cuda:
+        out["cuda_repeat_max_abs"] = _max_abs(embeddings["cuda"], embeddings["cuda (again)"])
+    return out
+
+
+def _print_runs(title: str, out: dict, what: str) -> None:
+    runs = ", ".join(f"{k} {v['seconds']:.1f} s" + (f" (loss {v['final_loss']:.3f})" if "final_loss" in v else "")
+                     for k, v in out.items() if isinstance(v, dict))
+    print(f"\n{title}: {runs}")
+    if "cuda_repeat_max_abs" in out:
+        print(f"   two seeded CUDA {what}: max |embedding difference| {out['cuda_repeat_max_abs']:.3g}")
+
+
 def nemo_section(args, cuda: bool) -> dict:
-    """``train_nemo`` on the CPU and on CUDA (same data, same seed)."""
+    """``train_nemo`` on the CPU and on CUDA (same data, same seed); seconds include the embedding."""
     from si_amortized.nemo import TrainConfig, embed, train_nemo
 
     acg, wf = _paired_units(args.nemo_units)
     config = TrainConfig(epochs=args.nemo_epochs, batch_size=1024, eval_every=args.nemo_epochs)
-    out, embeddings = {}, {}
-    for name, device in [("cpu", "cpu")] + ([("cuda", "cuda"), ("cuda (again)", "cuda")] if cuda else []):
-        t0 = time.perf_counter()
+
+    def fit_and_embed(device):
         model, history = train_nemo(acg, wf, train_config=config, seed=0, device=device, progress_bar=False)
-        out[name] = dict(train_s=time.perf_counter() - t0, final_loss=float(history["train_loss"][-1]))
-        embeddings[name] = embed(model, acg, wf, device=device)
-    if cuda:
-        out["cuda_repeat_max_abs"] = _max_abs(embeddings["cuda"], embeddings["cuda (again)"])
-    print(f"\nNEMO: {args.nemo_units} units, {args.nemo_epochs} epochs, batch 1024: "
-          + ", ".join(f"{k} {v['train_s']:.1f} s (loss {v['final_loss']:.3f})" for k, v in out.items() if isinstance(v, dict)))
-    if cuda:
-        print(f"   two seeded CUDA trainings: max |embedding difference| {out['cuda_repeat_max_abs']:.3g}")
+        return dict(final_loss=float(history["train_loss"][-1])), embed(model, acg, wf, device=device)
+
+    out = _cpu_and_cuda(cuda, fit_and_embed)
+    _print_runs(f"NEMO: {args.nemo_units} units, {args.nemo_epochs} epochs, batch 1024", out, "trainings")
     return out
 
 
 def rollae_section(args, cuda: bool) -> dict:
-    """``RollAE.fit`` on the CPU and on CUDA (same wells, same seed)."""
+    """``RollAE.fit`` on the CPU and on CUDA (same wells, same seed); seconds include the transform."""
     from si_amortized.rollae import RollAE, make_synthetic_dataset
     from si_amortized.rollae.symmetry import axion_323_positions
 
     X, _ = make_synthetic_dataset(n_per_class=args.rollae_per_class, seed=0)
-    out, embeddings = {}, {}
-    for name, device in [("cpu", "cpu")] + ([("cuda", "cuda"), ("cuda (again)", "cuda")] if cuda else []):
-        t0 = time.perf_counter()
+
+    def fit_and_embed(device):
         model = RollAE(axion_323_positions(), epochs=args.rollae_epochs, seed=0, device=device).fit(X)
-        out[name] = dict(fit_s=time.perf_counter() - t0)
-        embeddings[name] = model.transform(X, device=device)
-    if cuda:
-        out["cuda_repeat_max_abs"] = _max_abs(embeddings["cuda"], embeddings["cuda (again)"])
-    print(f"\nRoll-AE: {X.shape[0]} wells x {X.shape[1]} electrodes x {X.shape[2]} bins, {args.rollae_epochs} epochs: "
-          + ", ".join(f"{k} {v['fit_s']:.1f} s" for k, v in out.items() if isinstance(v, dict)))
-    if cuda:
-        print(f"   two seeded CUDA fits: max |embedding difference| {out['cuda_repeat_max_abs']:.3g}")
+        return {}, model.transform(X, device=device)
+
+    out = _cpu_and_cuda(cuda, fit_and_embed)
+    _print_runs(f"Roll-AE: {X.shape[0]} wells x {X.shape[1]} electrodes x {X.shape[2]} bins, "
+                f"{args.rollae_epochs} epochs", out, "fits")
     return out
 
 
