@@ -51,6 +51,10 @@ class FeatureConfig:
         Damped Gauss-Newton steps taking each example's location from the encoder's mean towards its
         posterior mode under the model's amplitude model, Gaussian channel noise (the recording's) and
         the prior (:mod:`si_amortized.localization.refine`); 0: the encoder's estimate. Inference only.
+    refine_amplitude_model : "exponential" | "monopole" | "dipole" | "learned" | None, default: None
+        The amplitude model the refinement fits (its coefficients in closed form at each location), None:
+        the model's own. ``"dipole"`` (a monopole plus a dipole moment) suits biophysical cells, whose
+        fields are not point sources; ``"learned"`` needs a model trained with it. Inference only.
     """
 
     half_width_um: float = 40.0
@@ -66,6 +70,7 @@ class FeatureConfig:
     normalize_waveforms: bool = True
     offset_tolerance_um: float = 1.0
     refine_steps: int = 0
+    refine_amplitude_model: str | None = None
 
     def __post_init__(self):
         if self.shape not in ("square", "disk"):
@@ -80,6 +85,11 @@ class FeatureConfig:
             raise ValueError("amp_jitter_uv must be >= 0 and max_jitter_examples >= 1")
         if int(self.refine_steps) != self.refine_steps or self.refine_steps < 0:
             raise ValueError(f"refine_steps must be a non-negative integer, not {self.refine_steps!r}")
+        from .model import AMPLITUDE_MODELS
+
+        if self.refine_amplitude_model is not None and self.refine_amplitude_model not in AMPLITUDE_MODELS:
+            raise ValueError(f"refine_amplitude_model must be None or one of {AMPLITUDE_MODELS}, "
+                             f"not {self.refine_amplitude_model!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,6 +225,7 @@ INFERENCE_FIELDS = (
     "amp_jitter_uv",
     "max_jitter_examples",
     "refine_steps",
+    "refine_amplitude_model",
 )
 
 

@@ -164,7 +164,8 @@ class ComputeVaeLocations(StoredModelExtension, BaseSpikeVectorExtension):
         retriever = self._spike_peaks(include_margin=bool(overlap))
         prepared = getattr(self, "_prepared", None)
         if prepared is None:  # reloaded: the stored model and settings, prepared for this recording
-            inference = {k: self.params["feature_config"][k] for k in INFERENCE_FIELDS}
+            stored = self.params["feature_config"]  # an older release stored fewer inference settings
+            inference = {k: stored[k] for k in INFERENCE_FIELDS if k in stored}
             prepared = prepare_localizer(self.sorting_analyzer.recording, model=self.get_model(),
                                          device=self.params["training_config"]["device"], **inference)
             self._prepared = prepared

@@ -142,6 +142,8 @@ class LocalizeVae(PipelineNode):
     refine_steps: int, default: 0
         Gauss-Newton steps from the encoder's location towards each example's posterior mode under the
         amplitude model and the recording's noise (si_amortized.localization.refine); 0: the encoder's.
+    refine_amplitude_model: str | None, default: None
+        The amplitude model the refinement fits ("exponential", "monopole", "dipole"); None: the model's own.
     epochs: int, default: 20
         Training epochs; see si_amortized.localization.TrainingConfig for the other training fields.
     device: str | None, default: None
@@ -302,7 +304,7 @@ class LocalizeVae(PipelineNode):
         device = self.model.offsets.device  # where predict_examples put the model
         refined = refine_locations(
             self.model, *(torch.as_tensor(a, device=device) for a in (examples.amplitudes, examples.observed, mean)),
-            self.config.refine_steps, **self._refine_settings,
+            self.config.refine_steps, amplitude_model=self.config.refine_amplitude_model, **self._refine_settings,
         )
         return refined.cpu().numpy()
 

@@ -21,15 +21,53 @@ import math
 
 import torch
 
-from .model import VaeLocalizer, amplitude_weights
+from .model import AMPLITUDE_MODELS, VaeLocalizer, amplitude_basis, amplitude_weights, least_squares_coefficients
 
 #: Step (um) of the finite differences giving the Jacobian of the residuals.
 JACOBIAN_STEP_UM = 0.05
 
 
+def amplitude_decoder(model: VaeLocalizer, amplitude_model: str | None = None):
+    """The decoder the refinement fits: the model's own, or another amplitude model on the model's slots.
+
+    Parameters
+    ----------
+    model : VaeLocalizer
+    amplitude_model : "exponential" | "monopole" | "dipole" | "learned" | None, default: None
+        None: ``model.decode``. Another model's coefficients are solved in closed form at each location
+        (:func:`~si_amortized.localization.model.least_squares_coefficients`); ``"exponential"`` takes the
+        model's decay length, ``"learned"`` its profile (only a model trained with it has one).
+
+    Returns
+    -------
+    callable
+        ``decode(locations, amplitudes=, weights=) -> predicted``, shapes as :meth:`VaeLocalizer.decode`.
+
+    Raises
+    ------
+    ValueError
+        ``"learned"`` for a model without a learned profile, or an unknown name.
+    """
+    if amplitude_model is None or amplitude_model == model.amplitude_model:
+        return model.decode
+    if amplitude_model not in AMPLITUDE_MODELS:
+        raise ValueError(f"amplitude_model must be None or one of {AMPLITUDE_MODELS}, not {amplitude_model!r}")
+    if amplitude_model == "learned":
+        raise ValueError(f"refining with the learned amplitude profile needs a model trained with it, not a "
+                         f"{model.amplitude_model!r} one")
+    decay_length = model.log_decay_length.exp()
+
+    def decode(locations, amplitudes, weights):
+        basis = amplitude_basis(locations, model.offsets, amplitude_model, decay_length)
+        coefficients = least_squares_coefficients(basis, amplitudes, weights)
+        return (basis * coefficients[:, None, :]).sum(dim=2)
+
+    return decode
+
+
 def log_posterior_residuals(model: VaeLocalizer, locations: torch.Tensor, amplitudes: torch.Tensor,
                             weights: torch.Tensor, prior_std_um: float,
-                            root_half_weights: torch.Tensor | None = None) -> torch.Tensor:
+                            root_half_weights: torch.Tensor | None = None, decode=None) -> torch.Tensor:
     """Residuals whose squared norm is ``E(s)`` (see the module docstring).
 
     Parameters
@@ -42,13 +80,15 @@ def log_posterior_residuals(model: VaeLocalizer, locations: torch.Tensor, amplit
     prior_std_um : float
     root_half_weights : torch.Tensor | None, shape (num_examples, num_slots)
         ``sqrt(w / 2)`` when already at hand (the refinement evaluates the same examples many times).
+    decode : callable | None, default: None
+        The decoder (:func:`amplitude_decoder`); None: ``model.decode``.
 
     Returns
     -------
     torch.Tensor, shape (num_examples, num_slots + 3)
         ``sqrt(w / 2) (a - f(s))`` then ``s / (sqrt(2) prior_std)`` on the model's free axes (0 on the others).
     """
-    predicted = model.decode(locations, amplitudes=amplitudes, weights=weights)
+    predicted = (model.decode if decode is None else decode)(locations, amplitudes=amplitudes, weights=weights)
     prior = locations * model.free_axes / (math.sqrt(2.0) * prior_std_um)
     if root_half_weights is None:
         root_half_weights = (0.5 * weights).sqrt()
@@ -65,6 +105,7 @@ def refine_locations(
     noise_fraction: float = 0.1,
     prior_std_um: float = 80.0,
     damping: float = 1e-3,
+    amplitude_model: str | None = None,
 ) -> torch.Tensor:
     """Damped Gauss-Newton steps from ``init`` towards each example's posterior mode.
 
@@ -85,6 +126,8 @@ def refine_locations(
     damping : float, default: 1e-3
         Initial Levenberg-Marquardt damping, relative to the mean diagonal of ``J^T J``; divided by 3 after an
         accepted step, multiplied by 10 after a rejected one (per example).
+    amplitude_model : str | None, default: None
+        The amplitude model ``f`` fitted (:func:`amplitude_decoder`); None: the model's own.
 
     Returns
     -------
@@ -96,6 +139,7 @@ def refine_locations(
         raise ValueError(f"steps must be >= 0, not {steps}")
     if noise_uv is None or not (math.isfinite(noise_uv) and noise_uv > 0):
         raise ValueError(f"refining locations needs the noise level (noise_uv > 0), got {noise_uv}")
+    decode = amplitude_decoder(model, amplitude_model)
     locations = init.detach().clone()
     if steps == 0 or locations.shape[0] == 0:
         return locations
@@ -110,7 +154,7 @@ def refine_locations(
     def residuals_and_jacobian(s):
         """Residuals at ``s`` and their forward-difference Jacobian, from one evaluation of 4 x n sources."""
         values = log_posterior_residuals(model, (s[None] + shifts[:, None]).reshape(4 * n, 3), stacked_amplitudes,
-                                         stacked_weights, prior_std_um, stacked_roots).reshape(4, n, -1)
+                                         stacked_weights, prior_std_um, stacked_roots, decode).reshape(4, n, -1)
         jacobian = ((values[1:] - values[0]) / JACOBIAN_STEP_UM).permute(1, 2, 0)  # (n, m, 3), 0 on fixed axes
         return values[0], jacobian
 

@@ -123,3 +123,47 @@ def test_bad_noise_level_or_steps_raise():
         refine_locations(model, a, a, torch.zeros((2, 3), dtype=torch.float64), 3, None)
     with pytest.raises(ValueError, match="steps"):
         refine_locations(model, a, a, torch.zeros((2, 3), dtype=torch.float64), -1, 5.0)
+
+
+def test_refinement_under_another_amplitude_model_recovers_its_sources():
+    """A model trained with one amplitude model refines under another: sources made by a monopole plus dipole
+    are recovered with ``amplitude_model="dipole"`` (and not under the model's own exponential decay)."""
+    from si_amortized.localization.refine import amplitude_decoder
+
+    model = _model("exponential")
+    dipole = _model("dipole")
+    truth = _sources(40, seed=5)
+    rng = np.random.default_rng(6)
+    moments = np.concatenate([np.full((40, 1), 6000.0), rng.normal(0.0, 1.5e4, (40, 3))], axis=1)
+    amplitudes = _amplitudes(dipole, truth, torch.tensor(moments))
+    keep = (amplitudes > 0).all(dim=1)  # amplitudes are negative-peak sizes: sources whose field stays positive
+    truth, amplitudes = truth[keep], amplitudes[keep]
+    assert truth.shape[0] >= 10
+    observed = torch.ones_like(amplitudes)
+    start = truth + torch.tensor(rng.normal(0.0, 4.0, truth.shape))
+    start[:, 2] = start[:, 2].abs()
+    settings = dict(steps=40, noise_uv=1e-3, noise_fraction=0.0, prior_std_um=1e4)
+    refined = refine_locations(model, amplitudes, observed, start, amplitude_model="dipole", **settings)
+    own = refine_locations(model, amplitudes, observed, start, **settings)
+    error = (refined - truth).norm(dim=1)
+    assert float(error.median()) < 0.5, float(error.median())
+    assert float((own - truth).norm(dim=1).median()) > 2 * float(error.median())
+    # the decoder is the dipole model's least-squares fit, on the model's own slots
+    decode = amplitude_decoder(model, "dipole")
+    weights = torch.ones_like(amplitudes)
+    fitted = decode(truth, amplitudes=amplitudes, weights=weights)  # exact but for the solve's small ridge
+    torch.testing.assert_close(fitted, amplitudes, rtol=1e-4, atol=0.1)
+    assert amplitude_decoder(model, None) == model.decode and amplitude_decoder(model, "exponential") == model.decode
+    with pytest.raises(ValueError, match="learned"):
+        amplitude_decoder(model, "learned")
+    with pytest.raises(ValueError, match="one of"):
+        amplitude_decoder(model, "quadrupole")
+
+
+def test_refine_amplitude_model_is_an_inference_setting():
+    from si_amortized.localization.config import INFERENCE_FIELDS, FeatureConfig
+
+    assert "refine_amplitude_model" in INFERENCE_FIELDS
+    assert FeatureConfig(refine_amplitude_model="dipole").refine_amplitude_model == "dipole"
+    with pytest.raises(ValueError, match="refine_amplitude_model"):
+        FeatureConfig(refine_amplitude_model="dipol")
