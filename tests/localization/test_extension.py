@@ -191,3 +191,18 @@ def test_cuda_lost_in_forked_workers_is_said_in_the_parent(analyzer, toy_model, 
         warnings.simplefilter("error", UserWarning)
         analyzer.compute("vae_locations", model=toy_model, n_jobs=1, **job)
     assert seen == [(None, 2, "process"), (None, 1, "process")]
+
+
+def test_reloaded_params_of_an_earlier_release_still_build_the_pipeline(toy, toy_model, tmp_path):
+    """Params stored before an inference setting existed (here the refinement's) prepare the stored model."""
+    recording, sorting, _, _ = toy
+    folder = tmp_path / "an.d"
+    an = create_sorting_analyzer(sorting, recording, sparse=False, format="binary_folder", folder=folder)
+    data = an.compute("vae_locations", model=toy_model, progress_bar=False).get_data()
+    loaded = load_sorting_analyzer(folder)  # held: the extension keeps only a weak reference
+    loaded.set_temporary_recording(recording)  # the toy recording lives in memory only
+    ext = loaded.get_extension("vae_locations")
+    for name in ("refine_steps", "refine_amplitude_model"):
+        ext.params["feature_config"].pop(name)
+    ext.run(progress_bar=False)  # the reloaded path: the stored model, prepared for this recording
+    np.testing.assert_array_equal(ext.get_data(), data)
