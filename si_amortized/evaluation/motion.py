@@ -468,7 +468,7 @@ METHOD_VARIANTS = {
     # as a user calls it without a model: under a detector the shipped localizer when one fits, else trained
     "vae_default": ("vae", dict(model="default")),
     # the node's analyzer defaults (this package's "vae" under a detector before the motion defaults)
-    "vae_analyzer_defaults": ("vae", dict(likelihood="squared_error", refine_steps=0)),
+    "vae_analyzer_defaults": ("vae", dict(likelihood="squared_error", learn_decay_length=False, refine_steps=0)),
     # trained on the recording, channels weighted by their inverse variance in the decoder's error
     "vae_gaussian": ("vae", dict(likelihood="gaussian", refine_steps=0)),
     # each location refined towards its posterior mode (Gauss-Newton steps from the encoder's)

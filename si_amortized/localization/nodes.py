@@ -63,7 +63,7 @@ def peaks_from_source(source, recording=None, training_chunks: int = 20, chunk_d
 #: the trained VAE's mean motion error from 0.70 / 1.54 / 2.20 um (zigzag / jumps / non-rigid) to 0.55 / 1.29 /
 #: 1.26 (monopolar_triangulation 0.84 / 1.36 / 1.25); on analyzers (somas) the plain defaults are the better ones.
 #: Settings given explicitly win.
-DETECTOR_DEFAULTS = dict(likelihood="gaussian", refine_steps=5)
+DETECTOR_DEFAULTS = dict(likelihood="gaussian", learn_decay_length=True, refine_steps=5)
 
 #: ``model``'s default: None (train on the parent's spikes), except under a peak detector (:func:`detector_model`).
 DEFAULT_MODEL = "default"
@@ -123,8 +123,9 @@ class LocalizeVae(PipelineNode):
     sorting's spikes or the given peaks. Under a peak detector (``correct_motion``) the default is the shipped
     localizer when one fits the layout (:func:`detector_model`), else one trained on the peaks detected in
     random chunks. The pipeline then runs amortized inference chunk by chunk. Under a peak detector the
-    defaults of ``likelihood`` and ``refine_steps`` are ``"gaussian"`` and 5 (:data:`DETECTOR_DEFAULTS`: the
-    locations then serve to follow drift, which these settings do better; given values win).
+    defaults of ``likelihood``, ``learn_decay_length`` (training only) and ``refine_steps`` are ``"gaussian"``,
+    True and 5 (:data:`DETECTOR_DEFAULTS`: the locations then serve to follow drift, which these settings do
+    better; given values win).
     """
 
     name = "vae"

@@ -19,8 +19,10 @@ __all__ = ["DEFAULT_MOTION_CORRECTION", "FEATURE_SOURCES", "check_motion_correct
 DEFAULT_MOTION_CORRECTION = {
     "preset": "dredge_fast",
     # the VAE's analyzer defaults, with which these windows were chosen (under a detector the node would
-    # otherwise use its motion defaults, likelihood="gaussian" and refine_steps=5, unmeasured with dredge_fast)
-    "localize_peaks_kwargs": {"method": "vae", "model": "auto", "likelihood": "squared_error", "refine_steps": 0},
+    # otherwise use its motion defaults, likelihood="gaussian", learn_decay_length=True and refine_steps=5,
+    # unmeasured with dredge_fast)
+    "localize_peaks_kwargs": {"method": "vae", "model": "auto", "likelihood": "squared_error",
+                              "learn_decay_length": False, "refine_steps": 0},
     "estimate_motion_kwargs": {"win_step_um": 150.0, "win_scale_um": 150.0},
     "features": "interpolated",
 }

@@ -218,7 +218,8 @@ def test_vae_pretrained_is_the_vae_method_with_the_shipped_model():
         method="vae", model=None, half_width_um=40.0, seed=3, likelihood="gaussian", refine_steps=0)
     # the variants pin the settings the node's detector defaults would otherwise fill in
     assert _localize_kwargs("vae_analyzer_defaults", None) == dict(method="vae", model=None, half_width_um=40.0,
-                                                                   likelihood="squared_error", refine_steps=0)
+                                                                   likelihood="squared_error", learn_decay_length=False,
+                                                                   refine_steps=0)
 
 
 def test_method_names_with_settings():

@@ -117,8 +117,9 @@ def test_under_a_detector_the_motion_defaults_apply_and_given_settings_win(drift
     detector = _detector(recording)
     kw = dict(VAE, epochs=1, max_spikes=300)
     node = LocalizeVae(recording, parents=[detector], training_chunks=3, **kw)
-    assert DETECTOR_DEFAULTS == dict(likelihood="gaussian", refine_steps=5)
+    assert DETECTOR_DEFAULTS == dict(likelihood="gaussian", learn_decay_length=True, refine_steps=5)
     assert node.config.refine_steps == 5 and node.model.metadata["model_config"]["likelihood"] == "gaussian"
+    assert node.model.metadata["model_config"]["learn_decay_length"]
     assert node.prepared.noise_uv > 0  # measured for the refinement (the Gaussian training's own)
     assert node.prepared.noise_uv == node.model.metadata["noise_uv"]
     given = LocalizeVae(recording, parents=[detector], training_chunks=3, likelihood="squared_error", refine_steps=0,
@@ -131,6 +132,7 @@ def test_under_a_detector_the_motion_defaults_apply_and_given_settings_win(drift
     retrieved = LocalizeVae(recording, parents=[PeakRetriever(recording, peaks)], **kw)
     assert retrieved.config.refine_steps == 0
     assert retrieved.model.metadata["model_config"]["likelihood"] == "squared_error"
+    assert not retrieved.model.metadata["model_config"]["learn_decay_length"]
 
 
 def test_under_a_detector_the_default_model_is_the_shipped_one_unless_training_is_asked_for(drifting):

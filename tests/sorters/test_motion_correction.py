@@ -56,7 +56,7 @@ def test_motion_correction_settings_are_checked():
     kwargs = check_motion_correction({})
     assert kwargs["preset"] == DEFAULT_MOTION_CORRECTION["preset"]
     assert kwargs["localize_peaks_kwargs"] == {"method": "vae", "model": "auto", "likelihood": "squared_error",
-                                               "refine_steps": 0}
+                                               "learn_decay_length": False, "refine_steps": 0}
     # the VAE's "auto" model means nothing to SpikeInterface's localizers
     other = check_motion_correction(dict(localize_peaks_kwargs=dict(method="monopolar_triangulation", model="auto")))
     assert other["localize_peaks_kwargs"] == {"method": "monopolar_triangulation"}
