@@ -21,7 +21,7 @@ def test_motion_tutorial_runs_quick_and_every_localizer_follows_the_drift(tmp_pa
     flat = float(re.search(r"a flat estimate\): RMS error ([0-9.]+) um", proc.stdout).group(1))
     assert flat > 5.0  # the zigzag spans 30 um
     # the default (the shipped localizer, trained on biophysical templates) and the one trained on this
-    # recording's peaks follow the drift at least as well as monopolar_triangulation here (1.50 and 1.27 um
+    # recording's peaks follow the drift at least as well as monopolar_triangulation here (1.50 and 1.26 um
     # against 2.56; flat 8.44)
     for name in ("vae", "vae trained", "monopolar_triangulation"):
         assert float(errors[name]) < 0.5 * flat, errors
