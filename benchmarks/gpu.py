@@ -163,12 +163,10 @@ def _paired_units(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def _cpu_and_cuda(cuda: bool, fit_and_embed) -> tuple[dict, dict]:
     """``fit_and_embed(device) -> (figures, embeddings)`` on the CPU, then twice on CUDA (the second: warm, and
-    the seeded repeat); the figures per run get ``seconds``, and ``cuda_repeat_max_abs`` compares the repeats."""
+    the seeded repeat); ``cuda_repeat_max_abs`` compares the repeats' embeddings."""
     out, embeddings = {}, {}
     for name, device in [("cpu", "cpu")] + ([("cuda", "cuda"), ("cuda (again)", "cuda")] if cuda else []):
-        t0 = time.perf_counter()
-        figures, embeddings[name] = fit_and_embed(device)
-        out[name] = dict(seconds=time.perf_counter() - t0, **figures)
+        out[name], embeddings[name] = fit_and_embed(device)
     if cuda:
         out["cuda_repeat_max_abs"] = _max_abs(embeddings["cuda"], embeddings["cuda (again)"])
     return out
@@ -183,15 +181,17 @@ def _print_runs(title: str, out: dict, what: str) -> None:
 
 
 def nemo_section(args, cuda: bool) -> dict:
-    """``train_nemo`` on the CPU and on CUDA (same data, same seed); seconds include the embedding."""
+    """``train_nemo`` on the CPU and on CUDA (same data, same seed); seconds: the training alone."""
     from si_amortized.nemo import TrainConfig, embed, train_nemo
 
     acg, wf = _paired_units(args.nemo_units)
     config = TrainConfig(epochs=args.nemo_epochs, batch_size=1024, eval_every=args.nemo_epochs)
 
     def fit_and_embed(device):
+        t0 = time.perf_counter()
         model, history = train_nemo(acg, wf, train_config=config, seed=0, device=device, progress_bar=False)
-        return dict(final_loss=float(history["train_loss"][-1])), embed(model, acg, wf, device=device)
+        figures = dict(seconds=time.perf_counter() - t0, final_loss=float(history["train_loss"][-1]))
+        return figures, embed(model, acg, wf, device=device)
 
     out = _cpu_and_cuda(cuda, fit_and_embed)
     _print_runs(f"NEMO: {args.nemo_units} units, {args.nemo_epochs} epochs, batch 1024", out, "trainings")
@@ -199,15 +199,16 @@ def nemo_section(args, cuda: bool) -> dict:
 
 
 def rollae_section(args, cuda: bool) -> dict:
-    """``RollAE.fit`` on the CPU and on CUDA (same wells, same seed); seconds include the transform."""
+    """``RollAE.fit`` on the CPU and on CUDA (same wells, same seed); seconds: the fit alone."""
     from si_amortized.rollae import RollAE, make_synthetic_dataset
     from si_amortized.rollae.symmetry import axion_323_positions
 
     X, _ = make_synthetic_dataset(n_per_class=args.rollae_per_class, seed=0)
 
     def fit_and_embed(device):
+        t0 = time.perf_counter()
         model = RollAE(axion_323_positions(), epochs=args.rollae_epochs, seed=0, device=device).fit(X)
-        return {}, model.transform(X, device=device)
+        return dict(seconds=time.perf_counter() - t0), model.transform(X, device=device)
 
     out = _cpu_and_cuda(cuda, fit_and_embed)
     _print_runs(f"Roll-AE: {X.shape[0]} wells x {X.shape[1]} electrodes x {X.shape[2]} bins, "
