@@ -391,10 +391,14 @@ class VaeLocalizer(nn.Module):
             if self.amplitude_model == "learned":
                 self.profile_slopes.fill_(self._initial_slope_param())
 
-    def basis(self, locations: torch.Tensor) -> torch.Tensor:
-        """:func:`amplitude_basis` of this model's amplitude model, shape (num_examples, num_slots, num_coefficients)."""
+    def basis(self, locations: torch.Tensor, amplitude_model: str | None = None) -> torch.Tensor:
+        """:func:`amplitude_basis` on this model's slots, shape (num_examples, num_slots, num_coefficients).
+
+        ``amplitude_model``: None, this model's own; another one takes this model's decay length (and its learned
+        profile, which only a ``"learned"`` model has)."""
+        name = self.amplitude_model if amplitude_model is None else amplitude_model
         profile = (self.profile_slopes, self.profile_knots) if self.amplitude_model == "learned" else None
-        return amplitude_basis(locations, self.offsets, self.amplitude_model, self.log_decay_length.exp(), profile)
+        return amplitude_basis(locations, self.offsets, name, self.log_decay_length.exp(), profile)
 
     def amplitude_profile(self, r_um: np.ndarray) -> np.ndarray:
         """Amplitude versus distance of a unit source, ``f(r)`` with ``f(0) = 1`` (``1 / r`` models: ``1 / max(r, 1)``).
@@ -472,6 +476,7 @@ class VaeLocalizer(nn.Module):
         amplitudes: torch.Tensor | None = None,
         weights: torch.Tensor | None = None,
         log_a: torch.Tensor | None = None,
+        amplitude_model: str | None = None,
     ) -> torch.Tensor:
         """Amplitudes the model predicts on the slots for sources at ``locations``.
 
@@ -484,12 +489,14 @@ class VaeLocalizer(nn.Module):
         log_a : torch.Tensor, shape (num_examples,) | None
             Instead, the log source amplitude of each example (the paper's per-example parameter;
             single-coefficient models only).
+        amplitude_model : str | None, default: None
+            Another amplitude model than the model's own (see :meth:`basis`).
 
         Returns
         -------
         torch.Tensor, shape (num_examples, num_slots)
         """
-        basis = self.basis(locations)
+        basis = self.basis(locations, amplitude_model)
         if log_a is not None:
             if basis.shape[2] != 1:
                 raise ValueError(f"a per-example log amplitude needs a one-coefficient model, not {self.amplitude_model!r}")

@@ -17,11 +17,12 @@ never less probable than the encoder's. Semi-amortized inference in the sense of
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 
-from .model import AMPLITUDE_MODELS, VaeLocalizer, amplitude_basis, amplitude_weights, least_squares_coefficients
+from .model import AMPLITUDE_MODELS, VaeLocalizer, amplitude_weights
 
 #: Step (um) of the finite differences giving the Jacobian of the residuals.
 JACOBIAN_STEP_UM = 0.05
@@ -34,9 +35,9 @@ def amplitude_decoder(model: VaeLocalizer, amplitude_model: str | None = None):
     ----------
     model : VaeLocalizer
     amplitude_model : "exponential" | "monopole" | "dipole" | "learned" | None, default: None
-        None: ``model.decode``. Another model's coefficients are solved in closed form at each location
-        (:func:`~si_amortized.localization.model.least_squares_coefficients`); ``"exponential"`` takes the
-        model's decay length, ``"learned"`` its profile (only a model trained with it has one).
+        None: ``model.decode``. Another one: ``model.decode`` under that amplitude model (coefficients in closed
+        form at each location; ``"exponential"`` takes the model's decay length, ``"learned"`` its profile, which
+        only a model trained with it has).
 
     Returns
     -------
@@ -55,14 +56,7 @@ def amplitude_decoder(model: VaeLocalizer, amplitude_model: str | None = None):
     if amplitude_model == "learned":
         raise ValueError(f"refining with the learned amplitude profile needs a model trained with it, not a "
                          f"{model.amplitude_model!r} one")
-    decay_length = model.log_decay_length.exp()
-
-    def decode(locations, amplitudes, weights):
-        basis = amplitude_basis(locations, model.offsets, amplitude_model, decay_length)
-        coefficients = least_squares_coefficients(basis, amplitudes, weights)
-        return (basis * coefficients[:, None, :]).sum(dim=2)
-
-    return decode
+    return functools.partial(model.decode, amplitude_model=amplitude_model)
 
 
 def log_posterior_residuals(model: VaeLocalizer, locations: torch.Tensor, amplitudes: torch.Tensor,
